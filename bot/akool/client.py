@@ -1,0 +1,230 @@
+"""The AKOOL HTTP client: every request the bot makes to AKOOL goes through :class:`AkoolClient`.
+
+Success is ``code == 1000`` in the JSON envelope, whatever the HTTP status. Reads retry with
+bounded exponential backoff and jitter. Creates cost credits, so they are retried only when the
+request certainly did not start a job (the connection never opened, or AKOOL throttled it);
+otherwise they fail with :class:`AkoolUncertainCreateError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from bot.akool.errors import (
+    SUCCESS,
+    AkoolAPIError,
+    AkoolError,
+    AkoolTransportError,
+    AkoolUncertainCreateError,
+)
+from bot.akool.models import Credit, ImageJob
+from bot.secret import Secret
+from bot.settings import DEFAULT_AKOOL_BASE_URL
+
+log = logging.getLogger(__name__)
+
+CREATE_PATH: Final = "/api/open/v3/content/image/createbyprompt"
+BUTTON_PATH: Final = "/api/open/v3/content/image/createbybutton"
+RESULT_PATH: Final = "/api/open/v3/content/image/infobymodelid"
+CREDIT_PATH: Final = "/api/open/v3/faceswap/quota/info"
+
+# An AKOOL answer is a small JSON envelope; anything far larger is not one.
+_MAX_BODY_BYTES: Final = 1024 * 1024
+_THROTTLED: Final = 1005
+
+
+class _NotSentError(AkoolTransportError):
+    """The connection never opened, so AKOOL cannot have seen the request."""
+
+
+class _MaybeSentError(AkoolTransportError):
+    """The request may have reached AKOOL, but no usable answer came back."""
+
+
+class _ThrottledError(AkoolTransportError):
+    """HTTP 429: AKOOL turned the request away before doing anything."""
+
+
+def _safe_to_resend(exc: BaseException) -> bool:
+    """For creates: retry only when no job can have been started by the failed attempt."""
+    if isinstance(exc, _NotSentError | _ThrottledError):
+        return True
+    return isinstance(exc, AkoolAPIError) and exc.code == _THROTTLED
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, AkoolError) and exc.retryable
+
+
+class AkoolClient:
+    """AKOOL's image endpoints over one shared :class:`aiohttp.ClientSession`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_key: Secret,
+        base_url: str = DEFAULT_AKOOL_BASE_URL,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 4,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self._session = session
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._attempts = attempts
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+
+    def __repr__(self) -> str:
+        return f"AkoolClient(base_url={self._base_url!r})"
+
+    async def create_image(
+        self,
+        prompt: str,
+        scale: str = "1:1",
+        source_image: str | None = None,
+        webhook_url: str | None = None,
+    ) -> ImageJob:
+        """Start a four-candidate grid job (v3 ``createbyprompt``), which offers U1-U4 and V1-V4."""
+        body: dict[str, Any] = {"prompt": prompt, "scale": scale}
+        if source_image:
+            body["source_image"] = source_image
+        if webhook_url:
+            body["webhookUrl"] = webhook_url
+        data = await self._create(CREATE_PATH, body)
+        return ImageJob.from_data(data)
+
+    async def press_button(
+        self, job_id: str, button: str, webhook_url: str | None = None
+    ) -> ImageJob:
+        """Use one of a finished job's buttons (``createbybutton``); the answer is a new job."""
+        body: dict[str, Any] = {"_id": job_id, "button": button}
+        if webhook_url:
+            body["webhookUrl"] = webhook_url
+        data = await self._create(BUTTON_PATH, body)
+        return ImageJob.from_data(data)
+
+    async def get_result(self, job_id: str) -> ImageJob:
+        """The job's current state (``infobymodelid``)."""
+        data = await self._read(RESULT_PATH, {"image_model_id": job_id})
+        return ImageJob.from_data(data)
+
+    async def get_credit(self) -> Credit:
+        """The account's credit balance (``quota/info``)."""
+        return Credit.from_data(await self._read(CREDIT_PATH, None))
+
+    async def _read(self, path: str, params: Mapping[str, str] | None) -> Any:
+        retrying = self._retrying(_retryable)
+        async for attempt in retrying:
+            with attempt:
+                return await self._send("GET", path, params=params)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _create(self, path: str, body: Mapping[str, Any]) -> Any:
+        retrying = self._retrying(_safe_to_resend)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send("POST", path, json_body=body)
+        except _MaybeSentError as exc:
+            raise AkoolUncertainCreateError(
+                f"create call to {path} may have reached AKOOL but got no answer: {exc}",
+                http_status=exc.http_status,
+            ) from exc
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _retrying(self, predicate: Any) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=self._backoff_initial, max=self._backoff_max),
+            retry=retry_if_exception(predicate),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
+        try:
+            async with self._session.request(
+                method,
+                self._base_url + path,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                raw = await response.content.read(_MAX_BODY_BYTES + 1)
+        except aiohttp.ClientConnectorError as exc:
+            raise _NotSentError(f"cannot connect to AKOOL: {exc.os_error}") from None
+        except TimeoutError:
+            raise _MaybeSentError(f"AKOOL did not answer within {self._timeout.total} s") from None
+        except aiohttp.ClientError as exc:
+            raise _MaybeSentError(f"connection to AKOOL failed: {type(exc).__name__}") from None
+
+        log.debug("AKOOL %s %s -> HTTP %s", method, path, status)
+        envelope = _envelope(raw)
+        if envelope is None:
+            if status == 429:
+                raise _ThrottledError("AKOOL answered HTTP 429", http_status=status)
+            raise _MaybeSentError(
+                f"AKOOL answered HTTP {status} without a JSON envelope", http_status=status
+            )
+        code = envelope["code"]
+        if code == SUCCESS:
+            return envelope.get("data")
+        msg = envelope.get("msg")
+        error = AkoolAPIError(code, msg if isinstance(msg, str) else "", http_status=status)
+        if status >= 500 or status == 429:
+            # AKOOL's own code decides the sentence; the HTTP status says a retry may help.
+            error.retryable = True
+        raise error
+
+
+def _envelope(raw: bytes) -> dict[str, Any] | None:
+    """The ``{code, msg, data}`` object, or ``None`` when the body is not one."""
+    if len(raw) > _MAX_BODY_BYTES:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    code = parsed.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
+    return parsed
+
+
+def _log_retry(state: Any) -> None:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    log.warning(
+        "AKOOL request failed (%s); retry %d in %.1f s",
+        exc,
+        state.attempt_number,
+        state.next_action.sleep if state.next_action else 0.0,
+    )

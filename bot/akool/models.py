@@ -1,0 +1,129 @@
+"""Typed, tolerant views of AKOOL's answers.
+
+AKOOL's fields drift between API versions and some are undocumented (see the reference's UNCERTAIN
+points), so parsing never fails on a missing optional field or an unknown extra one: it keeps what
+it understands and logs what surprised it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+from bot.akool.errors import AkoolResponseError
+
+log = logging.getLogger(__name__)
+
+
+class ImageStatus(IntEnum):
+    """``image_status`` in status answers and ``status`` in webhooks."""
+
+    UNKNOWN = 0  # a value AKOOL has not documented; treated as still pending
+    QUEUED = 1
+    PROCESSING = 2
+    COMPLETED = 3
+    FAILED = 4
+
+    @classmethod
+    def parse(cls, raw: object) -> ImageStatus:
+        try:
+            return cls(int(raw))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            log.warning("AKOOL sent an unknown image status %r; treating it as pending", raw)
+            return cls.UNKNOWN
+
+    @property
+    def finished(self) -> bool:
+        return self in (ImageStatus.COMPLETED, ImageStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageJob:
+    """One AKOOL image job as the create, button and status endpoints describe it."""
+
+    id: str
+    status: ImageStatus
+    image_url: str | None = None
+    upscaled_urls: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
+    used_buttons: tuple[str, ...] = ()
+    credits: int | None = None
+    created_at: datetime | None = None
+    prompt: str | None = None
+    source_image: str | None = None
+    parent_id: str | None = None
+    button: str | None = None
+
+    @classmethod
+    def from_data(cls, data: object) -> ImageJob:
+        """Parse an answer's ``data``; only a missing ``_id`` raises :class:`AkoolResponseError`."""
+        if not isinstance(data, Mapping):
+            raise AkoolResponseError(f"expected an object in data, got {type(data).__name__}")
+        job_id = data.get("_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise AkoolResponseError("AKOOL's answer has no _id")
+        return cls(
+            id=job_id,
+            status=ImageStatus.parse(data.get("image_status", ImageStatus.QUEUED)),
+            # AKOOL's demo falls back to external_img when image is missing.
+            image_url=_str(data.get("image")) or _str(data.get("external_img")),
+            upscaled_urls=_str_tuple(data.get("upscaled_urls")),
+            # The oldest docs call the list display_buttons; every example shows buttons.
+            buttons=_str_tuple(data.get("buttons", data.get("display_buttons"))),
+            used_buttons=_str_tuple(data.get("used_buttons")),
+            credits=_int(data.get("deduction_credit")),
+            created_at=_ms_time(data.get("create_time")),
+            prompt=_str(data.get("origin_prompt")) or _str(data.get("prompt")),
+            source_image=_str(data.get("source_image")),
+            parent_id=_str(data.get("image_content_model_id")),
+            button=_str(data.get("op_button")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """The account balance from ``quota/info``."""
+
+    balance: float
+
+    @classmethod
+    def from_data(cls, data: object) -> Credit:
+        if isinstance(data, Mapping):
+            value = data.get("credit")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return cls(balance=float(value))
+        raise AkoolResponseError("AKOOL's credit answer has no numeric credit field")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return tuple(v for v in value if isinstance(v, str) and v)
+    return ()
+
+
+def _ms_time(value: Any) -> datetime | None:
+    ms = _int(value)
+    if ms is None or ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -1,0 +1,232 @@
+"""Settings: the environment read once into a frozen, typed object.
+
+Every variable is listed in ``.env.example`` and in the README's table. Required values have no
+default; a missing or malformed one stops start-up with a message naming the variable and where to
+get it. Nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
+
+from bot.secret import Secret
+
+T = TypeVar("T")
+
+DEFAULT_AKOOL_BASE_URL: Final = "https://openapi.akool.com"
+DEFAULT_DATABASE_URL: Final = "sqlite:///data/bot.sqlite3"
+# AKOOL serves results from CloudFront and its own domain (see the API reference, section 1.1).
+DEFAULT_IMAGE_HOSTS: Final = ("*.cloudfront.net", "*.akool.com")
+
+WHERE_TO_GET: Final[Mapping[str, str]] = {
+    "DISCORD_TOKEN": (
+        "create an application at https://discord.com/developers/applications, "
+        "then Bot -> Reset Token"
+    ),
+    "AKOOL_API_KEY": (
+        "sign in at https://akool.com, then API -> API Credentials "
+        "(https://akool.com/workspace/current/api/credentials)"
+    ),
+}
+
+_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    """The environment is incomplete or malformed; ``problems`` has one line per variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the bot is configured with. Secrets are :class:`Secret`, masked in ``repr``."""
+
+    discord_token: Secret
+    akool_api_key: Secret
+    discord_guild_id: int | None = None
+    akool_client_id: Secret | None = None
+    akool_base_url: str = DEFAULT_AKOOL_BASE_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    webhook_public_url: str | None = None
+    image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
+    log_level: str = "INFO"
+    # Seconds between polls of one job; AKOOL's own demo polls every 3 s.
+    poll_interval: float = 5.0
+    # A job unfinished after this many seconds is failed with a message suggesting /status later.
+    job_timeout: float = 900.0
+    # How many AKOOL status requests the job loop keeps in flight at once.
+    poll_concurrency: int = 4
+    # Seconds one AKOOL request may take before it counts as failed.
+    akool_timeout: float = 30.0
+    # Largest result image the bot downloads, in bytes.
+    max_image_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping, reporting every problem at once."""
+        reader = _Reader(env)
+        settings = cls(
+            discord_token=reader.secret("DISCORD_TOKEN"),
+            akool_api_key=reader.secret("AKOOL_API_KEY"),
+            discord_guild_id=reader.optional("DISCORD_GUILD_ID", _snowflake),
+            akool_client_id=reader.optional("AKOOL_CLIENT_ID", Secret),
+            akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
+            database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
+            http_host=reader.value("HTTP_HOST", str, "127.0.0.1"),
+            http_port=reader.value("HTTP_PORT", _port, 8080),
+            webhook_public_url=reader.optional("WEBHOOK_PUBLIC_URL", _http_url),
+            image_hosts=reader.value("IMAGE_HOSTS", _host_list, DEFAULT_IMAGE_HOSTS),
+            log_level=reader.value("LOG_LEVEL", _log_level, "INFO"),
+            poll_interval=reader.value("POLL_INTERVAL", _positive_float, 5.0),
+            job_timeout=reader.value("JOB_TIMEOUT", _positive_float, 900.0),
+            poll_concurrency=reader.value("POLL_CONCURRENCY", _positive_int, 4),
+            akool_timeout=reader.value("AKOOL_TIMEOUT", _positive_float, 30.0),
+            max_image_bytes=reader.value("MAX_IMAGE_BYTES", _positive_int, 50 * 1024 * 1024),
+        )
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file named by ``DATABASE_URL``, or ``None`` for another backend."""
+        return sqlite_path(self.database_url)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for the log filter that scrubs them should one ever slip through."""
+        values = [self.discord_token.reveal(), self.akool_api_key.reveal()]
+        if self.akool_client_id is not None:
+            values.append(self.akool_client_id.reveal())
+        return tuple(v for v in values if v)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """``sqlite:///relative/file`` or ``sqlite:////absolute/file`` to a path; else ``None``."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    return Path(database_url[len(prefix) :])
+
+
+class _Reader:
+    """Reads variables, collecting problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def _raw(self, name: str) -> str | None:
+        raw = self.env.get(name)
+        if raw is None or not raw.strip():
+            return None
+        return raw.strip()
+
+    def secret(self, name: str) -> Secret:
+        raw = self._raw(name)
+        if raw is None:
+            self.problems.append(f"{name} is missing: {WHERE_TO_GET[name]}.")
+            return Secret("")
+        return Secret(raw)
+
+    def optional(self, name: str, parse: Callable[[str], T]) -> T | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        return self._parse(name, raw, parse)
+
+    def value(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        parsed = self._parse(name, raw, parse)
+        return default if parsed is None else parsed
+
+    def _parse(self, name: str, raw: str, parse: Callable[[str], T]) -> T | None:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            # The value itself is not echoed: it might be a secret pasted into the wrong line.
+            self.problems.append(f"{name} is not valid: {exc}.")
+            return None
+
+
+def _snowflake(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise ValueError("expected a Discord id (digits only; right-click the server -> Copy ID)")
+    return int(raw)
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+    if value <= 0:
+        raise ValueError("expected a number above 0")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a number above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 65535:
+        raise ValueError("expected a port from 1 to 65535")
+    return value
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith("sqlite:///") and len(raw) > len("sqlite:///"):
+        return raw
+    if raw.startswith(("postgresql://", "postgres://")):
+        return raw
+    raise ValueError("expected sqlite:///path/to/file.sqlite3 or postgresql://user@host/db")
+
+
+def _host_list(raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    if not hosts:
+        raise ValueError("expected a comma-separated list of host names")
+    for host in hosts:
+        bare = host.removeprefix("*.")
+        if not bare or "/" in bare or "*" in bare or ":" in bare:
+            raise ValueError(f"{host!r} is not a host name (use example.com or *.example.com)")
+    return hosts
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+def level_number(level: str) -> int:
+    """The :mod:`logging` number for a validated level name."""
+    return logging.getLevelNamesMapping()[level]

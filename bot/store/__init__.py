@@ -1,0 +1,48 @@
+"""The job store: one interface (:class:`JobStore`), chosen by ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from bot.settings import sqlite_path
+from bot.store.base import JobStore
+from bot.store.models import (
+    ButtonPress,
+    Delivery,
+    Job,
+    JobKind,
+    JobStatus,
+    NewJob,
+    PressClaim,
+    StatusUpdate,
+)
+
+
+class UnsupportedDatabaseError(Exception):
+    """``DATABASE_URL`` names a backend this version cannot use."""
+
+
+async def open_store(database_url: str) -> JobStore:
+    """Open and migrate the store that ``database_url`` names. Use it with ``async with``."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        from bot.store.sqlite import SqliteJobStore
+
+        return await SqliteJobStore.open(path)
+    raise UnsupportedDatabaseError(
+        "DATABASE_URL must be sqlite:///path/to/file.sqlite3; "
+        "PostgreSQL is not supported by this version yet"
+    )
+
+
+__all__ = [
+    "ButtonPress",
+    "Delivery",
+    "Job",
+    "JobKind",
+    "JobStatus",
+    "JobStore",
+    "NewJob",
+    "PressClaim",
+    "StatusUpdate",
+    "UnsupportedDatabaseError",
+    "open_store",
+]

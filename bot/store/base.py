@@ -1,0 +1,113 @@
+"""The one storage interface the rest of the bot uses. SQL lives only in its implementations."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from bot.store.models import ButtonPress, Job, NewJob, PressClaim, StatusUpdate
+
+
+class JobStore(ABC):
+    """Jobs and button presses. The database is the job queue; nothing lives only in memory.
+
+    Times are Unix seconds passed in by the caller, so tests and the job loop share one clock.
+    """
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the connection(s)."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query (for the health check)."""
+
+    # Jobs
+
+    @abstractmethod
+    async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
+        """Store a job unless its AKOOL id is known; return the stored row and whether it is new."""
+
+    @abstractmethod
+    async def get_job(self, akool_id: str) -> Job | None:
+        """The job with this AKOOL id, if stored."""
+
+    @abstractmethod
+    async def record_status(
+        self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
+    ) -> Job | None:
+        """Apply AKOOL's answer if it does not move the job backwards, and set its next due time.
+
+        An answer with a lower status, or a different final status, changes nothing and returns
+        ``None``, so a late poll or a repeated webhook is harmless. An answer with the same status
+        refreshes the details (buttons, URLs, credits).
+        """
+
+    @abstractmethod
+    async def record_failure(
+        self, akool_id: str, error: str, *, now: float, due_at: float | None
+    ) -> Job | None:
+        """Count a failed attempt to poll or deliver, remember why, and set the next due time."""
+
+    @abstractmethod
+    async def due_jobs(self, now: float, limit: int) -> list[Job]:
+        """Jobs whose due time has come, earliest first. Costs O(due), not O(history)."""
+
+    @abstractmethod
+    async def next_due_at(self) -> float | None:
+        """The earliest due time of any job, or ``None`` when no job needs work."""
+
+    @abstractmethod
+    async def set_status_message(self, akool_id: str, message_id: int, *, now: float) -> None:
+        """Remember the Discord message that shows the job's progress."""
+
+    @abstractmethod
+    async def mark_delivered(self, akool_id: str, message_id: int, *, now: float) -> bool:
+        """Record the result message. True only for the call that moved it from pending."""
+
+    @abstractmethod
+    async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
+        """Give up on posting the job's result. True only if it was still pending."""
+
+    @abstractmethod
+    async def recent_jobs(
+        self, guild_id: int | None, requester_id: int, *, limit: int, prefix: str = ""
+    ) -> list[Job]:
+        """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
+
+    @abstractmethod
+    async def children(self, parent_akool_id: str) -> Sequence[Job]:
+        """Jobs started from the buttons of ``parent_akool_id``, oldest first."""
+
+    # Button presses
+
+    @abstractmethod
+    async def claim_press(
+        self, parent_akool_id: str, button: str, presser_id: int, *, now: float
+    ) -> PressClaim:
+        """Claim a grid's button. Exactly one of any number of concurrent claims wins."""
+
+    @abstractmethod
+    async def set_press_child(self, parent_akool_id: str, button: str, child_akool_id: str) -> None:
+        """Record the job that the winning press started."""
+
+    @abstractmethod
+    async def release_press(self, parent_akool_id: str, button: str) -> None:
+        """Forget a claim whose AKOOL call started no job, so the button can be pressed again."""
+
+    @abstractmethod
+    async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
+        """The winning press of a button, if any."""

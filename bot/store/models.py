@@ -1,0 +1,162 @@
+"""The job store's records: what the bot remembers about each AKOOL job and button press."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.akool.models import ImageJob, ImageStatus
+
+
+class JobKind(StrEnum):
+    """How a job came to the bot."""
+
+    IMAGINE = "imagine"  # created by /imagine
+    TRACK = "track"  # created elsewhere and followed with /track
+    BUTTON = "button"  # started by pressing U1-U4 or V1-V4 on a grid
+
+
+class JobStatus(StrEnum):
+    """AKOOL's side of a job. It only moves forward: queued -> processing -> completed | failed."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    @property
+    def finished(self) -> bool:
+        return self.rank == _RANKS[JobStatus.COMPLETED]
+
+    @classmethod
+    def from_akool(cls, status: ImageStatus) -> JobStatus:
+        """AKOOL's numeric status; an undocumented value counts as queued, so it is polled again."""
+        return _FROM_AKOOL.get(status, cls.QUEUED)
+
+
+_RANKS = {
+    JobStatus.QUEUED: 1,
+    JobStatus.PROCESSING: 2,
+    # Completed and failed share a rank: once one is reached, neither can replace the other.
+    JobStatus.COMPLETED: 3,
+    JobStatus.FAILED: 3,
+}
+_FROM_AKOOL = {
+    ImageStatus.QUEUED: JobStatus.QUEUED,
+    ImageStatus.PROCESSING: JobStatus.PROCESSING,
+    ImageStatus.COMPLETED: JobStatus.COMPLETED,
+    ImageStatus.FAILED: JobStatus.FAILED,
+}
+
+
+class Delivery(StrEnum):
+    """The Discord side of a finished job: pending until its result message exists."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What is known about a job when the bot first stores it."""
+
+    akool_id: str
+    kind: JobKind
+    requester_id: int
+    channel_id: int
+    guild_id: int | None = None
+    prompt: str = ""
+    scale: str | None = None
+    source_image: str | None = None
+    parent_akool_id: str | None = None
+    button: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    credits: int | None = None
+    akool_created_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One answer from AKOOL about a job, as the store records it."""
+
+    status: JobStatus
+    image_url: str | None = None
+    upscaled_urls: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
+    used_buttons: tuple[str, ...] = ()
+    credits: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_akool(cls, job: ImageJob) -> StatusUpdate:
+        return cls(
+            status=JobStatus.from_akool(job.status),
+            image_url=job.image_url,
+            upscaled_urls=job.upscaled_urls,
+            buttons=job.buttons,
+            used_buttons=job.used_buttons,
+            credits=job.credits,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job: its origin, AKOOL's latest answer, its Discord messages and its schedule."""
+
+    id: int
+    akool_id: str
+    kind: JobKind
+    requester_id: int
+    channel_id: int
+    guild_id: int | None
+    prompt: str
+    scale: str | None
+    source_image: str | None
+    parent_akool_id: str | None
+    button: str | None
+    status: JobStatus
+    image_url: str | None
+    upscaled_urls: tuple[str, ...]
+    buttons: tuple[str, ...]
+    used_buttons: tuple[str, ...]
+    credits: int | None
+    error: str | None
+    delivery: Delivery
+    status_message_id: int | None
+    result_message_id: int | None
+    created_at: float
+    updated_at: float
+    akool_created_at: float | None
+    finished_at: float | None
+    due_at: float | None
+    attempts: int
+    last_error: str | None
+
+    @property
+    def needs_work(self) -> bool:
+        """Still to be polled or delivered."""
+        return self.delivery is Delivery.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """The one press of a grid's button that won; AKOOL allows each button once."""
+
+    parent_akool_id: str
+    button: str
+    presser_id: int
+    pressed_at: float
+    child_akool_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PressClaim:
+    """The result of trying to claim a button: ``won`` is true for exactly one presser."""
+
+    won: bool
+    press: ButtonPress

@@ -1,0 +1,369 @@
+"""The job store on SQLite (aiosqlite): the embedded default."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Self
+
+import aiosqlite
+
+from bot.store import migrations
+from bot.store.base import JobStore
+from bot.store.models import (
+    ButtonPress,
+    Delivery,
+    Job,
+    JobKind,
+    JobStatus,
+    NewJob,
+    PressClaim,
+    StatusUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+# Another process (a backup, an admin's sqlite3 shell) may hold the write lock for a moment.
+BUSY_TIMEOUT_MS: Final = 5000
+
+_INSERT_JOB: Final = """
+INSERT INTO jobs (
+    akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
+    parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
+    akool_created_at, due_at
+) VALUES (
+    :akool_id, :kind, :requester_id, :guild_id, :channel_id, :prompt, :scale, :source_image,
+    :parent_akool_id, :button, :status, :status_rank, :credits, :now, :now,
+    :akool_created_at, :due_at
+)
+ON CONFLICT (akool_id) DO NOTHING
+RETURNING *
+"""
+
+_SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = ?"
+
+# Forward-only: a lower status, or the other final status, matches no row and changes nothing.
+_RECORD_STATUS: Final = """
+UPDATE jobs SET
+    status = :status,
+    status_rank = :status_rank,
+    image_url = COALESCE(:image_url, image_url),
+    upscaled_urls = :upscaled_urls,
+    buttons = :buttons,
+    used_buttons = :used_buttons,
+    credits = COALESCE(:credits, credits),
+    error = COALESCE(:error, error),
+    finished_at = CASE WHEN :final AND finished_at IS NULL THEN :now ELSE finished_at END,
+    due_at = CASE WHEN delivery = 'pending' THEN :due_at ELSE NULL END,
+    attempts = 0,
+    last_error = NULL,
+    updated_at = :now
+WHERE akool_id = :akool_id
+  AND (status_rank < :status_rank OR status = :status)
+RETURNING *
+"""
+
+_RECORD_FAILURE: Final = """
+UPDATE jobs SET
+    attempts = attempts + 1,
+    last_error = :error,
+    due_at = CASE WHEN delivery = 'pending' THEN :due_at ELSE NULL END,
+    updated_at = :now
+WHERE akool_id = :akool_id
+RETURNING *
+"""
+
+# The partial index jobs_due holds only rows with a due time, so this never scans history.
+_DUE_JOBS: Final = """
+SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?
+"""
+
+_NEXT_DUE: Final = "SELECT MIN(due_at) FROM jobs WHERE due_at IS NOT NULL"
+
+_SET_STATUS_MESSAGE: Final = """
+UPDATE jobs SET status_message_id = ?, updated_at = ? WHERE akool_id = ?
+"""
+
+_MARK_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL, updated_at = ?
+WHERE akool_id = ? AND delivery = 'pending'
+"""
+
+_MARK_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL, updated_at = ?
+WHERE akool_id = ? AND delivery = 'pending'
+"""
+
+_RECENT_JOBS: Final = """
+SELECT * FROM jobs
+WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
+ORDER BY created_at DESC
+LIMIT ?
+"""
+
+_CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
+
+_CLAIM_PRESS: Final = """
+INSERT INTO button_presses (parent_akool_id, button, presser_id, pressed_at)
+VALUES (?, ?, ?, ?)
+ON CONFLICT (parent_akool_id, button) DO NOTHING
+RETURNING *
+"""
+
+_SELECT_PRESS: Final = "SELECT * FROM button_presses WHERE parent_akool_id = ? AND button = ?"
+
+_SET_PRESS_CHILD: Final = """
+UPDATE button_presses SET child_akool_id = ? WHERE parent_akool_id = ? AND button = ?
+"""
+
+_RELEASE_PRESS: Final = """
+DELETE FROM button_presses
+WHERE parent_akool_id = ? AND button = ? AND child_akool_id IS NULL
+"""
+
+
+class SqliteJobStore(JobStore):
+    """:class:`JobStore` on one aiosqlite connection (WAL, foreign keys, STRICT tables)."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Self:
+        """Open (creating the file and its folder if needed) and migrate to the newest schema."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: every statement commits on its own unless a transaction is opened
+        # explicitly, which only the migrations do.
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            connection.row_factory = aiosqlite.Row
+            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            await connection.execute("PRAGMA foreign_keys = ON")
+            await _migrate(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def ping(self) -> bool:
+        try:
+            async with self._db.execute("SELECT 1") as cursor:
+                return await cursor.fetchone() is not None
+        except (sqlite3.Error, ValueError):
+            return False
+
+    async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
+        params = {
+            "akool_id": job.akool_id,
+            "kind": job.kind.value,
+            "requester_id": job.requester_id,
+            "guild_id": job.guild_id,
+            "channel_id": job.channel_id,
+            "prompt": job.prompt,
+            "scale": job.scale,
+            "source_image": job.source_image,
+            "parent_akool_id": job.parent_akool_id,
+            "button": job.button,
+            "status": job.status.value,
+            "status_rank": job.status.rank,
+            "credits": job.credits,
+            "now": now,
+            "akool_created_at": job.akool_created_at,
+            "due_at": due_at,
+        }
+        row = await self._fetch_one(_INSERT_JOB, params)
+        if row is not None:
+            return _job(row), True
+        existing = await self.get_job(job.akool_id)
+        if existing is None:  # pragma: no cover - a unique conflict means the row exists
+            raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+        return existing, False
+
+    async def get_job(self, akool_id: str) -> Job | None:
+        row = await self._fetch_one(_SELECT_JOB, (akool_id,))
+        return None if row is None else _job(row)
+
+    async def record_status(
+        self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
+    ) -> Job | None:
+        params = {
+            "akool_id": akool_id,
+            "status": update.status.value,
+            "status_rank": update.status.rank,
+            "image_url": update.image_url,
+            "upscaled_urls": json.dumps(list(update.upscaled_urls)),
+            "buttons": json.dumps(list(update.buttons)),
+            "used_buttons": json.dumps(list(update.used_buttons)),
+            "credits": update.credits,
+            "error": update.error,
+            "final": update.status.finished,
+            "now": now,
+            "due_at": due_at,
+        }
+        row = await self._fetch_one(_RECORD_STATUS, params)
+        return None if row is None else _job(row)
+
+    async def record_failure(
+        self, akool_id: str, error: str, *, now: float, due_at: float | None
+    ) -> Job | None:
+        params = {"akool_id": akool_id, "error": error, "now": now, "due_at": due_at}
+        row = await self._fetch_one(_RECORD_FAILURE, params)
+        return None if row is None else _job(row)
+
+    async def due_jobs(self, now: float, limit: int) -> list[Job]:
+        async with self._db.execute(_DUE_JOBS, (now, limit)) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def next_due_at(self) -> float | None:
+        row = await self._fetch_one(_NEXT_DUE, ())
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def set_status_message(self, akool_id: str, message_id: int, *, now: float) -> None:
+        await self._db.execute(_SET_STATUS_MESSAGE, (message_id, now, akool_id))
+
+    async def mark_delivered(self, akool_id: str, message_id: int, *, now: float) -> bool:
+        async with self._db.execute(_MARK_DELIVERED, (message_id, now, akool_id)) as cursor:
+            return cursor.rowcount == 1
+
+    async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
+        async with self._db.execute(_MARK_UNDELIVERABLE, (reason, now, akool_id)) as cursor:
+            return cursor.rowcount == 1
+
+    async def recent_jobs(
+        self, guild_id: int | None, requester_id: int, *, limit: int, prefix: str = ""
+    ) -> list[Job]:
+        pattern = _escape_like(prefix) + "%"
+        async with self._db.execute(
+            _RECENT_JOBS, (guild_id, requester_id, pattern, limit)
+        ) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def children(self, parent_akool_id: str) -> Sequence[Job]:
+        async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def claim_press(
+        self, parent_akool_id: str, button: str, presser_id: int, *, now: float
+    ) -> PressClaim:
+        row = await self._fetch_one(_CLAIM_PRESS, (parent_akool_id, button, presser_id, now))
+        if row is not None:
+            return PressClaim(won=True, press=_press(row))
+        existing = await self.get_press(parent_akool_id, button)
+        if existing is None:  # pragma: no cover - the conflict means the row exists
+            raise RuntimeError(f"press {parent_akool_id}/{button} conflicted but cannot be read")
+        return PressClaim(won=False, press=existing)
+
+    async def set_press_child(self, parent_akool_id: str, button: str, child_akool_id: str) -> None:
+        await self._db.execute(_SET_PRESS_CHILD, (child_akool_id, parent_akool_id, button))
+
+    async def release_press(self, parent_akool_id: str, button: str) -> None:
+        await self._db.execute(_RELEASE_PRESS, (parent_akool_id, button))
+
+    async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
+        row = await self._fetch_one(_SELECT_PRESS, (parent_akool_id, button))
+        return None if row is None else _press(row)
+
+    async def _fetch_one(self, sql: str, params: Any) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+            # RETURNING rows are written only once the statement has run to its end.
+            await cursor.fetchall()
+            return row
+
+
+async def _migrate(connection: aiosqlite.Connection) -> None:
+    """Apply every pending migration in one transaction: all of them land, or none.
+
+    The schema version is SQLite's ``user_version``, which lives in the file header and is
+    written inside the same transaction as the migrations.
+    """
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row is not None else 0
+    known = migrations.load("sqlite")
+    if current > len(known):
+        raise RuntimeError(
+            f"the database is at schema version {current}, newer than this bot knows "
+            f"({len(known)}); run a newer version of the bot"
+        )
+    pending = [m for m in known if m.version > current]
+    if not pending:
+        return
+    script = ["BEGIN IMMEDIATE;"]
+    script.extend(m.sql for m in pending)
+    script.append(f"PRAGMA user_version = {int(pending[-1].version)};")
+    script.append("COMMIT;")
+    try:
+        await connection.executescript("\n".join(script))
+    except sqlite3.Error:
+        if connection.in_transaction:
+            await connection.rollback()
+        raise
+    for migration in pending:
+        log.info(
+            "Applied migration %04d %s: %s", migration.version, migration.name, migration.reason
+        )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _tuple(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        akool_id=row["akool_id"],
+        kind=JobKind(row["kind"]),
+        requester_id=row["requester_id"],
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        prompt=row["prompt"],
+        scale=row["scale"],
+        source_image=row["source_image"],
+        parent_akool_id=row["parent_akool_id"],
+        button=row["button"],
+        status=JobStatus(row["status"]),
+        image_url=row["image_url"],
+        upscaled_urls=_tuple(row["upscaled_urls"]),
+        buttons=_tuple(row["buttons"]),
+        used_buttons=_tuple(row["used_buttons"]),
+        credits=row["credits"],
+        error=row["error"],
+        delivery=Delivery(row["delivery"]),
+        status_message_id=row["status_message_id"],
+        result_message_id=row["result_message_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        akool_created_at=row["akool_created_at"],
+        finished_at=row["finished_at"],
+        due_at=row["due_at"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+def _press(row: aiosqlite.Row) -> ButtonPress:
+    return ButtonPress(
+        parent_akool_id=row["parent_akool_id"],
+        button=row["button"],
+        presser_id=row["presser_id"],
+        pressed_at=row["pressed_at"],
+        child_akool_id=row["child_akool_id"],
+    )

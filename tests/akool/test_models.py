@@ -1,0 +1,108 @@
+"""Parsing AKOOL's answers: tolerant of missing and extra fields, strict only about ``_id``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.akool import AkoolResponseError, Credit, ImageJob, ImageStatus
+
+# The completed example from AKOOL's "Get Image Result" page.
+DOCS_COMPLETED = {
+    "faceswap_quality": 2,
+    "deduction_credit": 2,
+    "buttons": ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4"],
+    "used_buttons": [],
+    "upscaled_urls": [],
+    "_id": "662a10df4197b3af58532e89",
+    "create_time": 1714032863272,
+    "uid": 378337,
+    "type": 3,
+    "image_status": 3,
+    "image": "https://d.cloudfront.net/1714032892336-x.png",
+}
+
+
+def test_docs_example_parses():
+    job = ImageJob.from_data(DOCS_COMPLETED)
+
+    assert job.id == "662a10df4197b3af58532e89"
+    assert job.status is ImageStatus.COMPLETED
+    assert job.image_url == "https://d.cloudfront.net/1714032892336-x.png"
+    assert job.buttons == ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
+    assert job.credits == 2
+    assert job.created_at == datetime(2024, 4, 25, 8, 14, 23, 272000, tzinfo=UTC)
+
+
+def test_button_answer_parses_parent_and_button():
+    job = ImageJob.from_data(
+        {
+            "_id": "6508292f16e5ba407d47d21b",
+            "image_content_model_id": "6508288416e5ba407d47d13f",
+            "op_button": "U2",
+            "image_status": 1,
+        }
+    )
+
+    assert job.parent_id == "6508288416e5ba407d47d13f"
+    assert job.button == "U2"
+    assert job.status is ImageStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "expected"),
+    [
+        ({"_id": "a"}, "status", ImageStatus.QUEUED),
+        ({"_id": "a", "image_status": 9}, "status", ImageStatus.UNKNOWN),
+        ({"_id": "a", "image_status": "2"}, "status", ImageStatus.PROCESSING),
+        ({"_id": "a", "image_status": None}, "status", ImageStatus.UNKNOWN),
+        ({"_id": "a", "buttons": None}, "buttons", ()),
+        ({"_id": "a", "buttons": "U1"}, "buttons", ()),
+        ({"_id": "a", "buttons": ["U1", 5, "", "V1"]}, "buttons", ("U1", "V1")),
+        ({"_id": "a", "display_buttons": ["U1"]}, "buttons", ("U1",)),
+        ({"_id": "a", "deduction_credit": "2"}, "credits", None),
+        ({"_id": "a", "deduction_credit": 2.0}, "credits", 2),
+        ({"_id": "a", "deduction_credit": True}, "credits", None),
+        ({"_id": "a", "create_time": -5}, "created_at", None),
+        ({"_id": "a", "create_time": 10**20}, "created_at", None),
+        ({"_id": "a", "external_img": "https://e/x.png"}, "image_url", "https://e/x.png"),
+        ({"_id": "a", "image": ""}, "image_url", None),
+        ({"_id": "a", "unknown_new_field": {"x": 1}}, "id", "a"),
+    ],
+)
+def test_tolerant_parsing(data, field, expected):
+    assert getattr(ImageJob.from_data(data), field) == expected
+
+
+@pytest.mark.parametrize("data", [None, [], "x", {"image_status": 3}, {"_id": ""}, {"_id": 5}])
+def test_missing_id_is_a_response_error(data):
+    with pytest.raises(AkoolResponseError):
+        ImageJob.from_data(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"), [({"credit": 5}, 5.0), ({"credit": 2.5, "extra": 1}, 2.5)]
+)
+def test_credit(data, expected):
+    assert Credit.from_data(data).balance == expected
+
+
+@pytest.mark.parametrize("data", [None, {}, {"credit": "5"}, {"credit": True}])
+def test_credit_without_a_number_is_a_response_error(data):
+    with pytest.raises(AkoolResponseError):
+        Credit.from_data(data)
+
+
+@pytest.mark.parametrize(
+    ("status", "finished"),
+    [
+        (ImageStatus.QUEUED, False),
+        (ImageStatus.PROCESSING, False),
+        (ImageStatus.COMPLETED, True),
+        (ImageStatus.FAILED, True),
+        (ImageStatus.UNKNOWN, False),
+    ],
+)
+def test_finished(status, finished):
+    assert status.finished is finished

@@ -1,0 +1,51 @@
+"""Shared fixtures: the fake AKOOL, a real AKOOL client pointed at it, and a fresh store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.akool import AkoolClient
+from bot.secret import Secret
+from bot.store.sqlite import SqliteJobStore
+from tests.fakes.akool import FakeAkool
+
+
+@pytest.fixture
+async def fake_akool() -> AsyncIterator[FakeAkool]:
+    async with FakeAkool() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def akool(http: aiohttp.ClientSession, fake_akool: FakeAkool) -> AkoolClient:
+    # Short timeout and backoff keep fault tests quick; the retry rules are the same.
+    return AkoolClient(
+        http,
+        Secret(fake_akool.api_key),
+        fake_akool.base_url,
+        timeout=0.5,
+        attempts=3,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "bot.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteJobStore]:
+    async with await SqliteJobStore.open(db_path) as opened:
+        yield opened

@@ -1,0 +1,550 @@
+"""A fake AKOOL on 127.0.0.1 speaking AKOOL's JSON API, controlled by the tests.
+
+It serves the endpoints the bot uses (``createbyprompt``, ``createbybutton``, ``infobymodelid``,
+``quota/info``) plus ``getToken``, authenticates by ``x-api-key`` (or a bearer token from
+``getToken``), moves jobs queued -> processing -> completed/failed on a per-job timeline, serves
+result images as real PNG bytes, applies button presses to ``buttons``/``used_buttons``, injects
+faults on request, counts requests per endpoint, and sends webhooks encrypted and signed as AKOOL
+documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bot.akool.models import ImageStatus
+from tests.fakes.png import make_png
+
+log = logging.getLogger(__name__)
+
+API_KEY = "fake-akool-api-key-0123456789abcdef"  # 32 characters: AES-256, as in AKOOL's examples
+CLIENT_ID = "fakeClientId0123456789ab"  # 24 characters, like real AKOOL client ids
+
+SCALES = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
+GRID_BUTTONS = ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
+CREDITS_PER_JOB = 2
+
+ENDPOINTS = {
+    "getToken": ("POST", "/api/open/v3/getToken"),
+    "createbyprompt": ("POST", "/api/open/v3/content/image/createbyprompt"),
+    "createbybutton": ("POST", "/api/open/v3/content/image/createbybutton"),
+    "infobymodelid": ("GET", "/api/open/v3/content/image/infobymodelid"),
+    "quota": ("GET", "/api/open/v3/faceswap/quota/info"),
+}
+
+
+class FaultKind(Enum):
+    HTTP_500 = "http_500"  # plain-text 500, as a proxy in front of AKOOL would send
+    HTTP_429 = "http_429"  # plain-text 429
+    TIMEOUT = "timeout"  # no answer until the client gives up (or the fake closes)
+    NOT_JSON = "not_json"  # HTTP 200 with an HTML body
+    CODE = "code"  # HTTP 200 with a JSON envelope carrying a non-1000 code
+    RESET = "reset"  # the connection is dropped without an answer
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    code: int = 1005
+    # True: the request takes effect (a job is created) and only then the answer is lost.
+    after: bool = False
+    endpoint: str | None = None
+
+
+@dataclass
+class Timeline:
+    """When a new job moves on, in seconds after it was created.
+
+    ``hold=True`` keeps the job at processing until the test calls :meth:`FakeAkool.finish`.
+    """
+
+    processing_after: float = 0.0
+    finished_after: float = 0.0
+    outcome: ImageStatus = ImageStatus.COMPLETED
+    hold: bool = False
+
+
+@dataclass
+class FakeJob:
+    id: str
+    kind: str  # "grid", "upscale" or "variation"
+    prompt: str
+    scale: str
+    created: float
+    create_time_ms: int
+    timeline: Timeline
+    source_image: str = ""
+    parent_id: str | None = None
+    button: str | None = None
+    webhook_url: str | None = None
+    forced: ImageStatus | None = None
+    buttons: list[str] = field(default_factory=list)
+    used_buttons: list[str] = field(default_factory=list)
+    credits: int = CREDITS_PER_JOB
+    image_size: tuple[int, int] = (64, 64)
+    noise: bool = False
+    # AKOOL's demo suggests upscaled_urls may lag behind status 3; tests can make it so.
+    upscaled_pending: bool = False
+
+    def status(self, now: float) -> ImageStatus:
+        if self.forced is not None:
+            return self.forced
+        age = now - self.created
+        if not self.timeline.hold and age >= self.timeline.finished_after:
+            return self.timeline.outcome
+        if age >= self.timeline.processing_after:
+            return ImageStatus.PROCESSING
+        return ImageStatus.QUEUED
+
+    @property
+    def offers_buttons(self) -> bool:
+        # Grids and variations are four-candidate sets; an upscale is a single image.
+        return self.kind in ("grid", "variation")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    endpoint: str
+    method: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    at: float
+
+
+class FakeAkool:
+    """The fake server. ``await start()``, use :attr:`base_url`, ``await close()``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = API_KEY,
+        client_id: str = CLIENT_ID,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api_key = api_key
+        self.client_id = client_id
+        self.clock = clock
+        self.jobs: dict[str, FakeJob] = {}
+        self.timeline = Timeline()
+        self.next_timelines: deque[Timeline] = deque()
+        self.balance: float = 1000.0
+        self.image_size: tuple[int, int] = (64, 64)
+        self.noise_images = False
+        self.variation_buttons = True
+        self.calls: Counter[str] = Counter()
+        self.requests: list[RecordedRequest] = []
+        self.tokens: set[str] = set()
+        self.webhooks_sent: list[dict[str, Any]] = []
+        self.auto_webhooks = True
+        self._faults: deque[Fault] = deque()
+        self._chaos_rate = 0.0
+        self._chaos_kinds: tuple[FaultKind, ...] = ()
+        self._chaos_rng = random.Random(0)
+        self._changed = asyncio.Condition()
+        self._release = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post(ENDPOINTS["getToken"][1], self._get_token)
+        app.router.add_post(ENDPOINTS["createbyprompt"][1], self._create)
+        app.router.add_post(ENDPOINTS["createbybutton"][1], self._press)
+        app.router.add_get(ENDPOINTS["infobymodelid"][1], self._result)
+        app.router.add_get(ENDPOINTS["quota"][1], self._quota)
+        app.router.add_get("/results/{name}", self._image)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        self._release.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeAkool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # Test controls
+
+    def inject(self, fault: Fault | FaultKind, *, times: int = 1, code: int = 1005) -> None:
+        """Make the next ``times`` matching requests fail with ``fault``."""
+        if isinstance(fault, FaultKind):
+            fault = Fault(fault, code=code)
+        self._faults.extend([fault] * times)
+
+    def chaos(self, rate: float, kinds: tuple[FaultKind, ...], *, seed: int = 0) -> None:
+        """Fail a random ``rate`` of all API requests with one of ``kinds`` (seeded)."""
+        self._chaos_rate = rate
+        self._chaos_kinds = kinds
+        self._chaos_rng = random.Random(seed)
+
+    def set_status(self, job_id: str, status: ImageStatus) -> None:
+        """Force a job's status from now on, whatever its timeline says."""
+        self.jobs[job_id].forced = status
+        self._spawn(self._notify())
+        if status.finished:
+            self._spawn(self._auto_webhook(self.jobs[job_id], 0.0))
+
+    def finish(self, job_id: str, outcome: ImageStatus = ImageStatus.COMPLETED) -> None:
+        self.set_status(job_id, outcome)
+
+    def add_job(
+        self,
+        *,
+        status: ImageStatus = ImageStatus.COMPLETED,
+        prompt: str = "made elsewhere",
+        kind: str = "grid",
+    ) -> FakeJob:
+        """A job created outside the bot (the AKOOL web app, a script), for /track tests."""
+        job = self._new_job(kind=kind, prompt=prompt, scale="1:1", webhook_url=None)
+        job.forced = status
+        return job
+
+    def png(self, job_id: str, candidate: int | None = None) -> bytes:
+        """The exact bytes the fake serves for a job's result (or one of its candidates)."""
+        job = self.jobs[job_id]
+        seed = job_id if candidate is None else f"{job_id}-{candidate}"
+        return make_png(*job.image_size, seed, noise=job.noise)
+
+    def image_url(self, job_id: str, candidate: int | None = None) -> str:
+        suffix = "" if candidate is None else f"-{candidate}"
+        return f"{self.base_url}/results/{job_id}{suffix}.png"
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    async def wait_for_calls(self, endpoint: str, count: int, timeout: float = 5.0) -> None:
+        """Wait until ``endpoint`` has been called at least ``count`` times."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.calls[endpoint] >= count)
+
+    # Webhooks
+
+    def webhook_body(
+        self,
+        payload: dict[str, Any],
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, Any]:
+        """Encrypt and sign ``payload`` exactly as AKOOL's webhook documentation describes."""
+        key = self.api_key.encode()
+        iv = self.client_id.encode()[:16].ljust(16, b"\0")
+        padder = padding.PKCS7(128).padder()
+        plain = padder.update(json.dumps(payload).encode()) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        data_encrypt = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+        ts = int(time.time() * 1000) if timestamp is None else timestamp
+        nonce = str(random.randrange(1000, 10000)) if nonce is None else nonce
+        parts = sorted([self.client_id, str(ts), nonce, data_encrypt])
+        signature = hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - AKOOL's scheme
+        return {
+            "signature": signature,
+            "dataEncrypt": data_encrypt,
+            "timestamp": ts,
+            "nonce": nonce,
+        }
+
+    def webhook_payload(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs[job_id]
+        status = job.status(self.clock())
+        payload: dict[str, Any] = {"_id": job.id, "status": int(status), "type": "image"}
+        if status is ImageStatus.COMPLETED:
+            payload["url"] = self.image_url(job.id)
+        return payload
+
+    async def send_webhook(self, url: str, body: dict[str, Any]) -> int:
+        """POST a webhook body to ``url``; return the HTTP status the receiver answered."""
+        assert self._session is not None
+        self.webhooks_sent.append(body)
+        async with self._session.post(url, json=body) as response:
+            return response.status
+
+    # Internals
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _auto_webhook(self, job: FakeJob, delay: float) -> None:
+        if not (self.auto_webhooks and job.webhook_url):
+            return
+        await asyncio.sleep(delay)  # the job's own schedule at the fake, not a test waiting
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            await self.send_webhook(
+                job.webhook_url, self.webhook_body(self.webhook_payload(job.id))
+            )
+
+    def _new_job(
+        self,
+        *,
+        kind: str,
+        prompt: str,
+        scale: str,
+        webhook_url: str | None,
+        source_image: str = "",
+        parent: FakeJob | None = None,
+        button: str | None = None,
+    ) -> FakeJob:
+        now = self.clock()
+        timeline = self.next_timelines.popleft() if self.next_timelines else self.timeline
+        job = FakeJob(
+            id=secrets.token_hex(12),
+            kind=kind,
+            prompt=prompt,
+            scale=scale,
+            created=now,
+            create_time_ms=int(time.time() * 1000),
+            timeline=timeline,
+            source_image=source_image,
+            parent_id=parent.id if parent else None,
+            button=button,
+            webhook_url=webhook_url,
+            image_size=self.image_size,
+            noise=self.noise_images,
+        )
+        if job.offers_buttons and (kind == "grid" or self.variation_buttons):
+            job.buttons = list(GRID_BUTTONS)
+        self.jobs[job.id] = job
+        if not timeline.hold:
+            self._spawn(self._auto_webhook(job, timeline.finished_after))
+        return job
+
+    def _job_data(self, job: FakeJob) -> dict[str, Any]:
+        status = job.status(self.clock())
+        done = status is ImageStatus.COMPLETED
+        data: dict[str, Any] = {
+            "faceswap_quality": 2,
+            "deduction_credit": job.credits,
+            "buttons": list(job.buttons) if done else [],
+            "used_buttons": list(job.used_buttons) if done else [],
+            "upscaled_urls": [],
+            "_id": job.id,
+            "uid": 378337,
+            "create_time": job.create_time_ms,
+            "origin_prompt": job.prompt,
+            "prompt": job.prompt,
+            "source_image": job.source_image,
+            "type": 3,
+            "from": 1,
+            "image_status": int(status),
+        }
+        if done:
+            data["image"] = self.image_url(job.id)
+            if job.offers_buttons and not job.upscaled_pending:
+                data["upscaled_urls"] = [self.image_url(job.id, n) for n in range(1, 5)]
+        if job.parent_id is not None:
+            data["image_content_model_id"] = job.parent_id
+            data["op_button"] = job.button
+        return data
+
+    async def _begin(self, request: web.Request, endpoint: str) -> tuple[Any, Fault | None]:
+        """Record and authenticate a request; return its body and the fault to apply, if any."""
+        body: Any = None
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+        self.calls[endpoint] += 1
+        self.requests.append(
+            RecordedRequest(
+                endpoint=endpoint,
+                method=request.method,
+                headers=dict(request.headers),
+                query=dict(request.query),
+                body=body,
+                at=self.clock(),
+            )
+        )
+        await self._notify()
+        fault = self._next_fault(endpoint)
+        if fault is not None and not fault.after:
+            await self._raise_fault(request, fault)
+        if endpoint != "getToken":
+            self._authenticate(request)
+        return body, fault
+
+    def _next_fault(self, endpoint: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.endpoint in (None, endpoint):
+                self._faults.remove(fault)
+                return fault
+        if self._chaos_rate and self._chaos_rng.random() < self._chaos_rate:
+            return Fault(self._chaos_rng.choice(self._chaos_kinds), code=1005)
+        return None
+
+    async def _raise_fault(self, request: web.Request, fault: Fault) -> None:
+        log.info("fake AKOOL injects %s on %s", fault.kind.value, request.path)
+        if fault.kind is FaultKind.HTTP_500:
+            raise web.HTTPInternalServerError(text="Internal Server Error")
+        if fault.kind is FaultKind.HTTP_429:
+            raise web.HTTPTooManyRequests(text="Too Many Requests")
+        if fault.kind is FaultKind.NOT_JSON:
+            raise web.HTTPOk(text="<html><body>Bad gateway</body></html>", content_type="text/html")
+        if fault.kind is FaultKind.CODE:
+            raise _envelope_error(fault.code, "injected fault")
+        if fault.kind is FaultKind.RESET:
+            assert request.transport is not None
+            request.transport.close()
+            raise web.HTTPInternalServerError()
+        await self._release.wait()  # TIMEOUT: hang until the client gives up or the fake closes
+        raise web.HTTPServiceUnavailable()
+
+    def _authenticate(self, request: web.Request) -> None:
+        # As documented: when both headers are present, Authorization wins.
+        authorization = request.headers.get("Authorization", "")
+        if authorization:
+            if authorization.removeprefix("Bearer ") not in self.tokens:
+                raise _envelope_error(1101, "Invalid authorization or token expired")
+            return
+        key = request.headers.get("x-api-key")
+        if not key:
+            raise _envelope_error(1102, "Authorization cannot be empty")
+        if not secrets.compare_digest(key, self.api_key):
+            raise _envelope_error(1101, "Invalid authorization or token expired")
+
+    async def _finish(self, request: web.Request, fault: Fault | None, data: Any) -> web.Response:
+        if fault is not None:
+            await self._raise_fault(request, fault)
+        return web.json_response({"code": 1000, "msg": "OK", "data": data})
+
+    # Handlers
+
+    async def _get_token(self, request: web.Request) -> web.Response:
+        body, fault = await self._begin(request, "getToken")
+        if not isinstance(body, dict):
+            raise _envelope_error(1003, "Parameter error")
+        if body.get("clientId") != self.client_id or body.get("clientSecret") != self.api_key:
+            raise _envelope_error(1101, "Invalid authorization")
+        token = secrets.token_urlsafe(24)
+        self.tokens.add(token)
+        if fault is not None:
+            await self._raise_fault(request, fault)
+        return web.json_response({"code": 1000, "token": token})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body, fault = await self._begin(request, "createbyprompt")
+        if not isinstance(body, dict):
+            raise _envelope_error(1003, "Parameter error")
+        prompt = body.get("prompt")
+        scale = body.get("scale", "1:1")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise _envelope_error(1003, "prompt cannot be empty")
+        if scale not in SCALES:
+            raise _envelope_error(1003, "validate error: scale")
+        if self.balance < CREDITS_PER_JOB:
+            raise _envelope_error(1104, "Insufficient credit balance")
+        self.balance -= CREDITS_PER_JOB
+        job = self._new_job(
+            kind="grid",
+            prompt=prompt,
+            scale=scale,
+            webhook_url=body.get("webhookUrl"),
+            source_image=body.get("source_image") or "",
+        )
+        return await self._finish(request, fault, self._job_data(job))
+
+    async def _press(self, request: web.Request) -> web.Response:
+        body, fault = await self._begin(request, "createbybutton")
+        if not isinstance(body, dict):
+            raise _envelope_error(1003, "Parameter error")
+        parent = self.jobs.get(str(body.get("_id")))
+        button = body.get("button")
+        if parent is None:
+            raise _envelope_error(1008, "Content does not exist")
+        if parent.status(self.clock()) is not ImageStatus.COMPLETED:
+            raise _envelope_error(1010, "This content cannot be operated")
+        if button in parent.used_buttons:
+            raise _envelope_error(1011, "This content has already been operated")
+        if button not in parent.buttons:
+            raise _envelope_error(1003, "validate error: button")
+        if self.balance < CREDITS_PER_JOB:
+            raise _envelope_error(1104, "Insufficient credit balance")
+        self.balance -= CREDITS_PER_JOB
+        parent.buttons.remove(button)
+        parent.used_buttons.append(button)
+        child = self._new_job(
+            kind="upscale" if button.startswith("U") else "variation",
+            prompt=parent.prompt,
+            scale=parent.scale,
+            webhook_url=body.get("webhookUrl"),
+            parent=parent,
+            button=button,
+        )
+        data = self._job_data(child)
+        data["op_buttonMessageId"] = secrets.token_urlsafe(15)
+        return await self._finish(request, fault, data)
+
+    async def _result(self, request: web.Request) -> web.Response:
+        _, fault = await self._begin(request, "infobymodelid")
+        job = self.jobs.get(request.query.get("image_model_id", ""))
+        if job is None:
+            raise _envelope_error(1008, "Content does not exist")
+        return await self._finish(request, fault, self._job_data(job))
+
+    async def _quota(self, request: web.Request) -> web.Response:
+        _, fault = await self._begin(request, "quota")
+        return await self._finish(request, fault, {"credit": self.balance})
+
+    async def _image(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"].removesuffix(".png")
+        job_id, _, candidate = name.partition("-")
+        job = self.jobs.get(job_id)
+        if job is None or job.status(self.clock()) is not ImageStatus.COMPLETED:
+            raise web.HTTPNotFound()
+        self.calls["image"] += 1
+        data = self.png(job_id, int(candidate) if candidate else None)
+        return web.Response(body=data, content_type="image/png")
+
+
+def _envelope_error(code: int, msg: str) -> web.HTTPOk:
+    """AKOOL reports errors with HTTP 200 and a non-1000 code in the JSON envelope."""
+    return web.HTTPOk(text=json.dumps({"code": code, "msg": msg}), content_type="application/json")

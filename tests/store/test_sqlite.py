@@ -1,0 +1,277 @@
+"""The SQLite job store: forward-only status, one winner per button, durable, indexed due query."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Delivery, JobKind, JobStatus, NewJob, StatusUpdate
+from bot.store.sqlite import SqliteJobStore
+
+T0 = 1_700_000_000.0
+
+
+def new_job(akool_id: str = "a" * 24, **overrides: Any) -> NewJob:
+    base = NewJob(
+        akool_id=akool_id,
+        kind=JobKind.IMAGINE,
+        requester_id=111,
+        channel_id=222,
+        guild_id=333,
+        prompt="a red fox",
+        scale="1:1",
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+async def test_add_job_returns_the_row_and_is_idempotent(store: SqliteJobStore):
+    job, created = await store.add_job(new_job(), now=T0, due_at=T0 + 5)
+    again, created_again = await store.add_job(
+        new_job(prompt="other", channel_id=999), now=T0 + 1, due_at=None
+    )
+
+    assert created
+    assert not created_again
+    assert again == job
+    assert job.status is JobStatus.QUEUED
+    assert job.delivery is Delivery.PENDING
+    assert job.kind is JobKind.IMAGINE
+    assert (job.prompt, job.channel_id, job.due_at, job.created_at) == (
+        "a red fox",
+        222,
+        T0 + 5,
+        T0,
+    )
+
+
+ORDER = [JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.COMPLETED, JobStatus.FAILED]
+
+
+@pytest.mark.parametrize(
+    ("stored", "incoming", "applies"),
+    [
+        (JobStatus.QUEUED, JobStatus.QUEUED, True),
+        (JobStatus.QUEUED, JobStatus.PROCESSING, True),
+        (JobStatus.QUEUED, JobStatus.COMPLETED, True),
+        (JobStatus.QUEUED, JobStatus.FAILED, True),
+        (JobStatus.PROCESSING, JobStatus.QUEUED, False),
+        (JobStatus.PROCESSING, JobStatus.PROCESSING, True),
+        (JobStatus.PROCESSING, JobStatus.COMPLETED, True),
+        (JobStatus.COMPLETED, JobStatus.QUEUED, False),
+        (JobStatus.COMPLETED, JobStatus.PROCESSING, False),
+        (JobStatus.COMPLETED, JobStatus.FAILED, False),
+        (JobStatus.COMPLETED, JobStatus.COMPLETED, True),
+        (JobStatus.FAILED, JobStatus.COMPLETED, False),
+        (JobStatus.FAILED, JobStatus.PROCESSING, False),
+    ],
+)
+async def test_status_only_moves_forward(store, stored, incoming, applies):
+    await store.add_job(new_job(status=stored), now=T0, due_at=T0)
+
+    result = await store.record_status(
+        "a" * 24, StatusUpdate(incoming, image_url="https://x/1.png"), now=T0 + 1, due_at=T0 + 9
+    )
+    job = await store.get_job("a" * 24)
+
+    assert (result is not None) is applies
+    assert job is not None
+    assert job.status is (incoming if applies else stored)
+    assert job.due_at == (T0 + 9 if applies else T0)
+
+
+async def test_same_status_refreshes_details(store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=T0)
+    done = StatusUpdate(JobStatus.COMPLETED, image_url="https://x/1.png", buttons=("U1", "V1"))
+    await store.record_status("a" * 24, done, now=T0 + 1, due_at=T0 + 1)
+
+    later = StatusUpdate(
+        JobStatus.COMPLETED,
+        upscaled_urls=("https://x/a.png",),
+        buttons=("V1",),
+        used_buttons=("U1",),
+        credits=2,
+    )
+    job = await store.record_status("a" * 24, later, now=T0 + 2, due_at=T0 + 2)
+
+    assert job is not None
+    assert job.image_url == "https://x/1.png"  # kept: the later answer did not repeat it
+    assert job.upscaled_urls == ("https://x/a.png",)
+    assert job.buttons == ("V1",)
+    assert job.used_buttons == ("U1",)
+    assert job.credits == 2
+    assert job.finished_at == T0 + 1  # the first time it finished
+
+
+async def test_delivery_is_forward_only_and_clears_the_due_time(store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=T0)
+    await store.record_status("a" * 24, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=T0)
+
+    first = await store.mark_delivered("a" * 24, 555, now=T0 + 1)
+    second = await store.mark_delivered("a" * 24, 666, now=T0 + 2)
+    undeliverable = await store.mark_undeliverable("a" * 24, "gone", now=T0 + 3)
+    # A late poll after delivery must not make the job due again.
+    await store.record_status("a" * 24, StatusUpdate(JobStatus.COMPLETED), now=T0 + 4, due_at=T0)
+    job = await store.get_job("a" * 24)
+
+    assert (first, second, undeliverable) == (True, False, False)
+    assert job is not None
+    assert job.delivery is Delivery.DELIVERED
+    assert job.result_message_id == 555
+    assert job.due_at is None
+    assert await store.due_jobs(T0 + 100, 10) == []
+
+
+async def test_record_failure_counts_attempts(store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=T0)
+
+    await store.record_failure("a" * 24, "HTTP 500", now=T0 + 1, due_at=T0 + 2)
+    job = await store.record_failure("a" * 24, "timeout", now=T0 + 2, due_at=T0 + 4)
+    ok = await store.record_status(
+        "a" * 24, StatusUpdate(JobStatus.PROCESSING), now=T0 + 5, due_at=T0 + 6
+    )
+
+    assert job is not None
+    assert (job.attempts, job.last_error, job.due_at) == (2, "timeout", T0 + 4)
+    assert ok is not None
+    assert (ok.attempts, ok.last_error) == (0, None)
+
+
+async def test_due_jobs_in_due_order_with_limit(store: SqliteJobStore):
+    for n, due_at in enumerate([T0 + 30, T0 + 10, None, T0 + 20, T0 + 99]):
+        await store.add_job(new_job(f"{n:024x}"), now=T0, due_at=due_at)
+
+    due = await store.due_jobs(T0 + 30, 2)
+
+    assert [j.akool_id for j in due] == [f"{1:024x}", f"{3:024x}"]
+    assert len(await store.due_jobs(T0 + 30, 10)) == 3
+    assert await store.next_due_at() == T0 + 10
+
+
+async def test_due_query_uses_the_partial_index(store: SqliteJobStore, db_path: Path):
+    from bot.store import sqlite as module
+
+    with sqlite3.connect(db_path) as raw:
+        plan = raw.execute("EXPLAIN QUERY PLAN " + module._DUE_JOBS, (T0, 10)).fetchall()
+
+    detail = " ".join(row[-1] for row in plan)
+    assert "USING INDEX jobs_due" in detail
+    assert "SCAN jobs" not in detail
+
+
+async def test_next_due_at_is_none_when_idle(store: SqliteJobStore):
+    assert await store.next_due_at() is None
+
+
+async def test_status_message_is_remembered(store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=T0)
+
+    await store.set_status_message("a" * 24, 777, now=T0 + 1)
+
+    job = await store.get_job("a" * 24)
+    assert job is not None
+    assert job.status_message_id == 777
+
+
+async def test_recent_jobs_are_per_member_and_server_newest_first(store: SqliteJobStore):
+    await store.add_job(new_job("a" * 24), now=T0, due_at=None)
+    await store.add_job(new_job("ab" + "0" * 22), now=T0 + 1, due_at=None)
+    await store.add_job(new_job("b" * 24), now=T0 + 2, due_at=None)
+    await store.add_job(new_job("c" * 24, requester_id=999), now=T0 + 3, due_at=None)
+    await store.add_job(new_job("d" * 24, guild_id=444), now=T0 + 4, due_at=None)
+
+    recent = await store.recent_jobs(333, 111, limit=10)
+    prefixed = await store.recent_jobs(333, 111, limit=10, prefix="a")
+    wildcard = await store.recent_jobs(333, 111, limit=10, prefix="%")
+
+    assert [j.akool_id for j in recent] == ["b" * 24, "ab" + "0" * 22, "a" * 24]
+    assert [j.akool_id for j in prefixed] == ["ab" + "0" * 22, "a" * 24]
+    assert wildcard == []
+
+
+async def test_children_of_a_grid(store: SqliteJobStore):
+    await store.add_job(new_job("a" * 24), now=T0, due_at=None)
+    for n, button in enumerate(["U2", "V1"]):
+        child = new_job(f"{n:024x}", kind=JobKind.BUTTON, parent_akool_id="a" * 24, button=button)
+        await store.add_job(child, now=T0 + n, due_at=T0)
+
+    children = await store.children("a" * 24)
+
+    assert [(c.button, c.kind) for c in children] == [
+        ("U2", JobKind.BUTTON),
+        ("V1", JobKind.BUTTON),
+    ]
+
+
+async def test_child_needs_a_stored_parent(store: SqliteJobStore):
+    orphan = new_job(kind=JobKind.BUTTON, parent_akool_id="f" * 24, button="U1")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.add_job(orphan, now=T0, due_at=None)
+
+
+async def test_exactly_one_of_many_concurrent_presses_wins(db_path: Path, store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=None)
+    # Two connections to one file, as two processes would have, pressing at once.
+    async with await SqliteJobStore.open(db_path) as other:
+        claims = await asyncio.gather(
+            *(
+                (store if n % 2 else other).claim_press("a" * 24, "V3", 1000 + n, now=T0 + n)
+                for n in range(20)
+            )
+        )
+
+    winners = [c for c in claims if c.won]
+    assert len(winners) == 1
+    presser = winners[0].press.presser_id
+    assert all(c.press.presser_id == presser for c in claims)
+
+
+async def test_press_child_and_release(store: SqliteJobStore):
+    await store.add_job(new_job(), now=T0, due_at=None)
+    await store.claim_press("a" * 24, "U1", 1, now=T0)
+    await store.claim_press("a" * 24, "U2", 2, now=T0)
+
+    await store.set_press_child("a" * 24, "U1", "c" * 24)
+    await store.release_press("a" * 24, "U1")  # started a job: must stay claimed
+    await store.release_press("a" * 24, "U2")  # started nothing: free again
+    again = await store.claim_press("a" * 24, "U2", 3, now=T0 + 1)
+    u1 = await store.get_press("a" * 24, "U1")
+
+    assert u1 is not None
+    assert u1.child_akool_id == "c" * 24
+    assert again.won
+    assert again.press.presser_id == 3
+
+
+async def test_data_survives_a_reopen(db_path: Path):
+    async with await SqliteJobStore.open(db_path) as first:
+        await first.add_job(new_job(), now=T0, due_at=T0 + 5)
+        await first.record_status(
+            "a" * 24,
+            StatusUpdate(JobStatus.PROCESSING, buttons=("U1",)),
+            now=T0 + 1,
+            due_at=T0 + 6,
+        )
+        await first.claim_press("a" * 24, "U1", 42, now=T0 + 2)
+
+    async with await SqliteJobStore.open(db_path) as second:
+        job = await second.get_job("a" * 24)
+        press = await second.get_press("a" * 24, "U1")
+        due = await second.due_jobs(T0 + 10, 10)
+
+    assert job is not None
+    assert (job.status, job.buttons, job.due_at) == (JobStatus.PROCESSING, ("U1",), T0 + 6)
+    assert press is not None
+    assert press.presser_id == 42
+    assert [j.akool_id for j in due] == ["a" * 24]
+
+
+async def test_ping(store: SqliteJobStore):
+    assert await store.ping()
+    await store.close()
+    assert not await store.ping()

@@ -1,0 +1,145 @@
+"""Settings: required values, defaults, malformed values, and secrets kept out of repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.secret import Secret
+from bot.settings import DEFAULT_IMAGE_HOSTS, Settings, SettingsError
+
+REQUIRED = {"DISCORD_TOKEN": "discord-token-value", "AKOOL_API_KEY": "akool-key-value"}
+
+
+def test_defaults():
+    settings = Settings.from_env(REQUIRED)
+
+    assert settings.discord_token.reveal() == "discord-token-value"
+    assert settings.akool_api_key.reveal() == "akool-key-value"
+    assert settings.discord_guild_id is None
+    assert settings.akool_client_id is None
+    assert settings.akool_base_url == "https://openapi.akool.com"
+    assert settings.database_url == "sqlite:///data/bot.sqlite3"
+    assert settings.sqlite_path == Path("data/bot.sqlite3")
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.webhook_public_url is None
+    assert settings.image_hosts == DEFAULT_IMAGE_HOSTS
+    assert settings.log_level == "INFO"
+
+
+def test_every_variable_is_read():
+    env = {
+        **REQUIRED,
+        "DISCORD_GUILD_ID": "123456789012345678",
+        "AKOOL_CLIENT_ID": "client-id-value",
+        "AKOOL_BASE_URL": "http://127.0.0.1:9999/",
+        "DATABASE_URL": "sqlite:////var/lib/bot/jobs.sqlite3",
+        "HTTP_HOST": "::1",
+        "HTTP_PORT": "9000",
+        "WEBHOOK_PUBLIC_URL": "https://bot.example.org/akool/webhook",
+        "IMAGE_HOSTS": "127.0.0.1, *.Example.com",
+        "LOG_LEVEL": "debug",
+        "POLL_INTERVAL": "2.5",
+        "JOB_TIMEOUT": "60",
+        "POLL_CONCURRENCY": "8",
+        "AKOOL_TIMEOUT": "10",
+        "MAX_IMAGE_BYTES": "1000",
+    }
+
+    settings = Settings.from_env(env)
+
+    assert settings.discord_guild_id == 123456789012345678
+    assert settings.akool_client_id == Secret("client-id-value")
+    assert settings.akool_base_url == "http://127.0.0.1:9999"
+    assert settings.sqlite_path == Path("/var/lib/bot/jobs.sqlite3")
+    assert (settings.http_host, settings.http_port) == ("::1", 9000)
+    assert settings.webhook_public_url == "https://bot.example.org/akool/webhook"
+    assert settings.image_hosts == ("127.0.0.1", "*.example.com")
+    assert settings.log_level == "DEBUG"
+    assert (settings.poll_interval, settings.job_timeout) == (2.5, 60.0)
+    assert (settings.poll_concurrency, settings.akool_timeout) == (8, 10.0)
+    assert settings.max_image_bytes == 1000
+
+
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
+    env = {} if blank is None else {"DISCORD_TOKEN": blank, "AKOOL_API_KEY": blank}
+
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+
+    problems = caught.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("DISCORD_TOKEN is missing")
+    assert "discord.com/developers/applications" in problems[0]
+    assert problems[1].startswith("AKOOL_API_KEY is missing")
+    assert "akool.com" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DISCORD_GUILD_ID", "my-server"),
+        ("DISCORD_GUILD_ID", "-5"),
+        ("AKOOL_BASE_URL", "openapi.akool.com"),
+        ("AKOOL_BASE_URL", "ftp://x"),
+        ("DATABASE_URL", "mysql://x"),
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("HTTP_PORT", "http"),
+        ("HTTP_PORT", "70000"),
+        ("HTTP_PORT", "0"),
+        ("WEBHOOK_PUBLIC_URL", "bot.example.org/hook"),
+        ("IMAGE_HOSTS", ","),
+        ("IMAGE_HOSTS", "https://cdn.example.com/"),
+        ("IMAGE_HOSTS", "a.*.example.com"),
+        ("LOG_LEVEL", "LOUD"),
+        ("POLL_INTERVAL", "soon"),
+        ("POLL_INTERVAL", "0"),
+        ("JOB_TIMEOUT", "-1"),
+        ("JOB_TIMEOUT", "inf"),
+        ("JOB_TIMEOUT", "nan"),
+        ("POLL_CONCURRENCY", "1.5"),
+        ("MAX_IMAGE_BYTES", "0"),
+    ],
+)
+def test_malformed_values_are_named_without_echoing_them(name: str, value: str):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**REQUIRED, name: value})
+
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{name} is not valid")
+    # A value might be a secret pasted into the wrong line; host names are echoed to help find
+    # the bad entry in a list.
+    if len(value) > 3 and name != "IMAGE_HOSTS":
+        assert value not in problem
+
+
+def test_missing_and_malformed_are_reported_together():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"AKOOL_API_KEY": "k", "HTTP_PORT": "x"})
+
+    assert [p.split(" ")[0] for p in caught.value.problems] == ["DISCORD_TOKEN", "HTTP_PORT"]
+
+
+def test_settings_are_frozen():
+    settings = Settings.from_env(REQUIRED)
+
+    with pytest.raises(AttributeError):
+        settings.http_port = 1  # type: ignore[misc]
+
+
+def test_secrets_never_appear_in_repr_or_str():
+    settings = Settings.from_env({**REQUIRED, "AKOOL_CLIENT_ID": "client-id-value"})
+
+    shown = repr(settings) + str(settings) + f"{settings.discord_token}"
+    for secret in ("discord-token-value", "akool-key-value", "client-id-value"):
+        assert secret not in shown
+    assert set(settings.secrets) == {"discord-token-value", "akool-key-value", "client-id-value"}
+
+
+def test_secret_cannot_be_pickled():
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret("x"))
