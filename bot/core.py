@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Final
 
 import aiohttp
@@ -10,17 +12,23 @@ import discord
 from discord.ext import commands
 
 from bot.akool import AkoolClient
+from bot.components import DYNAMIC_ITEMS, ButtonHandler
+from bot.images import ImageFetcher
+from bot.job_loop import JobLoop
+from bot.jobs import JobService
+from bot.notifier import Notifier
 from bot.settings import Settings
 from bot.store import JobStore
+from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
 
 # Loaded in this order at start-up; each is a module in cogs/ with a setup() function.
-EXTENSIONS: Final[tuple[str, ...]] = ()
+EXTENSIONS: Final = ("cogs.imagine", "cogs.jobs", "cogs.buttons")
 
 
 class AkoolBot(commands.Bot):
-    """Slash commands only; the resources it uses are owned and closed by the entry point."""
+    """Slash commands and buttons; the resources it uses are owned and closed by the entry point."""
 
     def __init__(
         self,
@@ -29,29 +37,66 @@ class AkoolBot(commands.Bot):
         store: JobStore,
         akool: AkoolClient,
         http: aiohttp.ClientSession,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        # No privileged intents: slash commands and buttons need none, and no message content.
-        intents = discord.Intents.default()
+        # Slash commands and buttons arrive as interactions whatever the intents; the guilds intent
+        # keeps servers cached (their upload limits). No privileged intents, no message content.
+        intents = discord.Intents.none()
+        intents.guilds = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
+            tree_cls=AppCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
         )
         self.settings = settings
         self.store = store
         self.akool = akool
-        self.http_session = http
+        self.clock = clock
+        self.notifier = Notifier(
+            self,
+            store,
+            ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
+            clock=clock,
+        )
+        self.job_loop = JobLoop(
+            store=store,
+            akool=akool,
+            notifier=self.notifier,
+            poll_interval=settings.poll_interval,
+            job_timeout=settings.job_timeout,
+            concurrency=settings.poll_concurrency,
+            clock=clock,
+        )
+        self.jobs = JobService(
+            store=store,
+            akool=akool,
+            loop=self.job_loop,
+            poll_interval=settings.poll_interval,
+            webhook_url=settings.webhook_public_url,
+            clock=clock,
+        )
+        # Set by the buttons extension; the dynamic items hand every press to it.
+        self.button_handler: ButtonHandler | None = None
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         if self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to server %s", len(synced), guild.id)
         else:
             synced = await self.tree.sync()
-        log.info("Synced %d application commands", len(synced))
+            log.info("Synced %d commands globally", len(synced))
+        self.job_loop.start()
+
+    async def close(self) -> None:
+        await self.job_loop.stop()
+        await super().close()
 
     async def on_ready(self) -> None:
         assert self.user is not None

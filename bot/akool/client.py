@@ -29,6 +29,7 @@ from bot.akool.errors import (
     AkoolUncertainCreateError,
 )
 from bot.akool.models import Credit, ImageJob
+from bot.bodies import BodyTooLargeError, read_capped
 from bot.secret import Secret
 from bot.settings import DEFAULT_AKOOL_BASE_URL
 
@@ -176,7 +177,10 @@ class AkoolClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                raw = await response.content.read(_MAX_BODY_BYTES + 1)
+                try:
+                    raw = await read_capped(response, _MAX_BODY_BYTES)
+                except BodyTooLargeError:
+                    raw = b""  # not an AKOOL envelope; handled below like any non-JSON body
         except aiohttp.ClientConnectorError as exc:
             raise _NotSentError(f"cannot connect to AKOOL: {exc.os_error}") from None
         except TimeoutError:
@@ -205,8 +209,6 @@ class AkoolClient:
 
 def _envelope(raw: bytes) -> dict[str, Any] | None:
     """The ``{code, msg, data}`` object, or ``None`` when the body is not one."""
-    if len(raw) > _MAX_BODY_BYTES:
-        return None
     try:
         parsed = json.loads(raw)
     except (UnicodeDecodeError, ValueError):

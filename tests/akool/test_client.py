@@ -289,3 +289,12 @@ async def test_result_image_is_served_as_png(akool, fake_akool, http: aiohttp.Cl
 
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert data == fake_akool.png(job.id)
+
+
+async def test_a_large_answer_is_read_whole(akool: AkoolClient, fake_akool: FakeAkool):
+    # Far larger than one network read: the body must be read to its end, not to the first chunk.
+    job = fake_akool.add_job(prompt="fox " * 100_000)
+
+    result = await akool.get_result(job.id)
+
+    assert result.prompt == "fox " * 100_000

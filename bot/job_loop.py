@@ -1,0 +1,170 @@
+"""The job loop: takes due jobs from the store, asks AKOOL about them, and hands finished ones to
+the notifier.
+
+The database is the queue and this loop is disposable: after a restart it simply finds every
+unfinished job due again. One failing job never stops the loop; a new job wakes it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Final
+
+from bot.akool import AkoolClient, AkoolError
+from bot.notifier import Notifier, RetryLater
+from bot.store import Job, JobStatus, JobStore, StatusUpdate
+
+log = logging.getLogger(__name__)
+
+# Codes saying the job itself is unusable (unknown, not ours, cannot be operated): no retry helps.
+_JOB_GONE_CODES: Final = frozenset({1008, 1009, 1010})
+# How long the loop sleeps at most when nothing is due; a new job wakes it sooner.
+_MAX_IDLE: Final = 30.0
+# The longest pause between retries of one failing job.
+_MAX_BACKOFF: Final = 300.0
+
+
+def timeout_message(job: Job, limit: float) -> str:
+    minutes = max(1, round(limit / 60))
+    return (
+        f"AKOOL had not finished after {minutes} minutes, so the bot stopped waiting. It may "
+        f"still finish: check later with /status {job.akool_id}."
+    )
+
+
+class JobLoop:
+    """Polls due jobs with bounded concurrency and schedules each one's next look."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        akool: AkoolClient,
+        notifier: Notifier,
+        poll_interval: float,
+        job_timeout: float,
+        concurrency: int,
+        batch: int = 100,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._akool = akool
+        self._notifier = notifier
+        self._interval = poll_interval
+        self._timeout = job_timeout
+        self._limit = asyncio.Semaphore(concurrency)
+        self._batch = batch
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="job-loop")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Look for due jobs now (a job was created, or a webhook said one finished)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        log.info("Job loop started")
+        while True:
+            self._wake.clear()
+            delay = _MAX_IDLE
+            try:
+                handled = await self.tick()
+                delay = 0.0 if handled >= self._batch else await self._idle_delay()
+            except Exception:
+                # Never let one bad tick end the loop for good; try again shortly.
+                log.exception("Job loop tick failed")
+                delay = self._interval
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _idle_delay(self) -> float:
+        next_due = await self._store.next_due_at()
+        if next_due is None:
+            return _MAX_IDLE
+        return min(max(next_due - self._clock(), 0.0), _MAX_IDLE)
+
+    async def tick(self) -> int:
+        """Handle every job due now; return how many there were."""
+        jobs = await self._store.due_jobs(self._clock(), self._batch)
+        if jobs:
+            await asyncio.gather(*(self._guarded(job) for job in jobs))
+        return len(jobs)
+
+    async def _guarded(self, job: Job) -> None:
+        async with self._limit:
+            try:
+                await self._handle(job)
+            except Exception as exc:
+                log.exception("Job %s failed unexpectedly; retrying later", job.akool_id)
+                await self._retry_later(job, f"{type(exc).__name__}: {exc}")
+
+    async def _handle(self, job: Job) -> None:
+        if job.status.finished:
+            await self._deliver(job)
+            return
+        now = self._clock()
+        if now - job.created_at > self._timeout:
+            log.warning("Job %s timed out after %.0f s", job.akool_id, now - job.created_at)
+            update = StatusUpdate(JobStatus.FAILED, error=timeout_message(job, self._timeout))
+            failed = await self._store.record_status(job.akool_id, update, now=now, due_at=now)
+            if failed is not None:
+                await self._deliver(failed)
+            return
+        try:
+            result = await self._akool.get_result(job.akool_id)
+        except AkoolError as exc:
+            await self._on_akool_error(job, exc)
+            return
+        update = StatusUpdate.from_akool(result)
+        now = self._clock()
+        due_at = now if update.status.finished else now + self._interval
+        updated = await self._store.record_status(job.akool_id, update, now=now, due_at=due_at)
+        if updated is None:
+            return  # moved on by another path (a webhook, another process) in the meantime
+        if updated.status is not job.status:
+            log.info("Job %s is %s", job.akool_id, updated.status.value)
+            if updated.status.finished:
+                await self._deliver(updated)
+            else:
+                await self._notifier.show_progress(updated)
+
+    async def _on_akool_error(self, job: Job, exc: AkoolError) -> None:
+        if exc.code in _JOB_GONE_CODES:
+            now = self._clock()
+            update = StatusUpdate(JobStatus.FAILED, error=exc.user_message)
+            failed = await self._store.record_status(job.akool_id, update, now=now, due_at=now)
+            if failed is not None:
+                await self._deliver(failed)
+            return
+        log.warning("Polling job %s failed: %s", job.akool_id, exc)
+        await self._retry_later(job, str(exc))
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            await self._notifier.deliver(job)
+        except RetryLater as exc:
+            log.warning("Delivering job %s failed, will retry: %s", job.akool_id, exc)
+            await self._retry_later(job, str(exc))
+
+    async def _retry_later(self, job: Job, error: str) -> None:
+        backoff = min(self._interval * 2 ** min(job.attempts, 10), _MAX_BACKOFF)
+        now = self._clock()
+        due_at = now + backoff * random.uniform(0.8, 1.2)
+        await self._store.record_failure(job.akool_id, error, now=now, due_at=due_at)

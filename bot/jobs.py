@@ -1,0 +1,181 @@
+"""Job operations shared by the commands and buttons: start, track and derive jobs.
+
+Each writes the job row the loop then follows, and wakes the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.job_loop import JobLoop
+from bot.store import ButtonPress, Job, JobKind, JobStore, NewJob, StatusUpdate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked, and where the result goes."""
+
+    requester_id: int
+    guild_id: int | None
+    channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PressResult:
+    """A press either started ``child``, or lost to ``winner`` (an earlier press)."""
+
+    child: Job | None
+    winner: ButtonPress | None = None
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        akool: AkoolClient,
+        loop: JobLoop,
+        poll_interval: float,
+        webhook_url: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.akool = akool
+        self.loop = loop
+        self._interval = poll_interval
+        self._webhook_url = webhook_url
+        self._clock = clock
+
+    async def imagine(
+        self, origin: Origin, prompt: str, scale: str, source_image: str | None
+    ) -> Job:
+        """Start a grid at AKOOL and store it (first look after one poll interval)."""
+        created = await self.akool.create_image(
+            prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+        )
+        new = NewJob(
+            akool_id=created.id,
+            kind=JobKind.IMAGINE,
+            requester_id=origin.requester_id,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            prompt=prompt,
+            scale=scale,
+            source_image=source_image,
+            credits=created.credits,
+            akool_created_at=_seconds(created),
+        )
+        return await self._store_new(new)
+
+    async def track(self, origin: Origin, job_id: str) -> tuple[Job, bool]:
+        """Follow a job created elsewhere; ``(job, False)`` when it is tracked already."""
+        existing = await self.store.get_job(job_id)
+        if existing is not None:
+            return existing, False
+        result = await self.akool.get_result(job_id)  # raises code 1008 for an unknown id
+        now = self._clock()
+        new = NewJob(
+            akool_id=result.id,
+            kind=JobKind.TRACK,
+            requester_id=origin.requester_id,
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            prompt=result.prompt or "",
+            credits=result.credits,
+            akool_created_at=_seconds(result),
+        )
+        job, created = await self.store.add_job(new, now=now, due_at=None)
+        if not created:
+            return job, False
+        update = StatusUpdate.from_akool(result)
+        due_at = now if update.status.finished else now + self._interval
+        recorded = await self.store.record_status(job.akool_id, update, now=now, due_at=due_at)
+        self.loop.wake()
+        return recorded or job, True
+
+    async def press(self, parent: Job, button: str, presser_id: int) -> PressResult:
+        """Use one of a grid's buttons once: the first press starts a job, later ones lose.
+
+        If AKOOL refuses or fails without starting a job, the claim is released so the button can
+        be pressed again, and the error is raised for the presser to see.
+        """
+        now = self._clock()
+        claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=now)
+        if not claim.won:
+            return PressResult(child=None, winner=claim.press)
+        try:
+            created = await self.akool.press_button(
+                parent.akool_id, button, webhook_url=self._webhook_url
+            )
+        except AkoolUncertainCreateError:
+            # Whether AKOOL used the button is unknown: its own used_buttons decides.
+            fresh = await self.resync_buttons(parent)
+            if button not in fresh.used_buttons:
+                await self.store.release_press(parent.akool_id, button)
+            raise
+        except AkoolError as exc:
+            if exc.code in (1010, 1011):
+                # Used or closed elsewhere (the AKOOL web app, another bot): the claim stands.
+                await self.resync_buttons(parent)
+            else:
+                await self.store.release_press(parent.akool_id, button)
+            raise
+        await self.store.set_press_child(parent.akool_id, button, created.id)
+        child = await self._store_new(
+            NewJob(
+                akool_id=created.id,
+                kind=JobKind.BUTTON,
+                requester_id=presser_id,
+                guild_id=parent.guild_id,
+                channel_id=parent.channel_id,
+                prompt=parent.prompt,
+                scale=parent.scale,
+                parent_akool_id=parent.akool_id,
+                button=button,
+                credits=created.credits,
+                akool_created_at=_seconds(created),
+            )
+        )
+        await self._mark_used(parent, button)
+        return PressResult(child=child)
+
+    async def resync_buttons(self, parent: Job) -> Job:
+        """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
+        try:
+            result = await self.akool.get_result(parent.akool_id)
+        except AkoolError as exc:
+            log.warning("Could not re-sync the buttons of %s: %s", parent.akool_id, exc)
+            return parent
+        update = StatusUpdate.from_akool(result)
+        recorded = await self.store.record_status(
+            parent.akool_id, update, now=self._clock(), due_at=parent.due_at
+        )
+        return recorded or parent
+
+    async def _mark_used(self, parent: Job, button: str) -> None:
+        update = StatusUpdate(
+            status=parent.status,
+            upscaled_urls=parent.upscaled_urls,
+            buttons=tuple(b for b in parent.buttons if b != button),
+            used_buttons=tuple(dict.fromkeys([*parent.used_buttons, button])),
+            credits=parent.credits,
+        )
+        await self.store.record_status(
+            parent.akool_id, update, now=self._clock(), due_at=parent.due_at
+        )
+
+    async def _store_new(self, new: NewJob) -> Job:
+        now = self._clock()
+        job, _ = await self.store.add_job(new, now=now, due_at=now + self._interval)
+        self.loop.wake()
+        return job
+
+
+def _seconds(job: ImageJob) -> float | None:
+    return job.created_at.timestamp() if job.created_at is not None else None

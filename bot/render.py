@@ -1,0 +1,226 @@
+"""How jobs look in Discord: status lines, result and failure embeds, and the button rows.
+
+Everything here is a pure function of a stored :class:`Job`, so a repost after a restart looks
+exactly like the first post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import discord
+
+from bot.akool import ImageJob
+from bot.components import GridButton
+from bot.custom_ids import GRID_BUTTONS, ButtonRef
+from bot.store import Job, JobKind, JobStatus
+
+# AKOOL keeps generated images for 7 days after creation.
+RESULT_LIFETIME: Final = timedelta(days=7)
+COLOUR_DONE: Final = discord.Colour.green()
+COLOUR_FAILED: Final = discord.Colour.red()
+COLOUR_PENDING: Final = discord.Colour.blurple()
+_TITLE_MAX: Final = 256  # Discord's embed title limit
+_ICONS: Final = {
+    JobStatus.QUEUED: "⏳",
+    JobStatus.PROCESSING: "🎨",
+    JobStatus.COMPLETED: "✅",
+    JobStatus.FAILED: "❌",
+}
+_WORDS: Final = {
+    JobStatus.QUEUED: "Queued",
+    JobStatus.PROCESSING: "Processing",
+    JobStatus.COMPLETED: "Done",
+    JobStatus.FAILED: "Failed",
+}
+
+
+def excerpt(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def timestamp(seconds: float, style: str = "R") -> str:
+    """A Discord timestamp: each reader's client renders it in their own time zone, live."""
+    return f"<t:{int(seconds)}:{style}>"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def what(job: Job) -> str:
+    """What the job is, in a few words: the prompt, or the button pressed on a grid."""
+    if job.kind is JobKind.BUTTON and job.button:
+        action = "Upscale" if job.button.startswith("U") else "Variation"
+        return f"{action} {job.button} of `{job.parent_akool_id}`"
+    if job.prompt:
+        return f"**{excerpt(job.prompt, 200)}**"
+    return f"Job `{job.akool_id}`"
+
+
+def status_line(job: Job, now: float) -> str:
+    """The status message's text; processing shows a live 'started … ago' timestamp."""
+    head = f"{_ICONS[job.status]} {_WORDS[job.status]}: {what(job)} for <@{job.requester_id}>"
+    detail = f"job `{job.akool_id}`"
+    if job.status is JobStatus.PROCESSING:
+        detail += f", started {timestamp(job.updated_at)}"
+    elif job.status is JobStatus.QUEUED:
+        detail += f", submitted {timestamp(job.created_at)}"
+    elif job.status is JobStatus.FAILED and job.error:
+        detail += f": {job.error}"
+    elif job.status is JobStatus.COMPLETED:
+        detail += f", finished in {duration((job.finished_at or now) - job.created_at)}"
+    return f"{head}\n-# {detail}"
+
+
+def expires_at(job: Job) -> datetime:
+    """When AKOOL deletes the result (7 days after it created the job)."""
+    created = job.akool_created_at if job.akool_created_at is not None else job.created_at
+    return datetime.fromtimestamp(created, tz=UTC) + RESULT_LIFETIME
+
+
+def mentioned_users(job: Job, parent: Job | None) -> list[int]:
+    """Who the post may ping: the requester, and for a derived job the grid's requester too."""
+    users = [job.requester_id]
+    if parent is not None and parent.requester_id not in users:
+        users.append(parent.requester_id)
+    return users
+
+
+def result_content(job: Job, parent: Job | None, *, original_link: bool) -> str:
+    mentions = " ".join(f"<@{user}>" for user in mentioned_users(job, parent))
+    if job.kind is JobKind.BUTTON and job.button:
+        action = "Upscaled" if job.button.startswith("U") else "Variation"
+        line = f"{what_prompt(job)} - {action} ({job.button}) by <@{job.requester_id}>"
+        if parent is not None and parent.requester_id != job.requester_id:
+            line += f", from <@{parent.requester_id}>'s grid"
+    else:
+        line = f"{what_prompt(job)} - {mentions}"
+    if original_link and job.image_url:
+        line += (
+            f"\nThe full-size image is too large to upload here: [original]({job.image_url}), "
+            f"available until {timestamp(expires_at(job).timestamp(), 'f')}."
+        )
+    return line
+
+
+def what_prompt(job: Job) -> str:
+    return f"**{excerpt(job.prompt, 300)}**" if job.prompt else f"Job `{job.akool_id}`"
+
+
+def result_embed(job: Job, *, filename: str | None, now: float) -> discord.Embed:
+    embed = discord.Embed(
+        title=excerpt(job.prompt or "AKOOL image", _TITLE_MAX), colour=COLOUR_DONE
+    )
+    embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
+    if job.credits is not None:
+        embed.add_field(name="Credits", value=str(job.credits), inline=True)
+    embed.add_field(
+        name="Time", value=duration((job.finished_at or now) - job.created_at), inline=True
+    )
+    if job.parent_akool_id:
+        embed.add_field(name="From", value=f"`{job.parent_akool_id}` {job.button}", inline=True)
+    if filename is not None:
+        embed.set_image(url=f"attachment://{filename}")
+    return embed
+
+
+def failure_embed(job: Job) -> discord.Embed:
+    embed = discord.Embed(
+        title="The image could not be made",
+        description=job.error or "AKOOL reported the job as failed. Check the prompt and image.",
+        colour=COLOUR_FAILED,
+    )
+    embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
+    if job.prompt:
+        embed.add_field(name="Prompt", value=excerpt(job.prompt, 1000), inline=False)
+    return embed
+
+
+def failure_content(job: Job) -> str:
+    return f"<@{job.requester_id}> {what(job)} failed."
+
+
+def grid_view(job: Job) -> discord.ui.View | None:
+    """U1-U4 then V1-V4, for the buttons AKOOL offers on this job; used ones green and disabled."""
+    offered = set(job.buttons)
+    used = set(job.used_buttons)
+    present = [b for b in GRID_BUTTONS if b in offered or b in used]
+    if not present:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in present:
+        view.add_item(GridButton(ButtonRef(job.akool_id, button), used=button in used))
+    return view
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What /status shows: AKOOL's live answer when there is one, else what the bot last saw."""
+
+    job_id: str
+    status: JobStatus
+    prompt: str
+    credits: int | None
+    used_buttons: tuple[str, ...]
+    image_url: str | None
+
+    @classmethod
+    def of(cls, job_id: str, live: ImageJob | None, stored: Job | None) -> Snapshot:
+        if live is not None:
+            return cls(
+                job_id=job_id,
+                status=JobStatus.from_akool(live.status),
+                prompt=live.prompt or (stored.prompt if stored else ""),
+                credits=live.credits,
+                used_buttons=live.used_buttons,
+                image_url=live.image_url,
+            )
+        if stored is None:
+            raise ValueError("a snapshot needs a live answer or a stored job")
+        return cls(
+            job_id=job_id,
+            status=stored.status,
+            prompt=stored.prompt,
+            credits=stored.credits,
+            used_buttons=stored.used_buttons,
+            image_url=stored.image_url,
+        )
+
+
+def status_embed(snapshot: Snapshot, stored: Job | None, note: str | None) -> discord.Embed:
+    colour = {JobStatus.COMPLETED: COLOUR_DONE, JobStatus.FAILED: COLOUR_FAILED}.get(
+        snapshot.status, COLOUR_PENDING
+    )
+    title = excerpt(snapshot.prompt or f"Job {snapshot.job_id}", _TITLE_MAX)
+    embed = discord.Embed(title=title, colour=colour)
+    embed.add_field(name="Job", value=f"`{snapshot.job_id}`", inline=True)
+    embed.add_field(
+        name="Status", value=f"{_ICONS[snapshot.status]} {_WORDS[snapshot.status]}", inline=True
+    )
+    if snapshot.credits is not None:
+        embed.add_field(name="Credits", value=str(snapshot.credits), inline=True)
+    if stored is not None:
+        embed.add_field(name="Requested by", value=f"<@{stored.requester_id}>", inline=True)
+        if stored.result_message_id is not None:
+            link = message_link(stored.guild_id, stored.channel_id, stored.result_message_id)
+            embed.add_field(name="Result", value=f"[posted here]({link})", inline=True)
+        if stored.error:
+            embed.add_field(name="Error", value=stored.error, inline=False)
+    if snapshot.used_buttons:
+        embed.add_field(name="Buttons used", value=", ".join(snapshot.used_buttons), inline=False)
+    if snapshot.status is JobStatus.COMPLETED and snapshot.image_url:
+        embed.set_image(url=snapshot.image_url)
+    if note:
+        embed.set_footer(text=note)
+    return embed

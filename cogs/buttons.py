@@ -1,0 +1,145 @@
+"""U1-U4 / V1-V4 and "Post here": what a press does.
+
+Anyone in the channel may press a grid's button. AKOOL allows each button once, so the first press
+starts the job (credited to the presser, posted as a reply to the grid) and any later press is told
+who pressed it, with a link to that job, and costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot import render
+from bot.akool import AkoolError
+from bot.core import AkoolBot
+from bot.custom_ids import ButtonRef
+from bot.errors import UserFacingError
+from bot.jobs import Origin
+from bot.store import ButtonPress, Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_GRID = "This bot has no record of that job, so its buttons cannot be used here."
+
+
+class Buttons(commands.Cog):
+    """Registers itself as the bot's button handler while loaded."""
+
+    def __init__(self, bot: AkoolBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.button_handler = self
+
+    async def cog_unload(self) -> None:
+        self.bot.button_handler = None
+
+    async def _job_here(self, interaction: discord.Interaction, job_id: str) -> Job:
+        job = await self.bot.store.get_job(job_id)
+        # A custom_id can be forged: a job from another server is treated as unknown.
+        if job is None or job.guild_id != interaction.guild_id:
+            raise UserFacingError(UNKNOWN_GRID)
+        return job
+
+    async def on_grid_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
+        parent = await self._job_here(interaction, ref.job_id)
+        button = ref.action
+        if button not in parent.buttons and button not in parent.used_buttons:
+            raise UserFacingError(f"AKOOL does not offer {button} on this job.")
+        # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
+        await interaction.response.defer()
+        try:
+            result = await self.bot.jobs.press(parent, button, interaction.user.id)
+        except AkoolError:
+            await self._refresh_grid(interaction, parent.akool_id)
+            raise
+        if result.child is None:
+            assert result.winner is not None
+            await interaction.followup.send(
+                await self._pressed_already(result.winner),
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        child = result.child
+        await self._refresh_grid(interaction, parent.akool_id)
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        grid_id = parent.result_message_id
+        if grid_id is None and interaction.message is not None:
+            grid_id = interaction.message.id
+        reference = None
+        if grid_id is not None:
+            reference = discord.MessageReference(
+                message_id=grid_id, channel_id=parent.channel_id, fail_if_not_exists=False
+            )
+        announcement = await channel.send(
+            render.status_line(child, self.bot.clock()),
+            reference=reference,  # type: ignore[arg-type]
+            allowed_mentions=discord.AllowedMentions(users=[interaction.user], replied_user=False),
+        )
+        await self.bot.store.set_status_message(
+            child.akool_id, announcement.id, now=self.bot.clock()
+        )
+        log.info(
+            "%s pressed %s on %s: job %s",
+            interaction.user.id,
+            button,
+            parent.akool_id,
+            child.akool_id,
+        )
+
+    async def _refresh_grid(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Show the grid's buttons as the store now has them (used ones green and disabled)."""
+        job = await self.bot.store.get_job(job_id)
+        if job is None:
+            return
+        try:
+            await interaction.edit_original_response(view=render.grid_view(job))
+        except discord.HTTPException as exc:
+            log.warning("Could not refresh the buttons of %s: %s", job_id, exc)
+
+    async def _pressed_already(self, winner: ButtonPress) -> str:
+        text = (
+            f"{winner.button} was already pressed by <@{winner.presser_id}> "
+            f"{render.timestamp(winner.pressed_at)}"
+        )
+        child = (
+            await self.bot.store.get_job(winner.child_akool_id) if winner.child_akool_id else None
+        )
+        if child is None:
+            return text + "; its job is starting."
+        if child.result_message_id is not None:
+            link = render.message_link(child.guild_id, child.channel_id, child.result_message_id)
+            return text + f": [see the result]({link})."
+        return (
+            text + f": job `{child.akool_id}` is {child.status.value} (/status {child.akool_id})."
+        )
+
+    async def on_show_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        job = await self.bot.store.get_job(ref.job_id)
+        if job is not None and job.guild_id != interaction.guild_id:
+            raise UserFacingError(UNKNOWN_GRID)
+        if job is None:
+            # A job made elsewhere and never tracked: follow it here, the loop posts it.
+            assert interaction.channel_id is not None
+            origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+            await self.bot.jobs.track(origin, ref.job_id)
+            await interaction.followup.send("Posting it here shortly.", ephemeral=True)
+            return
+        if job.status is not JobStatus.COMPLETED:
+            raise UserFacingError(
+                f"Job `{job.akool_id}` has no image to post ({job.status.value})."
+            )
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        message = await self.bot.notifier.repost(job, channel)
+        await interaction.followup.send(f"Posted: {message.jump_url}", ephemeral=True)
+
+
+async def setup(bot: AkoolBot) -> None:
+    await bot.add_cog(Buttons(bot))

@@ -1,0 +1,106 @@
+"""/imagine: create a four-image grid from a prompt, optionally starting from an image."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Final
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.akool import AkoolError
+from bot.core import AkoolBot
+from bot.errors import UserFacingError
+from bot.jobs import Origin
+
+log = logging.getLogger(__name__)
+
+# AKOOL documents no prompt limit; this keeps requests sane and fits a Discord embed.
+PROMPT_MAX: Final = 1500
+# Source images are passed to AKOOL by URL; a huge one only slows AKOOL down.
+SOURCE_IMAGE_MAX_BYTES: Final = 20 * 1024 * 1024
+ASPECTS: Final = [
+    app_commands.Choice(name="1:1 square", value="1:1"),
+    app_commands.Choice(name="4:3 landscape", value="4:3"),
+    app_commands.Choice(name="3:2 landscape", value="3:2"),
+    app_commands.Choice(name="16:9 wide", value="16:9"),
+    app_commands.Choice(name="3:4 portrait", value="3:4"),
+    app_commands.Choice(name="2:3 portrait", value="2:3"),
+    app_commands.Choice(name="9:16 tall", value="9:16"),
+]
+
+
+def clean_prompt(prompt: str) -> str:
+    """The prompt on one line, or a :class:`UserFacingError` saying what is wrong with it."""
+    cleaned = " ".join(prompt.split())
+    if not cleaned:
+        raise UserFacingError("The prompt is empty. Describe the image you want.")
+    if len(cleaned) > PROMPT_MAX:
+        raise UserFacingError(
+            f"The prompt is {len(cleaned)} characters long; the limit is {PROMPT_MAX}."
+        )
+    return cleaned
+
+
+def check_source_image(image: discord.Attachment) -> str:
+    content_type = (image.content_type or "").split(";")[0].strip().lower()
+    if content_type not in ("image/png", "image/jpeg", "image/webp"):
+        raise UserFacingError("The image must be a PNG, JPEG or WebP file.")
+    if image.size > SOURCE_IMAGE_MAX_BYTES:
+        raise UserFacingError(
+            f"The image is {image.size // (1024 * 1024)} MiB; the limit is "
+            f"{SOURCE_IMAGE_MAX_BYTES // (1024 * 1024)} MiB."
+        )
+    return image.url
+
+
+class Imagine(commands.Cog):
+    def __init__(self, bot: AkoolBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the image should show",
+        aspect="Shape of the image (default 1:1 square)",
+        image="An image to start from (PNG, JPEG or WebP)",
+    )
+    @app_commands.choices(aspect=ASPECTS)
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, PROMPT_MAX],
+        aspect: app_commands.Choice[str] | None = None,
+        image: discord.Attachment | None = None,
+    ) -> None:
+        """Create four images from a prompt, with buttons to upscale or vary each one."""
+        text = clean_prompt(prompt)
+        scale = aspect.value if aspect is not None else "1:1"
+        if scale not in {c.value for c in ASPECTS}:
+            raise UserFacingError("That aspect ratio is not one AKOOL offers.")
+        source = check_source_image(image) if image is not None else None
+        assert interaction.channel_id is not None
+        origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+
+        # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept the job.
+        await interaction.response.defer(thinking=True)
+        try:
+            job = await self.bot.jobs.imagine(origin, text, scale, source)
+        except AkoolError:
+            # The public "thinking" message would otherwise stay forever; the error goes privately.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            raise
+        message = await interaction.edit_original_response(
+            content=render.status_line(job, self.bot.clock()),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await self.bot.store.set_status_message(job.akool_id, message.id, now=self.bot.clock())
+        log.info("Job %s created by %s in %s", job.akool_id, origin.requester_id, origin.guild_id)
+
+
+async def setup(bot: AkoolBot) -> None:
+    await bot.add_cog(Imagine(bot))

@@ -1,0 +1,121 @@
+"""/track and /status: follow jobs made elsewhere, and look any job up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.akool import AkoolError, ImageJob
+from bot.components import ShowButton
+from bot.core import AkoolBot
+from bot.custom_ids import ButtonRef, normalise_job_id
+from bot.errors import UserFacingError
+from bot.jobs import Origin
+from bot.store import Job, JobStatus, StatusUpdate
+
+log = logging.getLogger(__name__)
+
+BAD_ID: Final = "That is not an AKOOL job id: an id is 24 characters from 0-9 and a-f."
+_CHOICE_MAX: Final = 100  # Discord's limit on an autocomplete choice name
+
+
+def parse_job_id(text: str) -> str:
+    job_id = normalise_job_id(text)
+    if job_id is None:
+        raise UserFacingError(BAD_ID)
+    return job_id
+
+
+def choice_name(job: Job) -> str:
+    tail = f" · {job.status.value} · {job.akool_id}"
+    return render.excerpt(job.prompt or "job", _CHOICE_MAX - len(tail)) + tail
+
+
+class Jobs(commands.Cog):
+    def __init__(self, bot: AkoolBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="track")
+    @app_commands.guild_only()
+    @app_commands.describe(job_id="The AKOOL job id (24 characters), e.g. from the AKOOL web app")
+    async def track(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Follow an AKOOL job created elsewhere and post its result in this channel."""
+        akool_id = parse_job_id(job_id)
+        assert interaction.channel_id is not None
+        existing = await self.bot.store.get_job(akool_id)
+        if existing is not None:
+            raise UserFacingError(_already_tracked(existing, interaction.channel_id))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+        job, created = await self.bot.jobs.track(origin, akool_id)
+        if not created:
+            raise UserFacingError(_already_tracked(job, interaction.channel_id))
+        if job.status.finished:
+            await interaction.followup.send(
+                f"Job `{akool_id}` is already {job.status.value}; posting it here.", ephemeral=True
+            )
+            return
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        message = await channel.send(
+            render.status_line(job, self.bot.clock()),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await self.bot.store.set_status_message(akool_id, message.id, now=self.bot.clock())
+        await interaction.followup.send(
+            f"Tracking job `{akool_id}`: its result will be posted here.", ephemeral=True
+        )
+
+    @app_commands.command(name="status")
+    @app_commands.guild_only()
+    @app_commands.describe(job_id="The AKOOL job id; start typing to pick one of your recent jobs")
+    async def status(self, interaction: discord.Interaction, job_id: str) -> None:
+        """Show a job's live status, its image when done, and a button to post it here."""
+        akool_id = parse_job_id(job_id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        stored = await self.bot.store.get_job(akool_id)
+        if stored is not None and stored.guild_id != interaction.guild_id:
+            stored = None  # another server's job: show only what AKOOL says
+        live: ImageJob | None = None
+        note = None
+        try:
+            live = await self.bot.akool.get_result(akool_id)
+        except AkoolError as exc:
+            if stored is None:
+                raise
+            log.warning("Live status of %s unavailable: %s", akool_id, exc)
+            note = "AKOOL could not be reached just now; this is what the bot last saw."
+        if live is not None and stored is not None:
+            refreshed = await self.bot.store.record_status(
+                akool_id, StatusUpdate.from_akool(live), now=self.bot.clock(), due_at=stored.due_at
+            )
+            stored = refreshed or stored
+        snapshot = render.Snapshot.of(akool_id, live, stored)
+        view = discord.ui.View(timeout=None)
+        if snapshot.status is JobStatus.COMPLETED:
+            view.add_item(ShowButton(ButtonRef(akool_id, "show")))
+        embed = render.status_embed(snapshot, stored, note)
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+
+    @status.autocomplete("job_id")
+    async def status_job_ids(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        jobs = await self.bot.store.recent_jobs(
+            interaction.guild_id, interaction.user.id, limit=25, prefix=current.strip().lower()
+        )
+        return [app_commands.Choice(name=choice_name(job), value=job.akool_id) for job in jobs]
+
+
+def _already_tracked(job: Job, channel_id: int) -> str:
+    where = "this channel" if job.channel_id == channel_id else f"<#{job.channel_id}>"
+    return f"Job `{job.akool_id}` is already followed in {where}. Use /status {job.akool_id}."
+
+
+async def setup(bot: AkoolBot) -> None:
+    await bot.add_cog(Jobs(bot))
