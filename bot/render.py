@@ -111,7 +111,11 @@ def result_content(job: Job, parent: Job | None, *, original_link: bool) -> str:
 
 
 def what_prompt(job: Job) -> str:
-    return f"**{excerpt(job.prompt, 300)}**" if job.prompt else f"Job `{job.akool_id}`"
+    return what_prompt_text(job.prompt) if job.prompt else f"Job `{job.akool_id}`"
+
+
+def what_prompt_text(prompt: str) -> str:
+    return f"**{excerpt(prompt, 300)}**"
 
 
 def result_embed(job: Job, *, filename: str | None, now: float) -> discord.Embed:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import discord
@@ -15,30 +18,39 @@ from bot.store import UnsupportedDatabaseError, open_store
 log = logging.getLogger(__name__)
 
 
+@asynccontextmanager
+async def assemble(
+    settings: Settings, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[AkoolBot]:
+    """Open the store and the HTTP session, build the bot on them, and close all on exit.
+
+    The entry point and the end-to-end tests both start the bot through this, so the tests
+    exercise the same wiring that production runs.
+    """
+    async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
+        akool = AkoolClient(
+            http, settings.akool_api_key, settings.akool_base_url, timeout=settings.akool_timeout
+        )
+        bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
+        async with bot:
+            yield bot
+
+
 async def run(settings: Settings) -> int:
     """Run the bot until it is stopped; return the process exit code."""
     try:
-        store = await open_store(settings.database_url)
+        async with assemble(settings) as bot:
+            await bot.start(settings.discord_token.reveal())
     except UnsupportedDatabaseError as exc:
         log.error("%s", exc)
         return 2
-    async with store, aiohttp.ClientSession() as session:
-        akool = AkoolClient(
-            session,
-            settings.akool_api_key,
-            settings.akool_base_url,
-            timeout=settings.akool_timeout,
+    except discord.LoginFailure:
+        log.error(
+            "Discord rejected DISCORD_TOKEN. Reset the token in the Developer Portal "
+            "(Bot -> Reset Token) and put the new one in .env."
         )
-        async with AkoolBot(settings=settings, store=store, akool=akool, http=session) as bot:
-            try:
-                await bot.start(settings.discord_token.reveal())
-            except discord.LoginFailure:
-                log.error(
-                    "Discord rejected DISCORD_TOKEN. Reset the token in the Developer Portal "
-                    "(Bot -> Reset Token) and put the new one in .env."
-                )
-                return 2
-            except discord.PrivilegedIntentsRequired:
-                log.error("Discord refused the gateway intents the bot asked for.")
-                return 2
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the gateway intents the bot asked for.")
+        return 2
     return 0

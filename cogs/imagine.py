@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Final
 
@@ -89,11 +88,16 @@ class Imagine(commands.Cog):
         await interaction.response.defer(thinking=True)
         try:
             job = await self.bot.jobs.imagine(origin, text, scale, source)
-        except AkoolError:
-            # The public "thinking" message would otherwise stay forever; the error goes privately.
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
-            raise
+        except AkoolError as exc:
+            # The public "thinking" message becomes the answer: after a public defer Discord has
+            # no private reply, and the channel learns why the image is not coming.
+            log.warning("AKOOL refused a job for %s: %r", origin.requester_id, exc)
+            prompt_text = render.what_prompt_text(text)
+            await interaction.edit_original_response(
+                content=f"❌ {prompt_text} could not be started: {exc.user_message}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
         message = await interaction.edit_original_response(
             content=render.status_line(job, self.bot.clock()),
             allowed_mentions=discord.AllowedMentions.none(),

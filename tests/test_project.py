@@ -17,7 +17,7 @@ def _settings_variables() -> list[str]:
     asked: list[str] = []
 
     class Recording(dict[str, str]):
-        def get(self, key, default=None):  # type: ignore[override]
+        def get(self, key, default=None):
             asked.append(key)
             return super().get(key, default)
 

@@ -1,0 +1,96 @@
+"""End-to-end world: the real bot, assembled as in production, against fake Discord and AKOOL.
+
+The bot talks to a fake Discord (REST + gateway) and a fake AKOOL, both on 127.0.0.1. Tests drive
+members through the fake Discord and assert on what the bot sent there and asked AKOOL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core import AkoolBot
+from bot.runner import assemble
+from bot.secret import Secret
+from bot.settings import Settings
+from tests.fakes.akool import FakeAkool, Timeline
+from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMessage, FakeUser, run_bot
+
+# Quick polls keep the suite fast; the flows are the same at production timing.
+POLL_INTERVAL = 0.05
+
+
+@dataclass
+class World:
+    discord: FakeDiscord
+    akool: FakeAkool
+    guild: FakeGuild
+    channel: FakeChannel
+    alice: FakeUser
+    bob: FakeUser
+    db_path: Path
+    settings: Settings
+    users: list[FakeUser] = field(default_factory=list)
+
+    @contextlib.asynccontextmanager
+    async def running(self, **overrides: Any) -> AsyncIterator[AkoolBot]:
+        """The bot, connected and ready, for the length of the ``async with``."""
+        settings = dataclasses.replace(self.settings, **overrides)
+        async with assemble(settings) as bot, run_bot(self.discord, bot):
+            yield bot
+
+    async def wait_for_post(
+        self, check: Callable[[FakeMessage], bool], timeout: float = 5.0
+    ) -> FakeMessage:
+        return await self.discord.wait_for_message(self.channel, check, timeout=timeout)
+
+    def posts_for(self, job_id: str) -> list[FakeMessage]:
+        """Completion or failure posts of one job (they carry its id as the nonce)."""
+        return [m for m in self.discord.messages(self.channel) if m.nonce == job_id]
+
+
+def replied_to(message: FakeMessage) -> int | None:
+    """The id of the message this one replies to."""
+    reference = message.message_reference
+    return None if reference is None else int(reference["message_id"])
+
+
+def pinged(message: FakeMessage) -> list[int]:
+    """Who the message pinged when it was created (later edits do not ping again)."""
+    if not message.edits:
+        return message.mention_ids
+    return [int(u["id"]) for u in message.edits[0].previous.get("mentions", [])]
+
+
+@pytest.fixture
+async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
+    discord = FakeDiscord()
+    guild = discord.add_guild(name="Art Club")
+    channel = discord.add_channel(guild, name="images")
+    alice = discord.add_user(name="alice", guild=guild)
+    bob = discord.add_user(name="bob", guild=guild)
+    users = [discord.add_user(name=f"member{n}", guild=guild) for n in range(10)]
+    await discord.start()
+    fake_akool.timeline = Timeline(processing_after=0.05, finished_after=0.15)
+    db_path = tmp_path / "bot.sqlite3"
+    settings = Settings(
+        discord_token=Secret(discord.token),
+        akool_api_key=Secret(fake_akool.api_key),
+        discord_guild_id=guild.id,
+        akool_base_url=fake_akool.base_url,
+        database_url=f"sqlite:///{db_path}",
+        image_hosts=("127.0.0.1",),
+        poll_interval=POLL_INTERVAL,
+        job_timeout=30.0,
+        akool_timeout=2.0,
+    )
+    try:
+        yield World(discord, fake_akool, guild, channel, alice, bob, db_path, settings, users)
+    finally:
+        await discord.close()
