@@ -50,6 +50,19 @@ class World:
     ) -> FakeMessage:
         return await self.discord.wait_for_message(self.channel, check, timeout=timeout)
 
+    def custom_ids_of(self, message: FakeMessage) -> list[str]:
+        return self.discord.custom_ids(message)
+
+    def is_post(self, message: FakeMessage) -> bool:
+        """A completion or failure post: its nonce is the id of a job at the fake AKOOL.
+
+        (discord.py gives every other message a random numeric nonce.)
+        """
+        return message.nonce in self.akool.jobs
+
+    def is_post_of(self, job_id: str) -> Callable[[FakeMessage], bool]:
+        return lambda message: message.nonce == job_id
+
     def posts_for(self, job_id: str) -> list[FakeMessage]:
         """Completion or failure posts of one job (they carry its id as the nonce)."""
         return [m for m in self.discord.messages(self.channel) if m.nonce == job_id]

@@ -15,7 +15,7 @@ async def post_grid(world: World, prompt: str = "a red fox") -> tuple[str, FakeM
         world.alice, world.channel, "imagine", {"prompt": prompt}
     )
     await ix.wait_response()
-    grid = await world.wait_for_post(lambda m: bool(m.nonce) and bool(m.components))
+    grid = await world.wait_for_post(lambda m: world.is_post(m) and bool(m.components))
     assert isinstance(grid.nonce, str)
     return grid.nonce, grid
 

@@ -73,7 +73,7 @@ async def test_failed_job_gets_a_red_embed_and_a_ping(world: World):
             world.alice, world.channel, "imagine", {"prompt": "forbidden thing"}
         )
         await ix.wait_response()
-        post = await world.wait_for_post(lambda m: bool(m.nonce))
+        post = await world.wait_for_post(lambda m: world.is_post(m))
 
     embed = post.embeds[0]
     assert embed["color"] == 0xE74C3C
@@ -93,7 +93,7 @@ async def test_a_result_over_the_upload_limit_becomes_a_preview_with_a_link(worl
             world.alice, world.channel, "imagine", {"prompt": "static"}
         )
         await ix.wait_response()
-        post = await world.wait_for_post(lambda m: bool(m.nonce), timeout=20)
+        post = await world.wait_for_post(lambda m: world.is_post(m), timeout=20)
 
     (job_id,) = world.akool.jobs
     assert len(world.akool.png(job_id)) > 10 * 1024 * 1024

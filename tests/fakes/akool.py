@@ -233,11 +233,14 @@ class FakeAkool:
     def add_job(
         self,
         *,
-        status: ImageStatus = ImageStatus.COMPLETED,
+        status: ImageStatus | None = ImageStatus.COMPLETED,
         prompt: str = "made elsewhere",
         kind: str = "grid",
     ) -> FakeJob:
-        """A job created outside the bot (the AKOOL web app, a script), for /track tests."""
+        """A job created outside the bot (the AKOOL web app, a script), for /track tests.
+
+        ``status=None`` lets the job follow :attr:`timeline` like any other.
+        """
         job = self._new_job(kind=kind, prompt=prompt, scale="1:1", webhook_url=None)
         job.forced = status
         return job

@@ -1,0 +1,69 @@
+"""Whole-bot invariants: extensions load, commands are unique and described, imports flow right."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from discord import app_commands
+
+from bot.core import EXTENSIONS
+from bot.runner import assemble
+from bot.secret import Secret
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_every_extension_loads_with_unique_described_commands(tmp_path: Path):
+    settings = Settings(
+        discord_token=Secret("t"),
+        akool_api_key=Secret("k"),
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+    )
+    async with assemble(settings) as bot:
+        for extension in EXTENSIONS:
+            await bot.load_extension(extension)
+        commands = bot.tree.get_commands()
+        loaded = set(bot.extensions)
+
+    assert loaded == set(EXTENSIONS)
+    names = [c.name for c in commands]
+    assert len(names) == len(set(names))
+    assert {"imagine", "track", "status"} <= set(names)
+    for command in commands:
+        assert isinstance(command, app_commands.Command)
+        assert command.description not in ("", "…"), command.name
+        assert command.guild_only, command.name
+        for parameter in command.parameters:
+            assert parameter.description not in ("", "…"), f"/{command.name} {parameter.name}"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_bot_never_imports_cogs_and_cogs_never_import_each_other():
+    for path in (ROOT / "bot").rglob("*.py"):
+        assert not any(m == "cogs" or m.startswith("cogs.") for m in _imports(path)), path
+    for path in (ROOT / "cogs").rglob("*.py"):
+        own = "cogs." + path.stem
+        others = {m for m in _imports(path) if m.startswith("cogs.") and m != own}
+        assert not others, f"{path.name} imports {others}"
+
+
+def test_no_sql_outside_the_store():
+    keywords = ("SELECT ", "INSERT INTO", "UPDATE jobs", "DELETE FROM")
+    for folder in ("bot", "cogs"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if "store" in path.relative_to(ROOT).parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            assert not any(k in text for k in keywords), path

@@ -1,0 +1,146 @@
+"""The job loop against the fake AKOOL and a real store, with a spec'd notifier."""
+
+from __future__ import annotations
+
+from unittest.mock import create_autospec
+
+import pytest
+
+from bot.akool import AkoolClient
+from bot.job_loop import JobLoop
+from bot.notifier import Notifier, RetryLater
+from bot.store import JobKind, JobStatus, NewJob
+from bot.store.sqlite import SqliteJobStore
+from tests.fakes.akool import FakeAkool, FaultKind, Timeline
+
+NOW = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def notifier():
+    return create_autospec(Notifier, instance=True)
+
+
+@pytest.fixture
+def loop(store: SqliteJobStore, akool: AkoolClient, notifier, clock: Clock) -> JobLoop:
+    return JobLoop(
+        store=store,
+        akool=akool,
+        notifier=notifier,
+        poll_interval=5.0,
+        job_timeout=600.0,
+        concurrency=2,
+        clock=clock,
+    )
+
+
+async def add(store: SqliteJobStore, akool_id: str, clock: Clock) -> None:
+    job = NewJob(akool_id=akool_id, kind=JobKind.TRACK, requester_id=1, channel_id=2, guild_id=3)
+    await store.add_job(job, now=clock.now, due_at=clock.now)
+
+
+async def test_one_bad_job_does_not_stop_the_others(
+    loop, store, fake_akool: FakeAkool, notifier, clock
+):
+    good = fake_akool.add_job()
+    crashing = fake_akool.add_job()
+    await add(store, good.id, clock)
+    await add(store, crashing.id, clock)
+    await add(store, "0" * 24, clock)  # unknown at AKOOL: code 1008
+
+    async def deliver(job):
+        if job.akool_id == crashing.id:
+            raise RuntimeError("boom")
+
+    notifier.deliver.side_effect = deliver
+    handled = await loop.tick()
+
+    assert handled == 3
+    delivered = {call.args[0].akool_id for call in notifier.deliver.call_args_list}
+    assert delivered == {good.id, crashing.id, "0" * 24}
+    unknown = await store.get_job("0" * 24)
+    assert unknown is not None
+    assert unknown.status is JobStatus.FAILED
+    assert "does not know that job" in (unknown.error or "")
+    failed = await store.get_job(crashing.id)
+    assert failed is not None
+    assert failed.attempts == 1
+    assert "boom" in (failed.last_error or "")
+    assert failed.due_at is not None
+    assert failed.due_at > clock.now
+
+
+async def test_unfinished_jobs_are_polled_again_one_interval_later(
+    loop, store, fake_akool, notifier, clock
+):
+    fake_akool.timeline = Timeline(hold=True)
+    job = fake_akool.add_job(status=None)
+    await add(store, job.id, clock)
+
+    await loop.tick()
+    stored = await store.get_job(job.id)
+
+    assert stored is not None
+    assert stored.status is JobStatus.PROCESSING
+    assert stored.due_at == clock.now + 5.0
+    notifier.show_progress.assert_awaited_once()
+    notifier.deliver.assert_not_awaited()
+    assert await loop.tick() == 0  # not due again yet
+
+
+async def test_transient_akool_failures_back_off(loop, store, fake_akool: FakeAkool, clock):
+    job = fake_akool.add_job()
+    await add(store, job.id, clock)
+    fake_akool.inject(FaultKind.HTTP_500, times=10)
+
+    await loop.tick()
+    stored = await store.get_job(job.id)
+
+    assert stored is not None
+    assert stored.attempts == 1
+    assert stored.status is JobStatus.QUEUED
+    assert stored.due_at is not None
+    assert clock.now + 4.0 <= stored.due_at <= clock.now + 6.0
+
+
+async def test_delivery_that_should_be_retried_is_rescheduled(
+    loop, store, fake_akool, notifier, clock
+):
+    job = fake_akool.add_job()
+    await add(store, job.id, clock)
+    notifier.deliver.side_effect = RetryLater("Discord answered 503")
+
+    await loop.tick()
+    clock.now += 60
+    await loop.tick()
+    stored = await store.get_job(job.id)
+
+    assert notifier.deliver.await_count == 2
+    assert stored is not None
+    assert stored.attempts == 2
+    assert stored.status is JobStatus.COMPLETED
+
+
+async def test_a_job_past_the_timeout_fails(loop, store, fake_akool, notifier, clock):
+    fake_akool.timeline = Timeline(hold=True)
+    await add(store, fake_akool.add_job(status=None).id, clock)
+    clock.now += 601
+
+    await loop.tick()
+
+    (call,) = notifier.deliver.call_args_list
+    assert call.args[0].status is JobStatus.FAILED
+    assert "stopped waiting" in call.args[0].error
