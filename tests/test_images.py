@@ -68,7 +68,7 @@ async def test_missing_image_is_reported_as_expired(fetcher: ImageFetcher, fake_
     assert not caught.value.retryable
 
 
-async def test_cap_and_redirects(fetcher: ImageFetcher):
+async def test_cap_and_redirects(fetcher: ImageFetcher, serve):
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * (2 * 1024 * 1024), content_type="image/png")
 
@@ -78,18 +78,12 @@ async def test_cap_and_redirects(fetcher: ImageFetcher):
     app = web.Application()
     app.router.add_get("/big.png", big)
     app.router.add_get("/redirect.png", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        with pytest.raises(ImageDownloadError, match="larger"):
-            await fetcher.fetch(f"http://127.0.0.1:{port}/big.png", name="x")
-        with pytest.raises(ImageDownloadError, match="HTTP 302"):
-            await fetcher.fetch(f"http://127.0.0.1:{port}/redirect.png", name="x")
-    finally:
-        await runner.cleanup()
+    base = await serve(app)
+
+    with pytest.raises(ImageDownloadError, match="larger"):
+        await fetcher.fetch(f"{base}/big.png", name="x")
+    with pytest.raises(ImageDownloadError, match="HTTP 302"):
+        await fetcher.fetch(f"{base}/redirect.png", name="x")
 
 
 async def test_preview_fits_the_limit():

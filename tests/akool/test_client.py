@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.akool import (
     AkoolAPIError,
@@ -242,25 +243,16 @@ async def test_create_retries_when_the_connection_never_opened(http, fake_akool:
     assert isinstance(caught.value, AkoolError)
 
 
-async def test_success_is_the_code_whatever_the_http_status(fake_akool, http):
+async def test_success_is_the_code_whatever_the_http_status(serve, http):
     # A proxy that rewrites status codes must not turn AKOOL's answer into a failure.
-    from aiohttp import web
-
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"code": 1000, "msg": "OK", "data": {"credit": 7}}, status=500)
 
     app = web.Application()
     app.router.add_get("/api/open/v3/faceswap/quota/info", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        client = AkoolClient(http, Secret("k"), f"http://127.0.0.1:{port}")
-        assert (await client.get_credit()).balance == 7
-    finally:
-        await runner.cleanup()
+    client = AkoolClient(http, Secret("k"), await serve(app))
+
+    assert (await client.get_credit()).balance == 7
 
 
 async def test_bearer_token_from_get_token_is_accepted_by_the_fake(http, fake_akool: FakeAkool):

@@ -152,3 +152,26 @@ async def test_a_stuck_job_times_out_with_a_clear_message(world: World):
     assert "stopped waiting" in post.embeds[0]["description"]
     assert f"/status {job_id}" in post.embeds[0]["description"]
     assert post.mention_ids == [world.alice.id]
+
+
+async def test_an_unexpected_error_gets_an_apology_with_a_reference(world: World, caplog):
+    async with world.running() as bot:
+
+        async def broken(akool_id: str):
+            raise RuntimeError("database on fire")
+
+        bot.store.get_job = broken  # type: ignore[method-assign]
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "status", {"job_id": "a" * 24}
+        )
+        answer = await ix.wait_followup()
+
+    assert answer.ephemeral
+    assert "something went wrong" in answer.content
+    reference = answer.content.split("`")[1]
+    (record,) = [r for r in caplog.records if reference in r.getMessage()]
+    assert "/status" in record.getMessage()
+    assert str(world.alice.id) in record.getMessage()
+    assert record.exc_info is not None
+    assert "database on fire" in str(record.exc_info[1])
+    assert "database on fire" not in answer.content

@@ -22,10 +22,17 @@ async def test_a_job_finishing_while_the_bot_is_down_is_delivered_once(world: Wo
         press = await world.discord.click(world.bob, post, f"akool:v1:{job_id}:V2")
         await press.wait_response()
         announced = await world.wait_for_post(lambda m: "Variation V2" in m.content)
+        (child_id,) = [j for j in world.akool.jobs if j != job_id]
+        world.akool.finish(child_id)
+        child_post = await world.wait_for_post(world.is_post_of(child_id))
 
     assert len(world.posts_for(job_id)) == 1
     assert world.akool.calls["createbybutton"] == 1
     assert pinged(announced) == [world.bob.id]
+    # A variation is a new grid: AKOOL offers it buttons of its own.
+    assert world.custom_ids_of(child_post) == [
+        f"akool:v1:{child_id}:{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
+    ]
 
 
 async def test_buttons_posted_before_a_restart_work_after_it(world: World):
