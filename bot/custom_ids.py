@@ -8,6 +8,7 @@ about 35.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,6 +24,8 @@ SHOW: Final = "show"
 GRID_TEMPLATE: Final = rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):(?P<button>[UV][1-4])"
 SHOW_TEMPLATE: Final = rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):{SHOW}"
 _ANY: Final = re.compile(rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):(?P<action>[UV][1-4]|{SHOW})")
+# Compiled as discord.py compiles a DynamicItem's template (bot.components registers both).
+_DYNAMIC_TEMPLATES: Final = (re.compile(GRID_TEMPLATE), re.compile(SHOW_TEMPLATE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +60,18 @@ def normalise_job_id(text: str) -> str | None:
     """A user-typed job id, trimmed and lower-cased, if it has AKOOL's shape (24 hex characters)."""
     candidate = text.strip().lower()
     return candidate if JOB_ID.fullmatch(candidate) else None
+
+
+def reaches_dynamic_item(
+    custom_id: str, component_type: int, on_message: Collection[tuple[int, str]]
+) -> bool:
+    """Whether discord.py will hand this component press to one of the bot's dynamic items.
+
+    discord.py calls a ``DynamicItem`` only when the ``custom_id`` fullmatches its template and
+    the pressed message really carries a component of that type with that ``custom_id``; any
+    other press it drops without a word, and the member sees "This interaction failed".
+    ``on_message`` holds the ``(component type, custom_id)`` of every component on the message.
+    """
+    if not any(template.fullmatch(custom_id) for template in _DYNAMIC_TEMPLATES):
+        return False
+    return (component_type, custom_id) in on_message

@@ -62,6 +62,9 @@ class JobLoop:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Operator-facing AKOOL codes (bad key, no credits, banned) already logged as errors:
+        # one line per outage, not one per job per poll.
+        self._alerted: set[int] = set()
 
     def start(self) -> None:
         if self._task is None:
@@ -132,6 +135,9 @@ class JobLoop:
         except AkoolError as exc:
             await self._on_akool_error(job, exc)
             return
+        if self._alerted:
+            log.info("AKOOL answers again; the account problem is over")
+            self._alerted.clear()
         update = StatusUpdate.from_akool(result)
         now = self._clock()
         due_at = now if update.status.finished else now + self._interval
@@ -153,7 +159,18 @@ class JobLoop:
             if failed is not None:
                 await self._deliver(failed)
             return
-        log.warning("Polling job %s failed: %s", job.akool_id, exc)
+        if exc.operator_facing and exc.code is not None:
+            if exc.code not in self._alerted:
+                self._alerted.add(exc.code)
+                log.error(
+                    "AKOOL refuses the bot's requests (code %s: %s). Jobs wait until this is "
+                    "fixed: %s",
+                    exc.code,
+                    exc.msg,
+                    exc.user_message,
+                )
+        else:
+            log.warning("Polling job %s failed: %s", job.akool_id, exc)
         await self._retry_later(job, str(exc))
 
     async def _deliver(self, job: Job) -> None:

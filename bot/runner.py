@@ -1,46 +1,89 @@
-"""Owns the process's resources: one HTTP session, the store, the AKOOL client and the bot."""
+"""Owns the process's resources: one HTTP session, the store, the AKOOL client, the bot and its
+HTTP server."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import aiohttp
 import discord
+import discord.gateway
+import discord.http
+import yarl
 
 from bot.akool import AkoolClient
 from bot.core import AkoolBot
 from bot.settings import Settings
 from bot.store import UnsupportedDatabaseError, open_store
+from bot.web import WebServer
+from bot.webhook import WebhookVerifier
 
 log = logging.getLogger(__name__)
+
+# How long a graceful stop (SIGTERM) may take before the process exits anyway.
+SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    bot: AkoolBot
+    web: WebServer
 
 
 @asynccontextmanager
 async def assemble(
     settings: Settings, *, clock: Callable[[], float] = time.time
-) -> AsyncIterator[AkoolBot]:
-    """Open the store and the HTTP session, build the bot on them, and close all on exit.
+) -> AsyncIterator[Runtime]:
+    """Open the store and the HTTP session, build the bot and its HTTP server, close all on exit.
 
     The entry point and the end-to-end tests both start the bot through this, so the tests
     exercise the same wiring that production runs.
     """
+    _point_discord_py_at(settings)
+    verifier = None
+    if settings.akool_client_id is not None:
+        verifier = WebhookVerifier(
+            settings.akool_client_id, settings.akool_api_key, max_age=settings.webhook_max_age
+        )
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
         akool = AkoolClient(
             http, settings.akool_api_key, settings.akool_base_url, timeout=settings.akool_timeout
         )
         bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
-        async with bot:
-            yield bot
+        server = WebServer(
+            client=bot,
+            store=store,
+            loop=bot.job_loop,
+            verifier=verifier,
+            host=settings.http_host,
+            port=settings.http_port,
+            clock=clock,
+        )
+        async with bot, server:
+            yield Runtime(bot, server)
+
+
+def _point_discord_py_at(settings: Settings) -> None:
+    """Use a proxy (or, in the crash test, the fake Discord) instead of Discord itself."""
+    if settings.discord_api_base_url:
+        discord.http.Route.BASE = settings.discord_api_base_url
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 async def run(settings: Settings) -> int:
-    """Run the bot until it is stopped; return the process exit code."""
+    """Run the bot until it is stopped (SIGTERM or SIGINT); return the process exit code."""
     try:
-        async with assemble(settings) as bot:
-            await bot.start(settings.discord_token.reveal())
+        async with assemble(settings) as runtime:
+            _stop_on_signals(runtime.bot)
+            await runtime.bot.start(settings.discord_token.reveal())
     except UnsupportedDatabaseError as exc:
         log.error("%s", exc)
         return 2
@@ -53,4 +96,37 @@ async def run(settings: Settings) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents the bot asked for.")
         return 2
+    except OSError as exc:
+        log.error(
+            "The bot's HTTP server cannot listen on %s:%s: %s",
+            settings.http_host,
+            settings.http_port,
+            exc.strerror,
+        )
+        return 2
+    log.info("Stopped")
     return 0
+
+
+def _stop_on_signals(bot: AkoolBot) -> None:
+    """Close the bot on SIGTERM/SIGINT: the job loop stops first, in-flight work is abandoned
+    safely (the database still says what is due), and the process exits within seconds."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def stop(signame: str) -> None:
+        log.info("%s received; stopping", signame)
+        task = loop.create_task(_close(bot))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows' default loop
+            loop.add_signal_handler(signum, stop, signal.Signals(signum).name)
+
+
+async def _close(bot: AkoolBot) -> None:
+    try:
+        await asyncio.wait_for(bot.close(), timeout=SHUTDOWN_GRACE)
+    except TimeoutError:
+        log.warning("Stopping took longer than %.0f s; exiting anyway", SHUTDOWN_GRACE)

@@ -70,6 +70,11 @@ class Settings:
     akool_timeout: float = 30.0
     # Largest result image the bot downloads, in bytes.
     max_image_bytes: int = 50 * 1024 * 1024
+    # A webhook whose timestamp is further than this from now (seconds) is refused as a replay.
+    webhook_max_age: float = 300.0
+    # Discord's REST root and gateway: for an HTTP proxy in front of Discord, and for the tests.
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -92,6 +97,9 @@ class Settings:
             poll_concurrency=reader.value("POLL_CONCURRENCY", _positive_int, 4),
             akool_timeout=reader.value("AKOOL_TIMEOUT", _positive_float, 30.0),
             max_image_bytes=reader.value("MAX_IMAGE_BYTES", _positive_int, 50 * 1024 * 1024),
+            webhook_max_age=reader.value("WEBHOOK_MAX_AGE", _positive_float, 300.0),
+            discord_api_base_url=reader.optional("DISCORD_API_BASE_URL", _http_url),
+            discord_gateway_url=reader.optional("DISCORD_GATEWAY_URL", _ws_url),
         )
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -199,6 +207,13 @@ def _http_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("expected an http:// or https:// URL")
     return raw.rstrip("/")
+
+
+def _ws_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("expected a ws:// or wss:// URL")
+    return raw
 
 
 def _database_url(raw: str) -> str:

@@ -20,8 +20,10 @@ async def test_every_extension_loads_with_unique_described_commands(tmp_path: Pa
         discord_token=Secret("t"),
         akool_api_key=Secret("k"),
         database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        http_port=0,
     )
-    async with assemble(settings) as bot:
+    async with assemble(settings) as runtime:
+        bot = runtime.bot
         for extension in EXTENSIONS:
             await bot.load_extension(extension)
         commands = bot.tree.get_commands()

@@ -144,3 +144,64 @@ async def test_a_job_past_the_timeout_fails(loop, store, fake_akool, notifier, c
     (call,) = notifier.deliver.call_args_list
     assert call.args[0].status is JobStatus.FAILED
     assert "stopped waiting" in call.args[0].error
+
+
+@pytest.mark.parametrize("code", [1101, 1102, 1103, 1104, 1200])
+async def test_account_problems_are_logged_once_not_per_job(
+    loop, store, fake_akool: FakeAkool, clock, caplog, code: int
+):
+    for _ in range(5):
+        await add(store, fake_akool.add_job().id, clock)
+    fake_akool.inject(FaultKind.CODE, code=code, times=10)
+
+    await loop.tick()
+    clock.now += 60
+    await loop.tick()  # everything due again, AKOOL still refusing
+
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and str(code) in r.getMessage()]
+    assert len(errors) == 1
+    assert fake_akool.calls["infobymodelid"] == 10
+
+
+async def test_an_outage_is_met_with_backoff_and_recovers(
+    store, akool, fake_akool, notifier, clock
+):
+    loop = JobLoop(
+        store=store,
+        akool=akool,
+        notifier=notifier,
+        poll_interval=5.0,
+        job_timeout=3600.0,
+        concurrency=2,
+        clock=clock,
+    )
+    jobs = [fake_akool.add_job() for _ in range(3)]
+    for job in jobs:
+        await add(store, job.id, clock)
+    fake_akool.inject(FaultKind.HTTP_500, times=10_000)
+
+    # Ten simulated minutes of outage, the loop ticking every simulated second.
+    start = fake_akool.calls["infobymodelid"]
+    for _ in range(600):
+        await loop.tick()
+        clock.now += 1.0
+    during = fake_akool.calls["infobymodelid"] - start
+    fake_akool._faults.clear()
+
+    def delivered() -> set[str]:
+        return {call.args[0].akool_id for call in notifier.deliver.call_args_list}
+
+    for _ in range(400):
+        if len(delivered()) == len(jobs):
+            break
+        await loop.tick()
+        clock.now += 1.0
+
+    # A naive loop would ask 3 jobs x 3 attempts every 5 s: 1,080 requests in ten minutes.
+    # With per-job backoff (5 s doubling to 300 s) it is a few dozen.
+    assert during <= 3 * 3 * 12
+    assert delivered() == {job.id for job in jobs}
+    for job in jobs:
+        stored = await store.get_job(job.id)
+        assert stored is not None
+        assert stored.status is JobStatus.COMPLETED

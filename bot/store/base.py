@@ -63,6 +63,10 @@ class JobStore(ABC):
         """Count a failed attempt to poll or deliver, remember why, and set the next due time."""
 
     @abstractmethod
+    async def make_due(self, akool_id: str, *, now: float) -> Job | None:
+        """Make a job due now (a webhook said it changed); ``None`` if unknown or finished with."""
+
+    @abstractmethod
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         """Jobs whose due time has come, earliest first. Costs O(due), not O(history)."""
 

@@ -76,6 +76,12 @@ WHERE akool_id = :akool_id
 RETURNING *
 """
 
+_MAKE_DUE: Final = """
+UPDATE jobs SET due_at = MIN(COALESCE(due_at, :now), :now), updated_at = :now
+WHERE akool_id = :akool_id AND delivery = 'pending'
+RETURNING *
+"""
+
 # The partial index jobs_due holds only rows with a due time, so this never scans history.
 _DUE_JOBS: Final = """
 SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?
@@ -217,6 +223,10 @@ class SqliteJobStore(JobStore):
     ) -> Job | None:
         params = {"akool_id": akool_id, "error": error, "now": now, "due_at": due_at}
         row = await self._fetch_one(_RECORD_FAILURE, params)
+        return None if row is None else _job(row)
+
+    async def make_due(self, akool_id: str, *, now: float) -> Job | None:
+        row = await self._fetch_one(_MAKE_DUE, {"akool_id": akool_id, "now": now})
         return None if row is None else _job(row)
 
     async def due_jobs(self, now: float, limit: int) -> list[Job]:

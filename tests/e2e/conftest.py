@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.core import AkoolBot
-from bot.runner import assemble
+from bot.runner import Runtime, assemble
 from bot.secret import Secret
 from bot.settings import Settings
 from tests.fakes.akool import FakeAkool, Timeline
@@ -37,13 +37,21 @@ class World:
     db_path: Path
     settings: Settings
     users: list[FakeUser] = field(default_factory=list)
+    runtime: Runtime | None = None
 
     @contextlib.asynccontextmanager
     async def running(self, **overrides: Any) -> AsyncIterator[AkoolBot]:
         """The bot, connected and ready, for the length of the ``async with``."""
         settings = dataclasses.replace(self.settings, **overrides)
-        async with assemble(settings) as bot, run_bot(self.discord, bot):
-            yield bot
+        async with assemble(settings) as runtime, run_bot(self.discord, runtime.bot):
+            self.runtime = runtime
+            yield runtime.bot
+
+    @property
+    def http_base(self) -> str:
+        """The running bot's own HTTP server (webhook receiver, health)."""
+        assert self.runtime is not None
+        return f"http://127.0.0.1:{self.runtime.web.port}"
 
     async def wait_for_post(
         self, check: Callable[[FakeMessage], bool], timeout: float = 5.0
@@ -102,6 +110,7 @@ async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
         poll_interval=POLL_INTERVAL,
         job_timeout=30.0,
         akool_timeout=2.0,
+        http_port=0,
     )
     try:
         yield World(discord, fake_akool, guild, channel, alice, bob, db_path, settings, users)

@@ -35,7 +35,7 @@ from tests.fakes.png import make_png
 
 log = logging.getLogger(__name__)
 
-API_KEY = "fake-akool-api-key-0123456789abcdef"  # 32 characters: AES-256, as in AKOOL's examples
+API_KEY = "fake-akool-api-key-0123456789abc"  # 32 characters: AES-256, as in AKOOL's examples
 CLIENT_ID = "fakeClientId0123456789ab"  # 24 characters, like real AKOOL client ids
 
 SCALES = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")

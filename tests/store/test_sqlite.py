@@ -275,3 +275,19 @@ async def test_ping(store: SqliteJobStore):
     assert await store.ping()
     await store.close()
     assert not await store.ping()
+
+
+async def test_make_due_only_for_jobs_with_work_left(store: SqliteJobStore):
+    await store.add_job(new_job("a" * 24), now=T0, due_at=T0 + 60)
+    await store.add_job(new_job("b" * 24), now=T0, due_at=T0)
+    await store.mark_delivered("b" * 24, 1, now=T0)
+
+    woken = await store.make_due("a" * 24, now=T0 + 1)
+    finished = await store.make_due("b" * 24, now=T0 + 1)
+    unknown = await store.make_due("c" * 24, now=T0 + 1)
+
+    assert woken is not None
+    assert woken.due_at == T0 + 1
+    assert finished is None
+    assert unknown is None
+    assert [j.akool_id for j in await store.due_jobs(T0 + 1, 10)] == ["a" * 24]

@@ -1,0 +1,155 @@
+"""AKOOL's webhook: verify the signature, refuse replays, decrypt the payload.
+
+AKOOL signs a callback with SHA-1 over the sorted concatenation of clientId, timestamp, nonce and
+dataEncrypt, and encrypts the payload with AES-CBC (key: the API key's bytes, which also picks
+AES-128/192/256; IV: the first 16 bytes of the clientId; PKCS#7 padding). See the API reference,
+section 4. The payload is only a hint: the bot confirms every status with AKOOL before acting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bot.akool.models import ImageStatus
+from bot.secret import Secret
+
+# More nonces than this inside one replay window means something is flooding the endpoint;
+# the oldest are forgotten first (their timestamps will soon fail the age check anyway).
+_MAX_REMEMBERED_NONCES: Final = 100_000
+_AES_KEY_SIZES: Final = (16, 24, 32)
+
+
+class WebhookRejected(Exception):
+    """A callback the bot refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """What a verified callback says: which job, and (unconfirmed) its status."""
+
+    job_id: str
+    status: ImageStatus
+    kind: str | None
+    url: str | None
+
+
+def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
+    parts = sorted([client_id, timestamp, nonce, data_encrypt])
+    return hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - AKOOL's scheme
+
+
+class WebhookVerifier:
+    """Checks AKOOL callbacks; remembers recent nonces to refuse replays."""
+
+    def __init__(
+        self,
+        client_id: Secret,
+        api_key: Secret,
+        *,
+        max_age: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        key = api_key.reveal().encode()
+        if len(key) not in _AES_KEY_SIZES:
+            raise ValueError("AKOOL_API_KEY must be 16, 24 or 32 bytes long to decrypt webhooks")
+        self._client_id = client_id.reveal()
+        self._key = key
+        # The docs' sample pads a clientId shorter than 16 bytes with zero bytes.
+        self._iv = self._client_id.encode()[:16].ljust(16, b"\0")
+        self._max_age = max_age
+        self._clock = clock
+        self._nonces: OrderedDict[str, float] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"WebhookVerifier(max_age={self._max_age})"
+
+    def open(self, body: object) -> WebhookEvent:
+        """The event in ``body``, or :class:`WebhookRejected` saying why not."""
+        if not isinstance(body, Mapping):
+            raise WebhookRejected(400, "the body is not a JSON object")
+        sig = body.get("signature")
+        data = body.get("dataEncrypt")
+        timestamp = _text(body.get("timestamp"))
+        nonce = _text(body.get("nonce"))
+        if not isinstance(sig, str) or not isinstance(data, str) or not timestamp or not nonce:
+            raise WebhookRejected(400, "signature, dataEncrypt, timestamp or nonce is missing")
+        expected = signature(self._client_id, timestamp, nonce, data)
+        if not hmac.compare_digest(expected.encode(), sig.lower().encode()):
+            raise WebhookRejected(401, "the signature does not match")
+        self._check_fresh(timestamp, nonce)
+        payload = self._decrypt(data)
+        job_id = payload.get("_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise WebhookRejected(400, "the payload has no _id")
+        url = payload.get("url")
+        kind = payload.get("type")
+        return WebhookEvent(
+            job_id=job_id,
+            status=ImageStatus.parse(payload.get("status")),
+            kind=kind if isinstance(kind, str) else None,
+            url=url if isinstance(url, str) else None,
+        )
+
+    def _check_fresh(self, timestamp: str, nonce: str) -> None:
+        try:
+            sent = int(timestamp) / 1000  # AKOOL timestamps are Unix milliseconds
+        except ValueError:
+            raise WebhookRejected(400, "the timestamp is not a number") from None
+        now = self._clock()
+        if abs(now - sent) > self._max_age:
+            raise WebhookRejected(401, "the timestamp is outside the accepted window")
+        self._forget_before(now - self._max_age)
+        if nonce in self._nonces:
+            raise WebhookRejected(409, "the nonce was already used")
+        self._nonces[nonce] = now
+        while len(self._nonces) > _MAX_REMEMBERED_NONCES:
+            self._nonces.popitem(last=False)
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._nonces:
+            oldest, seen = next(iter(self._nonces.items()))
+            if seen >= cutoff:
+                return
+            del self._nonces[oldest]
+
+    def _decrypt(self, data: str) -> dict[str, Any]:
+        try:
+            cipher_text = base64.b64decode(data, validate=True)
+            decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv)).decryptor()
+            padded = decryptor.update(cipher_text) + decryptor.finalize()
+            unpadder = padding.PKCS7(128).unpadder()
+            plain = unpadder.update(padded) + unpadder.finalize()
+            payload = json.loads(plain.decode("utf-8"))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise WebhookRejected(400, "the payload cannot be decrypted") from None
+        if not isinstance(payload, dict):
+            raise WebhookRejected(400, "the payload is not a JSON object")
+        return payload
+
+
+def _text(value: object) -> str | None:
+    """A timestamp or nonce as the string AKOOL signed (it may arrive as a JSON number)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    return None

@@ -1,0 +1,190 @@
+"""AKOOL's webhook end to end: it speeds delivery up, and nothing it carries is trusted."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from bot.runner import assemble
+from bot.secret import Secret
+from tests.e2e.conftest import World
+from tests.fakes.akool import Timeline
+
+# Polls so rare that only the webhook can explain a quick delivery.
+SLOW_POLL = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def hooked(world: World) -> World:
+    """The world with webhooks on: AKOOL is told the bot's URL and the client id is set."""
+    port = free_port()
+    world.settings = dataclasses.replace(
+        world.settings,
+        http_port=port,
+        webhook_public_url=f"http://127.0.0.1:{port}/akool/webhook",
+        akool_client_id=Secret(world.akool.client_id),
+        poll_interval=SLOW_POLL,
+    )
+    return world
+
+
+async def post_webhook(world: World, body: object, *, raw: bytes | None = None) -> int:
+    async with aiohttp.ClientSession() as http:
+        data = raw if raw is not None else None
+        async with http.post(
+            f"{world.http_base}/akool/webhook",
+            json=None if raw is not None else body,
+            data=data,
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            return response.status
+
+
+async def test_a_webhook_brings_the_result_at_once(hooked: World):
+    world = hooked
+    async with world.running():
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "quick"}
+        )
+        await ix.wait_original_edit(lambda m: "job `" in m.content)
+        (job_id,) = world.akool.jobs
+        post = await world.wait_for_post(world.is_post_of(job_id))
+
+    (create,) = world.akool.requests_to("createbyprompt")
+    assert create.body["webhookUrl"] == world.settings.webhook_public_url
+    assert len(world.akool.webhooks_sent) == 1
+    # One confirming status request (the webhook's word is never taken alone).
+    assert world.akool.calls["infobymodelid"] == 1
+    assert post.attachments[0].data == world.akool.png(job_id)
+
+
+async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked: World):
+    world = hooked
+    world.akool.timeline = Timeline(hold=True)
+    async with world.running() as bot:
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "wait"}
+        )
+        await ix.wait_original_edit(lambda m: "job `" in m.content)
+        (job_id,) = world.akool.jobs
+        before = await bot.store.get_job(job_id)
+        payload = {"_id": job_id, "status": 3, "type": "image", "url": "https://evil.example/x.png"}
+        now_ms = int(time.time() * 1000)
+
+        valid_once = world.akool.webhook_body(payload, nonce="1111")
+        forged = dict(world.akool.webhook_body(payload), signature="0" * 40)
+        stale = world.akool.webhook_body(payload, timestamp=now_ms - 3_600_000)
+        truncated = json.dumps(world.akool.webhook_body(payload)).encode()[:60]
+        tampered = dict(world.akool.webhook_body(payload))
+        tampered["dataEncrypt"] = tampered["dataEncrypt"][:10]
+        statuses = {
+            "forged": await post_webhook(world, forged),
+            "stale": await post_webhook(world, stale),
+            "truncated": await post_webhook(world, None, raw=truncated),
+            "tampered": await post_webhook(world, tampered),
+            "garbage": await post_webhook(world, None, raw=b"\x00\xffnot json"),
+            "not an object": await post_webhook(world, [1, 2, 3]),
+            "oversized": await post_webhook(world, {"pad": "x" * 100_000}),
+            "first": await post_webhook(world, valid_once),
+            "replayed": await post_webhook(world, valid_once),
+        }
+        after = await bot.store.get_job(job_id)
+
+    assert statuses == {
+        "forged": 401,
+        "stale": 401,
+        "truncated": 400,
+        "tampered": 401,
+        "garbage": 400,
+        "not an object": 400,
+        "oversized": 413,
+        "first": 200,
+        "replayed": 409,
+    }
+    assert before is not None
+    assert after is not None
+    # The valid one only made the job due; AKOOL (still processing) was asked, not believed.
+    assert after.status is before.status
+    assert after.image_url is None
+    assert world.posts_for(job_id) == []
+
+
+async def test_a_webhook_for_a_job_already_delivered_or_unknown_is_acknowledged(hooked: World):
+    world = hooked
+    world.akool.auto_webhooks = False
+    world.akool.timeline = Timeline(finished_after=0.0)
+    async with world.running(poll_interval=0.05):
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "done"}
+        )
+        await ix.wait_original_edit(lambda m: "Done" in m.content)
+        (job_id,) = world.akool.jobs
+        polls = world.akool.calls["infobymodelid"]
+        repeat = await post_webhook(
+            world, world.akool.webhook_body(world.akool.webhook_payload(job_id))
+        )
+        unknown = await post_webhook(
+            world, world.akool.webhook_body({"_id": "e" * 24, "status": 3, "type": "image"})
+        )
+
+    assert (repeat, unknown) == (200, 200)
+    assert world.akool.calls["infobymodelid"] == polls
+    assert len(world.posts_for(job_id)) == 1
+
+
+async def test_a_webhook_before_the_job_is_stored_is_harmless(hooked: World):
+    world = hooked
+    world.akool.auto_webhooks = False
+    async with world.running(poll_interval=0.05):
+        # AKOOL can call back before the create answer is stored: the id is not known yet.
+        early = world.akool.webhook_body({"_id": "d" * 24, "status": 2, "type": "image"})
+        status = await post_webhook(world, early)
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "x"}
+        )
+        await ix.wait_original_edit(lambda m: "job `" in m.content)
+        (job_id,) = world.akool.jobs
+        await world.wait_for_post(world.is_post_of(job_id))
+
+    assert status == 200
+    assert len(world.posts_for(job_id)) == 1
+
+
+async def test_webhooks_without_a_client_id_are_refused(world: World):
+    async with world.running():
+        status = await post_webhook(world, world.akool.webhook_body({"_id": "a" * 24, "status": 3}))
+
+    assert status == 503
+
+
+async def health(http: aiohttp.ClientSession, port: int) -> tuple[int, dict[str, object]]:
+    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+        return response.status, await response.json()
+
+
+async def test_health_reports_gateway_and_store(world: World):
+    async with aiohttp.ClientSession() as http:
+        async with assemble(world.settings) as runtime:
+            # Assembled but not yet connected to Discord.
+            before_login = await health(http, runtime.web.port)
+        async with world.running() as bot:
+            assert world.runtime is not None
+            port = world.runtime.web.port
+            healthy = await health(http, port)
+            await bot.store.close()
+            broken = await health(http, port)
+
+    assert before_login == (503, {"status": "unavailable", "gateway": False, "store": True})
+    assert healthy == (200, {"status": "ok", "gateway": True, "store": True})
+    assert broken == (503, {"status": "unavailable", "gateway": True, "store": False})

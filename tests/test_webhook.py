@@ -1,0 +1,196 @@
+"""Webhook verification and decryption, with callbacks the fake AKOOL signs itself."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.akool import ImageStatus
+from bot.secret import Secret
+from bot.webhook import WebhookRejected, WebhookVerifier
+from tests.fakes.akool import API_KEY, CLIENT_ID, FakeAkool
+
+NOW = 1_800_000_000.0
+PAYLOAD = {"_id": "a" * 24, "status": 3, "type": "image", "url": "https://d.cloudfront.net/x.png"}
+
+
+@pytest.fixture
+def signer() -> FakeAkool:
+    return FakeAkool()  # not started: only its signing and encryption are used
+
+
+def verifier(*, api_key: str = API_KEY, client_id: str = CLIENT_ID) -> WebhookVerifier:
+    return WebhookVerifier(Secret(client_id), Secret(api_key), max_age=300, clock=lambda: NOW)
+
+
+def body(signer: FakeAkool, payload=None, **kwargs):
+    kwargs.setdefault("timestamp", int(NOW * 1000))
+    return signer.webhook_body(payload or PAYLOAD, **kwargs)
+
+
+def test_a_valid_callback_opens(signer: FakeAkool):
+    event = verifier().open(body(signer))
+
+    assert event.job_id == "a" * 24
+    assert event.status is ImageStatus.COMPLETED
+    assert event.kind == "image"
+    assert event.url == "https://d.cloudfront.net/x.png"
+
+
+@pytest.mark.parametrize("key_length", [16, 24, 32])
+def test_the_key_length_picks_the_aes_variant(key_length: int):
+    key = ("k" * key_length)[:key_length]
+    signer = FakeAkool(api_key=key)
+
+    event = verifier(api_key=key).open(body(signer))
+
+    assert event.job_id == "a" * 24
+
+
+def test_a_short_client_id_is_padded_with_zero_bytes():
+    signer = FakeAkool(client_id="short")
+
+    assert verifier(client_id="short").open(body(signer)).job_id == "a" * 24
+
+
+def test_numeric_nonce_and_string_timestamp_are_signed_as_text(signer: FakeAkool):
+    signed = body(signer, nonce="1529")
+    signed["nonce"] = 1529
+    signed["timestamp"] = str(signed["timestamp"])
+
+    assert verifier().open(signed).job_id == "a" * 24
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status"),
+    [
+        (lambda b: b.update(signature="0" * 40), 401),
+        (lambda b: b.update(signature=b["signature"].upper()), None),  # hex case is not meaning
+        (lambda b: b.update(nonce=b["nonce"] + "1"), 401),
+        (lambda b: b.update(timestamp=b["timestamp"] + 1), 401),
+        (lambda b: b.update(dataEncrypt=b["dataEncrypt"][:-8]), 401),
+        (lambda b: b.pop("signature"), 400),
+        (lambda b: b.pop("dataEncrypt"), 400),
+        (lambda b: b.update(timestamp=True), 400),
+        (lambda b: b.update(nonce=""), 400),
+    ],
+)
+def test_tampering(signer: FakeAkool, mutate, status):
+    signed = body(signer)
+    mutate(signed)
+
+    if status is None:
+        assert verifier().open(signed).job_id == "a" * 24
+        return
+    with pytest.raises(WebhookRejected) as caught:
+        verifier().open(signed)
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -(10**6)])
+def test_stale_or_future_timestamps_are_replays(signer: FakeAkool, skew: int):
+    with pytest.raises(WebhookRejected) as caught:
+        verifier().open(body(signer, timestamp=int((NOW + skew) * 1000)))
+
+    assert caught.value.status == 401
+    assert "window" in caught.value.reason
+
+
+def test_a_repeated_nonce_is_a_replay(signer: FakeAkool):
+    checker = verifier()
+    signed = body(signer, nonce="42")
+    checker.open(signed)
+
+    with pytest.raises(WebhookRejected) as caught:
+        checker.open(dict(signed))
+
+    assert caught.value.status == 409
+
+
+def test_nonces_are_forgotten_after_the_window(signer: FakeAkool):
+    clock = [NOW]
+    checker = WebhookVerifier(
+        Secret(CLIENT_ID), Secret(API_KEY), max_age=300, clock=lambda: clock[0]
+    )
+    checker.open(body(signer, nonce="7"))
+    clock[0] += 200
+    checker.open(body(signer, nonce="8", timestamp=int(clock[0] * 1000)))
+    clock[0] += 200
+
+    checker.open(body(signer, nonce="7", timestamp=int(clock[0] * 1000)))  # 400 s later: fine
+    assert len(checker._nonces) == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not base64!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(b"x" * 32).decode(),  # decrypts to garbage with bad padding
+    ],
+)
+def test_undecryptable_payloads_are_400(signer: FakeAkool, data: str):
+    signed = body(signer)
+    signed["dataEncrypt"] = data
+    ts, nonce = str(signed["timestamp"]), signed["nonce"]
+    from bot.webhook import signature
+
+    signed["signature"] = signature(CLIENT_ID, ts, nonce, data)
+
+    with pytest.raises(WebhookRejected) as caught:
+        verifier().open(signed)
+
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize("payload", [{"status": 3}, {"_id": 5}, {"_id": ""}])
+def test_a_payload_without_an_id_is_400(signer: FakeAkool, payload):
+    with pytest.raises(WebhookRejected) as caught:
+        verifier().open(body(signer, payload))
+
+    assert caught.value.status == 400
+
+
+def test_a_wrong_key_length_is_refused_at_start():
+    with pytest.raises(ValueError, match="16, 24 or 32"):
+        verifier(api_key="x" * 20)
+
+
+def test_repr_shows_no_secret():
+    assert API_KEY not in repr(verifier())
+    assert CLIENT_ID not in repr(verifier())
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "signature": json_values,
+                "dataEncrypt": json_values,
+                "timestamp": json_values,
+                "nonce": json_values,
+            }
+        ),
+    )
+)
+def test_any_body_is_either_rejected_cleanly_or_opened(value):
+    try:
+        verifier().open(value)
+    except WebhookRejected as exc:
+        status = exc.status
+    else:
+        status = 200
+    assert status in (200, 400, 401, 409)
