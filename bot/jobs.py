@@ -16,6 +16,10 @@ from bot.store import ButtonPress, Job, JobKind, JobStore, NewJob, StatusUpdate
 
 log = logging.getLogger(__name__)
 
+# A claim older than this that names no job was left by a crash (AKOOL answers a press well
+# within its request timeout), and is checked against AKOOL.
+STALE_CLAIM = 120.0
+
 
 @dataclass(frozen=True, slots=True)
 class Origin:
@@ -105,8 +109,11 @@ class JobService:
         If AKOOL refuses or fails without starting a job, the claim is released so the button can
         be pressed again, and the error is raised for the presser to see.
         """
-        now = self._clock()
-        claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=now)
+        claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
+        if not claim.won and await self._release_if_stale(parent, claim.press):
+            claim = await self.store.claim_press(
+                parent.akool_id, button, presser_id, now=self._clock()
+            )
         if not claim.won:
             return PressResult(child=None, winner=claim.press)
         try:
@@ -126,7 +133,8 @@ class JobService:
             else:
                 await self.store.release_press(parent.akool_id, button)
             raise
-        await self.store.set_press_child(parent.akool_id, button, created.id)
+        # The job row first: should the process die before the claim names it, the job is still
+        # delivered, and press_child() finds it by its parent and button.
         child = await self._store_new(
             NewJob(
                 akool_id=created.id,
@@ -142,8 +150,38 @@ class JobService:
                 akool_created_at=_seconds(created),
             )
         )
+        await self.store.set_press_child(parent.akool_id, button, created.id)
         await self._mark_used(parent, button)
         return PressResult(child=child)
+
+    async def press_child(self, press: ButtonPress) -> Job | None:
+        """The job a winning press started, if it got that far."""
+        if press.child_akool_id is not None:
+            return await self.store.get_job(press.child_akool_id)
+        children = await self.store.children(press.parent_akool_id)
+        return next((c for c in children if c.button == press.button), None)
+
+    async def _release_if_stale(self, parent: Job, press: ButtonPress) -> bool:
+        """Free a claim left behind by a crash between claiming and asking AKOOL.
+
+        A claim that named no job for ``STALE_CLAIM`` seconds is checked against AKOOL's own
+        ``used_buttons``: if AKOOL never used the button, nobody did, and it may be pressed again.
+        """
+        if self._clock() - press.pressed_at < STALE_CLAIM:
+            return False
+        if await self.press_child(press) is not None:
+            return False
+        fresh = await self.resync_buttons(parent)
+        if press.button in fresh.used_buttons:
+            return False
+        log.warning(
+            "Releasing the stale claim on %s %s by %s",
+            parent.akool_id,
+            press.button,
+            press.presser_id,
+        )
+        await self.store.release_press(parent.akool_id, press.button)
+        return True
 
     async def resync_buttons(self, parent: Job) -> Job:
         """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
