@@ -23,6 +23,9 @@ from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
 
+# How long a stop waits for jobs AKOOL has accepted to be recorded.
+DRAIN_TIMEOUT: Final = 3.0
+
 # Loaded in this order at start-up; each is a module in cogs/ with a setup() function.
 EXTENSIONS: Final = ("cogs.imagine", "cogs.jobs", "cogs.buttons")
 
@@ -95,6 +98,9 @@ class AkoolBot(commands.Bot):
         self.job_loop.start()
 
     async def close(self) -> None:
+        # Jobs AKOOL is accepting right now are recorded first; then the loop stops (the database
+        # says what is due), then the gateway.
+        await self.jobs.drain(grace=DRAIN_TIMEOUT)
         await self.job_loop.stop()
         await super().close()
 

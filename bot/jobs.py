@@ -5,12 +5,15 @@ Each writes the job row the loop then follows, and wakes the loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
 from bot.store import ButtonPress, Job, JobKind, JobStore, NewJob, StatusUpdate
 
@@ -55,15 +58,50 @@ class JobService:
         self._interval = poll_interval
         self._webhook_url = webhook_url
         self._clock = clock
+        # Calls between AKOOL accepting a job and the store recording it: a stop waits for them,
+        # since a job AKOOL made but the store never saw could not be followed.
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+
+    @contextlib.asynccontextmanager
+    async def _recording(self) -> AsyncIterator[None]:
+        if self._stopping:
+            raise UserFacingError("The bot is restarting. Please try again in a minute.")
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new jobs and wait (at most ``grace`` seconds) for those being recorded."""
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning("Stopping with %d job(s) still being recorded", self._in_flight)
 
     async def imagine(
         self, origin: Origin, prompt: str, scale: str, source_image: str | None
     ) -> Job:
         """Start a grid at AKOOL and store it (first look after one poll interval)."""
-        created = await self.akool.create_image(
-            prompt, scale, source_image=source_image, webhook_url=self._webhook_url
-        )
-        new = NewJob(
+        async with self._recording():
+            created = await self.akool.create_image(
+                prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+            )
+            return await self._store_new(
+                self._imagine_row(origin, prompt, scale, source_image, created)
+            )
+
+    def _imagine_row(
+        self, origin: Origin, prompt: str, scale: str, source_image: str | None, created: ImageJob
+    ) -> NewJob:
+        return NewJob(
             akool_id=created.id,
             kind=JobKind.IMAGINE,
             requester_id=origin.requester_id,
@@ -75,7 +113,6 @@ class JobService:
             credits=created.credits,
             akool_created_at=_seconds(created),
         )
-        return await self._store_new(new)
 
     async def track(self, origin: Origin, job_id: str) -> tuple[Job, bool]:
         """Follow a job created elsewhere; ``(job, False)`` when it is tracked already."""
@@ -116,6 +153,10 @@ class JobService:
             )
         if not claim.won:
             return PressResult(child=None, winner=claim.press)
+        async with self._recording():
+            return await self._start_press(parent, button, presser_id)
+
+    async def _start_press(self, parent: Job, button: str, presser_id: int) -> PressResult:
         try:
             created = await self.akool.press_button(
                 parent.akool_id, button, webhook_url=self._webhook_url

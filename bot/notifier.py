@@ -3,6 +3,10 @@
 The post carries a nonce derived from the job id; discord.py sends it with ``enforce_nonce``, so if
 the process dies after Discord created the message but before the store recorded it, the retry
 after a restart gets the same message back instead of a second post.
+
+A job whose channel cannot be posted in any more (the bot lost its permissions, the channel was
+deleted) goes to its requester by DM; if that fails too, the job is recorded as undeliverable with
+the reason, so the loop never tries it again.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import discord
@@ -21,7 +25,7 @@ from bot.store import Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 
-# Discord's upload cap on servers without boosts; used when the guild is not cached.
+# Discord's upload cap on servers without boosts and in DMs; used when the guild is not cached.
 DEFAULT_UPLOAD_LIMIT: Final = 10 * 1024 * 1024
 # Room for the multipart envelope and the embed next to the file.
 _UPLOAD_MARGIN: Final = 64 * 1024
@@ -36,6 +40,24 @@ class RetryLater(Exception):
 def nonce_for(job: Job) -> str:
     """The completion post's nonce: Discord allows 25 characters; an AKOOL id has 24."""
     return job.akool_id[:25]
+
+
+def may_pass(exc: discord.HTTPException) -> bool:
+    """Whether sending again later can succeed where Discord refused now.
+
+    Server errors and a rate limit that outlasted discord.py's own retries pass; 401 means the
+    token was reset, and pending jobs go out once the bot runs with the new one. Any other 4xx
+    says the message itself is refused (too large, invalid) and would be refused every time.
+    """
+    return exc.status >= 500 or exc.status in (401, 429)
+
+
+def describe(exc: discord.HTTPException) -> str:
+    """Discord's refusal in a few words for a log line and the stored reason."""
+    text = exc.text or "no message"
+    return (
+        f"HTTP {exc.status} (code {exc.code}): {text}" if exc.code else f"HTTP {exc.status}: {text}"
+    )
 
 
 class Notifier:
@@ -69,64 +91,160 @@ class Notifier:
         message = self._channel(job).get_partial_message(job.status_message_id)
         try:
             await message.edit(content=render.status_line(job, self._clock()))
-        except discord.NotFound:
-            log.info("Status message of job %s is gone; not editing it", job.akool_id)
         except discord.HTTPException as exc:
-            log.warning("Could not edit the status of job %s: %s", job.akool_id, exc)
+            # Deleted by a member, or its channel is gone or closed to the bot: the result post
+            # does not depend on it.
+            log.warning(
+                "Could not edit the status message of job %s: %s", job.akool_id, describe(exc)
+            )
 
     async def deliver(self, job: Job) -> None:
-        """Post a finished job's result or failure and record it. Raises :class:`RetryLater`."""
+        """Post a finished job's result or failure and record it. Raises :class:`RetryLater`.
+
+        A channel that cannot be posted in sends the post to the requester by DM instead; a job
+        that cannot be posted anywhere is recorded as undeliverable with the reason.
+        """
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
-        if job.status is JobStatus.COMPLETED:
-            kwargs = await self._result_post(job, parent)
-        else:
-            kwargs = {
-                "content": render.failure_content(job),
-                "embed": render.failure_embed(job),
-            }
-        channel = self._channel(job)
+        image, problem = await self._image(job, final=False)
+        kwargs = await self._post(job, parent, image, problem, limit=self._upload_limit(job))
         reply_to = _reply_target(job, parent)
         if reply_to is not None:
+            # The status message or grid may have been deleted; Discord then sends the post as a
+            # plain message instead of refusing it.
             kwargs["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
             )
         try:
-            message = await channel.send(
-                nonce=nonce_for(job),
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False,
-                    roles=False,
-                    replied_user=False,
-                    users=[discord.Object(u) for u in render.mentioned_users(job, parent)],
-                ),
-                **kwargs,
+            message = await self._send(
+                self._channel(job), job, kwargs, pings=render.mentioned_users(job, parent)
             )
         except (discord.Forbidden, discord.NotFound) as exc:
-            reason = f"cannot post in channel {job.channel_id}: {exc.text or exc.status}"
-            log.warning("Job %s is undeliverable: %s", job.akool_id, reason)
-            await self._store.mark_undeliverable(job.akool_id, reason, now=self._clock())
-            return
+            reason = f"cannot post in channel {job.channel_id}: {describe(exc)}"
+            by_dm = await self._deliver_by_dm(job, parent, image, problem, reason)
+            if by_dm is None:
+                return
+            message = by_dm
         except discord.HTTPException as exc:
-            raise RetryLater(f"Discord answered {exc.status}: {exc.text}") from exc
+            if may_pass(exc):
+                raise RetryLater(f"Discord answered {describe(exc)}") from exc
+            await self._give_up(job, f"Discord refused the post: {describe(exc)}")
+            return
         if await self._store.mark_delivered(job.akool_id, message.id, now=self._clock()):
-            log.info("Delivered job %s as message %s", job.akool_id, message.id)
+            log.info(
+                "Delivered job %s as message %s in channel %s",
+                job.akool_id,
+                message.id,
+                message.channel.id,
+            )
         await self.show_progress(job)
+
+    async def _deliver_by_dm(
+        self,
+        job: Job,
+        parent: Job | None,
+        image: DownloadedImage | None,
+        problem: str | None,
+        channel_reason: str,
+    ) -> discord.Message | None:
+        """Send the post to the requester instead; ``None`` once the job is given up on."""
+        if job.guild_id is None:
+            # The job's channel was already a private one: there is nowhere else to send it.
+            await self._give_up(job, channel_reason)
+            return None
+        log.warning(
+            "Job %s: %s; sending it to the requester %s by DM",
+            job.akool_id,
+            channel_reason,
+            job.requester_id,
+        )
+        kwargs = await self._post(
+            job, parent, image, problem, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, by_dm=True
+        )
+        try:
+            dm = await self._client.create_dm(discord.Object(job.requester_id))
+            return await self._send(dm, job, kwargs, pings=[job.requester_id])
+        except discord.HTTPException as exc:
+            if may_pass(exc):
+                raise RetryLater(
+                    f"{channel_reason}; the DM failed too: Discord answered {describe(exc)}"
+                ) from exc
+            await self._give_up(
+                job, f"{channel_reason}; cannot send the requester a DM either: {describe(exc)}"
+            )
+            return None
+
+    async def _give_up(self, job: Job, reason: str) -> None:
+        log.error("Job %s is undeliverable: %s", job.akool_id, reason)
+        await self._store.mark_undeliverable(job.akool_id, reason, now=self._clock())
+
+    async def _send(
+        self,
+        destination: discord.abc.Messageable,
+        job: Job,
+        kwargs: dict[str, Any],
+        *,
+        pings: Iterable[int],
+    ) -> discord.Message:
+        return await destination.send(
+            nonce=nonce_for(job),
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False,
+                roles=False,
+                replied_user=False,
+                users=[discord.Object(u) for u in pings],
+            ),
+            **kwargs,
+        )
 
     async def repost(self, job: Job, channel: discord.abc.Messageable) -> discord.Message:
         """Post a finished job again (``/status`` → Post here) with live buttons. No nonce."""
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
-        kwargs = await self._result_post(job, parent, final=True)
+        image, problem = await self._image(job, final=True)
+        kwargs = await self._post(job, parent, image, problem, limit=self._upload_limit(job))
         return await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
 
+    async def _post(
+        self,
+        job: Job,
+        parent: Job | None,
+        image: DownloadedImage | None,
+        problem: str | None,
+        *,
+        limit: int,
+        by_dm: bool = False,
+    ) -> dict[str, Any]:
+        """Content, embed, file and buttons of a job's post; a fresh file object every call.
+
+        discord.py rewinds a file only between its own retries, so a file already sent once
+        would go out empty: the DM fallback needs a new one.
+        """
+        if job.status is not JobStatus.COMPLETED:
+            kwargs: dict[str, Any] = {
+                "content": render.failure_content(job),
+                "embed": render.failure_embed(job),
+            }
+        else:
+            kwargs = await self._result_post(job, parent, image, problem, limit=limit)
+        if by_dm:
+            # Buttons only work in the job's server (presses are checked against it).
+            kwargs.pop("view", None)
+            kwargs["content"] = f"{render.dm_fallback_note(job)}\n{kwargs['content']}"
+        return kwargs
+
     async def _result_post(
-        self, job: Job, parent: Job | None, *, final: bool = False
+        self,
+        job: Job,
+        parent: Job | None,
+        image: DownloadedImage | None,
+        problem: str | None,
+        *,
+        limit: int,
     ) -> dict[str, Any]:
         """Content, embed, file and buttons of a completed job's post."""
         view = render.grid_view(job)
-        image, problem = await self._image(job, final=final)
         original_link = False
-        if image is not None and len(image.data) > self._upload_limit(job):
-            preview = await make_preview(image, self._upload_limit(job))
+        if image is not None and len(image.data) > limit:
+            preview = await make_preview(image, limit)
             original_link = True
             image = preview
             if preview is None:
@@ -147,14 +265,19 @@ class Notifier:
         return kwargs
 
     async def _image(self, job: Job, *, final: bool) -> tuple[DownloadedImage | None, str | None]:
-        """The result image, or why there is none. Raises RetryLater while retries remain."""
+        """A completed job's image, or why there is none. Raises RetryLater while retries remain."""
+        if job.status is not JobStatus.COMPLETED:
+            return None, None
         if not job.image_url:
-            return None, "AKOOL reported the job as done but gave no image."
+            problem = "AKOOL reported the job as done but gave no image."
+            log.warning("Job %s: %s", job.akool_id, problem)
+            return None, problem
         try:
             return await self._images.fetch(job.image_url, name=job.akool_id), None
         except ImageDownloadError as exc:
             if not final and exc.retryable and job.attempts + 1 < DOWNLOAD_ATTEMPTS:
                 raise RetryLater(exc.reason) from exc
+            log.warning("Job %s is posted without its image: %s", job.akool_id, exc.reason)
             return None, exc.reason
 
 

@@ -151,6 +151,15 @@ def failure_content(job: Job) -> str:
     return f"<@{job.requester_id}> {what(job)} failed."
 
 
+def dm_fallback_note(job: Job) -> str:
+    """Heads a post sent to the requester by DM because its channel cannot be posted in."""
+    note = f"-# Sent to you directly: the bot can no longer post in <#{job.channel_id}>."
+    if job.buttons:
+        # A press is checked against the job's server, so the buttons would not work in a DM.
+        note += f" For the buttons, use `/status {job.akool_id}` in the server and press Post here."
+    return note
+
+
 def grid_view(job: Job) -> discord.ui.View | None:
     """U1-U4 then V1-V4, for the buttons AKOOL offers on this job; used ones green and disabled."""
     offered = set(job.buttons)
