@@ -70,6 +70,7 @@ class AkoolBot(commands.Bot):
             poll_interval=settings.poll_interval,
             job_timeout=settings.job_timeout,
             concurrency=settings.poll_concurrency,
+            create_grace=settings.akool_timeout + 1.0,
             clock=clock,
         )
         self.jobs = JobService(

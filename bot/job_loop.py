@@ -49,6 +49,7 @@ class JobLoop:
         poll_interval: float,
         job_timeout: float,
         concurrency: int,
+        create_grace: float = 60.0,
         batch: int = 100,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -59,6 +60,8 @@ class JobLoop:
         self._timeout = job_timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._batch = batch
+        # A create intent older than this outlived any AKOOL request: its process died.
+        self._create_grace = create_grace
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -105,10 +108,20 @@ class JobLoop:
 
     async def tick(self) -> int:
         """Handle every job due now; return how many there were."""
+        await self._report_lost_creates()
         jobs = await self._store.due_jobs(self._clock(), self._batch)
         if jobs:
             await asyncio.gather(*(self._guarded(job) for job in jobs))
         return len(jobs)
+
+    async def _report_lost_creates(self) -> None:
+        for intent in await self._store.lost_create_intents(self._clock() - self._create_grace):
+            try:
+                await self._notifier.report_lost_create(intent)
+            except RetryLater as exc:
+                log.warning("Could not report lost create %s yet: %s", intent.id, exc)
+                continue
+            await self._store.drop_create_intent(intent.id)
 
     async def _guarded(self, job: Job) -> None:
         async with self._limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -91,12 +92,21 @@ class JobService:
     ) -> Job:
         """Start a grid at AKOOL and store it (first look after one poll interval)."""
         async with self._recording():
-            created = await self.akool.create_image(
-                prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+            intent = await self.store.add_create_intent(
+                origin.requester_id, origin.guild_id, origin.channel_id, prompt, now=self._clock()
             )
-            return await self._store_new(
-                self._imagine_row(origin, prompt, scale, source_image, created)
-            )
+            try:
+                created = await self.akool.create_image(
+                    prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+                )
+            except AkoolError:
+                # The requester hears why from the command itself; only a crash leaves it behind.
+                await self.store.drop_create_intent(intent)
+                raise
+            row = self._imagine_row(origin, prompt, scale, source_image, created)
+            job = await self._store_new(dataclasses.replace(row, intent_id=intent))
+            await self.store.drop_create_intent(intent)
+            return job
 
     def _imagine_row(
         self, origin: Origin, prompt: str, scale: str, source_image: str | None, created: ImageJob

@@ -21,7 +21,7 @@ import discord
 
 from bot import render
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
-from bot.store import Job, JobStatus, JobStore
+from bot.store import CreateIntent, Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,24 @@ class Notifier:
             ),
             **kwargs,
         )
+
+    async def report_lost_create(self, intent: CreateIntent) -> None:
+        """Tell a requester that a crash lost track of their job while AKOOL was creating it."""
+        channel = self._client.get_partial_messageable(intent.channel_id, guild_id=intent.guild_id)
+        try:
+            await channel.send(
+                render.lost_create_content(intent),
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(intent.requester_id)]
+                ),
+            )
+        except discord.HTTPException as exc:
+            if may_pass(exc):
+                raise RetryLater(describe(exc)) from exc
+            log.error(
+                "Could not tell %s about a lost create: %s", intent.requester_id, describe(exc)
+            )
+        log.warning("Reported create %s of %s as lost in a restart", intent.id, intent.requester_id)
 
     async def repost(self, job: Job, channel: discord.abc.Messageable) -> discord.Message:
         """Post a finished job again (``/status`` → Post here) with live buttons. No nonce."""

@@ -15,7 +15,7 @@ import discord
 from bot.akool import ImageJob
 from bot.components import GridButton
 from bot.custom_ids import GRID_BUTTONS, ButtonRef
-from bot.store import Job, JobKind, JobStatus
+from bot.store import CreateIntent, Job, JobKind, JobStatus
 
 # AKOOL keeps generated images for 7 days after creation.
 RESULT_LIFETIME: Final = timedelta(days=7)
@@ -149,6 +149,14 @@ def failure_embed(job: Job) -> discord.Embed:
 
 def failure_content(job: Job) -> str:
     return f"<@{job.requester_id}> {what(job)} failed."
+
+
+def lost_create_content(intent: CreateIntent) -> str:
+    return (
+        f"<@{intent.requester_id}> The bot restarted while AKOOL was starting "
+        f"{what_prompt_text(intent.prompt)}, so it cannot follow that job. AKOOL may have made it "
+        "anyway: check your AKOOL dashboard before trying again."
+    )
 
 
 def dm_fallback_note(job: Job) -> str:

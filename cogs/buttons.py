@@ -3,11 +3,17 @@
 Anyone in the channel may press a grid's button. AKOOL allows each button once, so the first press
 starts the job (credited to the presser, posted as a reply to the grid) and any later press is told
 who pressed it, with a link to that job, and costs nothing.
+
+Every button the bot posts is a ``DynamicItem``. A press that none of them will take (an altered
+``custom_id``, or one that is not on the pressed message) gets a private refusal here rather than
+Discord's bare "This interaction failed".
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -15,14 +21,33 @@ from discord.ext import commands
 from bot import render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
-from bot.custom_ids import ButtonRef
-from bot.errors import UserFacingError
+from bot.custom_ids import ButtonRef, reaches_dynamic_item
+from bot.errors import UserFacingError, answer_privately
 from bot.jobs import Origin
 from bot.store import ButtonPress, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_GRID = "This bot has no record of that job, so its buttons cannot be used here."
+NOT_OURS = "This button does not belong to a job this bot can act on, so nothing was done."
+
+
+def components_on(message: discord.Message | None) -> set[tuple[int, str]]:
+    """The ``(type, custom_id)`` of every component on ``message``, nested ones included."""
+    return {
+        (component.type.value, custom_id)
+        for component in _walk(message.components if message is not None else [])
+        if isinstance(custom_id := getattr(component, "custom_id", None), str)
+    }
+
+
+def _walk(components: list[Any]) -> Iterator[Any]:
+    for component in components:
+        yield component
+        yield from _walk(list(getattr(component, "children", None) or []))
+        accessory = getattr(component, "accessory", None)
+        if accessory is not None:
+            yield accessory
 
 
 class Buttons(commands.Cog):
@@ -36,6 +61,25 @@ class Buttons(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.button_handler = None
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Refuse, privately, a component press that no dynamic item will take."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        component_type = int(data.get("component_type", 0))
+        # Mirrors discord.py's own dispatch, so a press an item takes is never answered twice.
+        if reaches_dynamic_item(custom_id, component_type, components_on(interaction.message)):
+            return
+        log.warning(
+            "Refused a press of %.100r by %s in guild %s: no button of this bot takes it",
+            custom_id,
+            interaction.user.id,
+            interaction.guild_id,
+        )
+        await answer_privately(interaction, NOT_OURS)
 
     async def _job_here(self, interaction: discord.Interaction, job_id: str) -> Job:
         job = await self.bot.store.get_job(job_id)
@@ -107,9 +151,7 @@ class Buttons(commands.Cog):
             f"{winner.button} was already pressed by <@{winner.presser_id}> "
             f"{render.timestamp(winner.pressed_at)}"
         )
-        child = (
-            await self.bot.store.get_job(winner.child_akool_id) if winner.child_akool_id else None
-        )
+        child = await self.bot.jobs.press_child(winner)
         if child is None:
             return text + "; its job is starting."
         if child.result_message_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from typing import Final
 
 import discord
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 PROMPT_MAX: Final = 1500
 # Source images are passed to AKOOL by URL; a huge one only slows AKOOL down.
 SOURCE_IMAGE_MAX_BYTES: Final = 20 * 1024 * 1024
+# The image types AKOOL takes, each with the file endings it may have. The name must agree with
+# the declared type, so a renamed program or text file is refused even when the type says image.
+SOURCE_IMAGE_TYPES: Final = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg", ".jfif"),
+    "image/webp": (".webp",),
+}
 ASPECTS: Final = [
     app_commands.Choice(name="1:1 square", value="1:1"),
     app_commands.Choice(name="4:3 landscape", value="4:3"),
@@ -35,7 +43,8 @@ ASPECTS: Final = [
 def clean_prompt(prompt: str) -> str:
     """The prompt on one line, or a :class:`UserFacingError` saying what is wrong with it."""
     cleaned = " ".join(prompt.split())
-    if not cleaned:
+    # Zero-width and control characters alone describe nothing either.
+    if not any(unicodedata.category(char)[0] not in "CZ" for char in cleaned):
         raise UserFacingError("The prompt is empty. Describe the image you want.")
     if len(cleaned) > PROMPT_MAX:
         raise UserFacingError(
@@ -45,13 +54,15 @@ def clean_prompt(prompt: str) -> str:
 
 
 def check_source_image(image: discord.Attachment) -> str:
+    """The image's URL for AKOOL, or a :class:`UserFacingError` saying why it cannot be used."""
     content_type = (image.content_type or "").split(";")[0].strip().lower()
-    if content_type not in ("image/png", "image/jpeg", "image/webp"):
+    endings = SOURCE_IMAGE_TYPES.get(content_type)
+    if endings is None or not image.filename.lower().endswith(endings) or image.size <= 0:
         raise UserFacingError("The image must be a PNG, JPEG or WebP file.")
     if image.size > SOURCE_IMAGE_MAX_BYTES:
         raise UserFacingError(
-            f"The image is {image.size // (1024 * 1024)} MiB; the limit is "
-            f"{SOURCE_IMAGE_MAX_BYTES // (1024 * 1024)} MiB."
+            f"The image is larger than {SOURCE_IMAGE_MAX_BYTES // (1024 * 1024)} MiB, "
+            "the most this bot accepts."
         )
     return image.url
 

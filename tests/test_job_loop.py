@@ -205,3 +205,15 @@ async def test_an_outage_is_met_with_backoff_and_recovers(
         stored = await store.get_job(job.id)
         assert stored is not None
         assert stored.status is JobStatus.COMPLETED
+
+
+async def test_a_create_lost_in_a_crash_is_reported_once(loop, store, notifier, clock):
+    await store.add_create_intent(1, 3, 2, "lost fox", now=clock.now)
+
+    await loop.tick()  # still within the grace: the create may be under way
+    clock.now += 61
+    await loop.tick()
+    await loop.tick()
+
+    (call,) = notifier.report_lost_create.call_args_list
+    assert call.args[0].prompt == "lost fox"

@@ -120,3 +120,25 @@ async def test_track_records_the_first_answer(service, store, fake_akool):
     assert tracked.prompt == "from the web app"
     assert tracked.image_url == fake_akool.image_url(job.id)
     assert tracked.due_at is not None
+
+
+async def test_an_intent_lives_only_while_akool_is_asked(service, store, fake_akool, clock):
+    from tests.fakes.akool import FaultKind
+
+    job = await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+    fake_akool.inject(FaultKind.CODE, code=1003)
+    with pytest.raises(Exception, match="1003"):
+        await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+
+    assert job.akool_id in fake_akool.jobs
+    assert await store.lost_create_intents(started_before=clock.now + 1) == []
+
+
+async def test_a_stopping_service_refuses_new_jobs(service, fake_akool):
+    from bot.errors import UserFacingError
+
+    await service.drain(grace=1)
+
+    with pytest.raises(UserFacingError, match="restarting"):
+        await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+    assert fake_akool.calls["createbyprompt"] == 0

@@ -6,6 +6,7 @@ from bot.settings import sqlite_path
 from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
+    CreateIntent,
     Delivery,
     Job,
     JobKind,
@@ -35,6 +36,7 @@ async def open_store(database_url: str) -> JobStore:
 
 __all__ = [
     "ButtonPress",
+    "CreateIntent",
     "Delivery",
     "Job",
     "JobKind",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from bot.store.models import ButtonPress, Job, NewJob, PressClaim, StatusUpdate
+from bot.store.models import ButtonPress, CreateIntent, Job, NewJob, PressClaim, StatusUpdate
 
 
 class JobStore(ABC):
@@ -95,6 +95,22 @@ class JobStore(ABC):
     @abstractmethod
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         """Jobs started from the buttons of ``parent_akool_id``, oldest first."""
+
+    # Create intents
+
+    @abstractmethod
+    async def add_create_intent(
+        self, requester_id: int, guild_id: int | None, channel_id: int, prompt: str, *, now: float
+    ) -> int:
+        """Write down a create before AKOOL is asked; returns its id for the job row."""
+
+    @abstractmethod
+    async def drop_create_intent(self, intent_id: int) -> None:
+        """Forget an intent (its job is stored, AKOOL refused it, or its loss was reported)."""
+
+    @abstractmethod
+    async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
+        """Intents older than ``started_before`` whose job was never stored."""
 
     # Button presses
 

@@ -78,6 +78,25 @@ class NewJob:
     status: JobStatus = JobStatus.QUEUED
     credits: int | None = None
     akool_created_at: float | None = None
+    # The create intent this job fulfils (see CreateIntent).
+    intent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIntent:
+    """A job about to be created at AKOOL, written down before AKOOL is asked.
+
+    If the process dies after AKOOL made the job but before the store recorded it, the job
+    cannot be followed (AKOOL has no way to look it up again), but the intent survives and the
+    requester is told, rather than left waiting.
+    """
+
+    id: int
+    requester_id: int
+    guild_id: int | None
+    channel_id: int
+    prompt: str
+    started_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from bot.store import migrations
 from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
+    CreateIntent,
     Delivery,
     Job,
     JobKind,
@@ -33,11 +34,11 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at
+    akool_created_at, due_at, intent_id
 ) VALUES (
     :akool_id, :kind, :requester_id, :guild_id, :channel_id, :prompt, :scale, :source_image,
     :parent_akool_id, :button, :status, :status_rank, :credits, :now, :now,
-    :akool_created_at, :due_at
+    :akool_created_at, :due_at, :intent_id
 )
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
@@ -112,6 +113,27 @@ LIMIT ?
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
 
+_ADD_INTENT: Final = """
+INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
+VALUES (?, ?, ?, ?, ?)
+RETURNING id
+"""
+
+_DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
+
+# An intent whose job row exists was fulfilled; only the process died before dropping it.
+_LOST_INTENTS: Final = """
+SELECT * FROM create_intents AS i
+WHERE i.started_at < ?
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+ORDER BY i.started_at
+"""
+
+_FULFILLED_INTENTS: Final = """
+DELETE FROM create_intents
+WHERE started_at < ? AND EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = create_intents.id)
+"""
+
 _CLAIM_PRESS: Final = """
 INSERT INTO button_presses (parent_akool_id, button, presser_id, pressed_at)
 VALUES (?, ?, ?, ?)
@@ -185,6 +207,7 @@ class SqliteJobStore(JobStore):
             "now": now,
             "akool_created_at": job.akool_created_at,
             "due_at": due_at,
+            "intent_id": job.intent_id,
         }
         row = await self._fetch_one(_INSERT_JOB, params)
         if row is not None:
@@ -260,6 +283,31 @@ class SqliteJobStore(JobStore):
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
+
+    async def add_create_intent(
+        self, requester_id: int, guild_id: int | None, channel_id: int, prompt: str, *, now: float
+    ) -> int:
+        row = await self._fetch_one(_ADD_INTENT, (requester_id, guild_id, channel_id, prompt, now))
+        assert row is not None
+        return int(row[0])
+
+    async def drop_create_intent(self, intent_id: int) -> None:
+        await self._db.execute(_DROP_INTENT, (intent_id,))
+
+    async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
+        await self._db.execute(_FULFILLED_INTENTS, (started_before,))
+        async with self._db.execute(_LOST_INTENTS, (started_before,)) as cursor:
+            return [
+                CreateIntent(
+                    id=row["id"],
+                    requester_id=row["requester_id"],
+                    guild_id=row["guild_id"],
+                    channel_id=row["channel_id"],
+                    prompt=row["prompt"],
+                    started_at=row["started_at"],
+                )
+                for row in await cursor.fetchall()
+            ]
 
     async def claim_press(
         self, parent_akool_id: str, button: str, presser_id: int, *, now: float

@@ -291,3 +291,20 @@ async def test_make_due_only_for_jobs_with_work_left(store: SqliteJobStore):
     assert finished is None
     assert unknown is None
     assert [j.akool_id for j in await store.due_jobs(T0 + 1, 10)] == ["a" * 24]
+
+
+async def test_create_intents_lost_only_without_a_job(store: SqliteJobStore):
+    lost = await store.add_create_intent(111, 333, 222, "lost fox", now=T0)
+    kept = await store.add_create_intent(111, 333, 222, "kept fox", now=T0)
+    recent = await store.add_create_intent(111, 333, 222, "recent fox", now=T0 + 100)
+    # The job of "kept" was stored, but the process died before dropping its intent.
+    await store.add_job(new_job(intent_id=kept), now=T0, due_at=None)
+
+    found = await store.lost_create_intents(started_before=T0 + 50)
+    await store.drop_create_intent(lost)
+    after = await store.lost_create_intents(started_before=T0 + 200)
+
+    assert [(i.id, i.prompt, i.requester_id, i.channel_id) for i in found] == [
+        (lost, "lost fox", 111, 222)
+    ]
+    assert [i.id for i in after] == [recent]
