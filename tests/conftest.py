@@ -12,7 +12,13 @@ from aiohttp import web
 from bot.akool import AkoolClient
 from bot.secret import Secret
 from bot.store.sqlite import SqliteJobStore
+from tests.clock import Clock
 from tests.fakes.akool import FakeAkool
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture

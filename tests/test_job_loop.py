@@ -11,22 +11,8 @@ from bot.job_loop import JobLoop
 from bot.notifier import Notifier, RetryLater
 from bot.store import JobKind, JobStatus, NewJob
 from bot.store.sqlite import SqliteJobStore
+from tests.clock import Clock
 from tests.fakes.akool import FakeAkool, FaultKind, Timeline
-
-NOW = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

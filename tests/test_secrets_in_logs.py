@@ -18,10 +18,8 @@ from typing import NoReturn
 import pytest
 
 from bot.secret import Secret
-from bot.settings import Settings
-from tests.e2e.conftest import POLL_INTERVAL, World
-from tests.fakes.akool import FakeAkool, FaultKind, Timeline
-from tests.fakes.discord import FakeDiscord
+from tests.e2e.conftest import World, make_world
+from tests.fakes.akool import FakeAkool, FaultKind
 
 # Distinctive values, so a hit can only be a leak (the shared fixtures use "test-token").
 BOT_TOKEN = "MTE5ODYyMjQ4.GhX3kQ.distinctive-bot-token-9f2c71d0"
@@ -70,41 +68,12 @@ def capture() -> Iterator[Capture]:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    """As tests/e2e/conftest.py builds it, with a distinctive bot token and AKOOL key."""
-    async with FakeAkool(api_key=API_KEY) as akool:
-        discord = FakeDiscord(token=BOT_TOKEN)
-        guild = discord.add_guild(name="Art Club")
-        channel = discord.add_channel(guild, name="images")
-        alice = discord.add_user(name="alice", guild=guild)
-        bob = discord.add_user(name="bob", guild=guild)
-        await discord.start()
-        akool.timeline = Timeline(processing_after=0.05, finished_after=0.15)
-        db_path = tmp_path / "bot.sqlite3"
-        settings = Settings(
-            discord_token=Secret(BOT_TOKEN),
-            akool_api_key=Secret(API_KEY),
-            discord_guild_id=guild.id,
-            akool_base_url=akool.base_url,
-            database_url=f"sqlite:///{db_path}",
-            image_hosts=("127.0.0.1",),
-            poll_interval=POLL_INTERVAL,
-            job_timeout=30.0,
-            akool_timeout=2.0,
-            http_port=0,
-        )
-        try:
-            yield World(
-                discord=discord,
-                akool=akool,
-                guild=guild,
-                channel=channel,
-                alice=alice,
-                bob=bob,
-                db_path=db_path,
-                settings=settings,
-            )
-        finally:
-            await discord.close()
+    """The usual end-to-end world, with a distinctive bot token and AKOOL key."""
+    async with (
+        FakeAkool(api_key=API_KEY) as akool,
+        make_world(akool, tmp_path, token=BOT_TOKEN) as built,
+    ):
+        yield built
 
 
 async def test_no_secret_reaches_any_log_line(world: World, capture: Capture):

@@ -89,22 +89,25 @@ def pinged(message: FakeMessage) -> list[int]:
     return [int(u["id"]) for u in message.edits[0].previous.get("mentions", [])]
 
 
-@pytest.fixture
-async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
-    discord = FakeDiscord()
+@contextlib.asynccontextmanager
+async def make_world(
+    akool: FakeAkool, tmp_path: Path, *, token: str = "test-token"
+) -> AsyncIterator[World]:
+    """A server with a channel and members, a fake Discord serving it, and the bot's settings."""
+    discord = FakeDiscord(token=token)
     guild = discord.add_guild(name="Art Club")
     channel = discord.add_channel(guild, name="images")
     alice = discord.add_user(name="alice", guild=guild)
     bob = discord.add_user(name="bob", guild=guild)
     users = [discord.add_user(name=f"member{n}", guild=guild) for n in range(10)]
     await discord.start()
-    fake_akool.timeline = Timeline(processing_after=0.05, finished_after=0.15)
+    akool.timeline = Timeline(processing_after=0.05, finished_after=0.15)
     db_path = tmp_path / "bot.sqlite3"
     settings = Settings(
         discord_token=Secret(discord.token),
-        akool_api_key=Secret(fake_akool.api_key),
+        akool_api_key=Secret(akool.api_key),
         discord_guild_id=guild.id,
-        akool_base_url=fake_akool.base_url,
+        akool_base_url=akool.base_url,
         database_url=f"sqlite:///{db_path}",
         image_hosts=("127.0.0.1",),
         poll_interval=POLL_INTERVAL,
@@ -113,6 +116,12 @@ async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
         http_port=0,
     )
     try:
-        yield World(discord, fake_akool, guild, channel, alice, bob, db_path, settings, users)
+        yield World(discord, akool, guild, channel, alice, bob, db_path, settings, users)
     finally:
         await discord.close()
+
+
+@pytest.fixture
+async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
+    async with make_world(fake_akool, tmp_path) as built:
+        yield built
