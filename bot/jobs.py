@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
+from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
 from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
-from bot.store import ButtonPress, Job, JobKind, JobStore, NewJob, StatusUpdate
+from bot.policy import LimitReached
+from bot.server_settings import ServerSettings
+from bot.store import ButtonPress, Job, JobKind, JobStore, Limits, NewJob, StatusUpdate
 
 log = logging.getLogger(__name__)
+
+# The ``button`` of a re-rolled grid: not an AKOOL button, so it may be pressed again and again.
+REROLL = "reroll"
 
 # A claim older than this that names no job was left by a crash (AKOOL answers a press well
 # within its request timeout), and is checked against AKOOL.
@@ -32,6 +37,14 @@ class Origin:
     requester_id: int
     guild_id: int | None
     channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A member admitted to spend credits: the server's settings and their limits."""
+
+    settings: ServerSettings
+    limits: Limits | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +100,44 @@ class JobService:
         except TimeoutError:
             log.warning("Stopping with %d job(s) still being recorded", self._in_flight)
 
+    async def admit(
+        self, origin: Origin, role_ids: Iterable[int], prompt: str | None = None
+    ) -> Admission:
+        """Check a member may spend credits here now: channel, roles, banned words, limits.
+
+        Runs before the interaction is acknowledged, so a refusal can be private. The limits are
+        checked again, atomically, when the create is written down.
+        """
+        if origin.guild_id is None:
+            return Admission(ServerSettings(), None)
+        settings = await self.store.server_settings(origin.guild_id)
+        policy.check_place(settings, origin.channel_id, role_ids)
+        if prompt is not None:
+            policy.check_prompt(settings, prompt)
+        limits = policy.limits(settings, self._clock())
+        usage = await self.store.member_usage(
+            origin.guild_id, origin.requester_id, since=limits.since
+        )
+        if usage.active >= limits.active or usage.daily >= limits.daily:
+            raise LimitReached(policy.explain_limit(limits, usage))
+        return Admission(settings, limits)
+
     async def imagine(
-        self, origin: Origin, prompt: str, scale: str, source_image: str | None
+        self,
+        origin: Origin,
+        prompt: str,
+        scale: str,
+        source_image: str | None,
+        *,
+        limits: Limits | None = None,
+        reroll_of: Job | None = None,
     ) -> Job:
-        """Start a grid at AKOOL and store it (first look after one poll interval)."""
+        """Start a grid at AKOOL and store it (first look after one poll interval).
+
+        ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it).
+        """
         async with self._recording():
-            intent = await self.store.add_create_intent(
-                origin.requester_id, origin.guild_id, origin.channel_id, prompt, now=self._clock()
-            )
+            intent = await self._intent(origin, prompt, limits)
             try:
                 created = await self.akool.create_image(
                     prompt, scale, source_image=source_image, webhook_url=self._webhook_url
@@ -103,26 +146,54 @@ class JobService:
                 # The requester hears why from the command itself; only a crash leaves it behind.
                 await self.store.drop_create_intent(intent)
                 raise
-            row = self._imagine_row(origin, prompt, scale, source_image, created)
-            job = await self._store_new(dataclasses.replace(row, intent_id=intent))
+            row = NewJob(
+                akool_id=created.id,
+                kind=JobKind.IMAGINE,
+                requester_id=origin.requester_id,
+                guild_id=origin.guild_id,
+                channel_id=origin.channel_id,
+                prompt=prompt,
+                scale=scale,
+                source_image=source_image,
+                parent_akool_id=reroll_of.akool_id if reroll_of else None,
+                button=REROLL if reroll_of else None,
+                credits=created.credits,
+                akool_created_at=_seconds(created),
+                intent_id=intent,
+            )
+            job = await self._store_new(row)
             await self.store.drop_create_intent(intent)
             return job
 
-    def _imagine_row(
-        self, origin: Origin, prompt: str, scale: str, source_image: str | None, created: ImageJob
-    ) -> NewJob:
-        return NewJob(
-            akool_id=created.id,
-            kind=JobKind.IMAGINE,
-            requester_id=origin.requester_id,
-            guild_id=origin.guild_id,
-            channel_id=origin.channel_id,
-            prompt=prompt,
-            scale=scale,
-            source_image=source_image,
-            credits=created.credits,
-            akool_created_at=_seconds(created),
+    async def reroll(self, grid: Job, presser_id: int, *, limits: Limits | None = None) -> Job:
+        """A new grid with the same prompt, aspect and source image, credited to the presser."""
+        origin = Origin(presser_id, grid.guild_id, grid.channel_id)
+        return await self.imagine(
+            origin,
+            grid.prompt,
+            grid.scale or "1:1",
+            grid.source_image,
+            limits=limits,
+            reroll_of=grid,
         )
+
+    async def _intent(self, origin: Origin, what: str, limits: Limits | None) -> int:
+        """Write the create intent, within the member's limits; LimitReached if over one."""
+        intent = await self.store.add_create_intent(
+            origin.requester_id,
+            origin.guild_id,
+            origin.channel_id,
+            what,
+            now=self._clock(),
+            limits=limits,
+        )
+        if intent is None:
+            assert limits is not None
+            usage = await self.store.member_usage(
+                origin.guild_id, origin.requester_id, since=limits.since
+            )
+            raise LimitReached(policy.explain_limit(limits, usage))
+        return intent
 
     async def track(self, origin: Origin, job_id: str) -> tuple[Job, bool]:
         """Follow a job created elsewhere; ``(job, False)`` when it is tracked already."""
@@ -150,11 +221,14 @@ class JobService:
         self.loop.wake()
         return recorded or job, True
 
-    async def press(self, parent: Job, button: str, presser_id: int) -> PressResult:
+    async def press(
+        self, parent: Job, button: str, presser_id: int, *, limits: Limits | None = None
+    ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
-        If AKOOL refuses or fails without starting a job, the claim is released so the button can
-        be pressed again, and the error is raised for the presser to see.
+        The job counts against the presser's limits. If AKOOL refuses or fails without starting a
+        job, the claim is released so the button can be pressed again, and the error is raised
+        for the presser to see.
         """
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won and await self._release_if_stale(parent, claim.press):
@@ -163,10 +237,21 @@ class JobService:
             )
         if not claim.won:
             return PressResult(child=None, winner=claim.press)
+        origin = Origin(presser_id, parent.guild_id, parent.channel_id)
         async with self._recording():
-            return await self._start_press(parent, button, presser_id)
+            try:
+                intent = await self._intent(origin, f"{button} of {parent.akool_id}", limits)
+            except LimitReached:
+                await self.store.release_press(parent.akool_id, button)
+                raise
+            try:
+                return await self._start_press(parent, button, presser_id, intent)
+            finally:
+                await self.store.drop_create_intent(intent)
 
-    async def _start_press(self, parent: Job, button: str, presser_id: int) -> PressResult:
+    async def _start_press(
+        self, parent: Job, button: str, presser_id: int, intent: int
+    ) -> PressResult:
         try:
             created = await self.akool.press_button(
                 parent.akool_id, button, webhook_url=self._webhook_url
@@ -199,6 +284,7 @@ class JobService:
                 button=button,
                 credits=created.credits,
                 akool_created_at=_seconds(created),
+                intent_id=intent,
             )
         )
         await self.store.set_press_child(parent.akool_id, button, created.id)

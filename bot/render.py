@@ -64,10 +64,12 @@ def what(job: Job) -> str:
     return f"Job `{job.akool_id}`"
 
 
-def status_line(job: Job, now: float) -> str:
+def status_line(job: Job, now: float, *, position: int | None = None) -> str:
     """The status message's text; processing shows a live 'started … ago' timestamp."""
     head = f"{_ICONS[job.status]} {_WORDS[job.status]}: {what(job)} for <@{job.requester_id}>"
     detail = f"job `{job.akool_id}`"
+    if position is not None and not job.status.finished:
+        detail += f", #{position} in line"
     if job.status is JobStatus.PROCESSING:
         detail += f", started {timestamp(job.updated_at)}"
     elif job.status is JobStatus.QUEUED:

@@ -18,7 +18,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import render
+from bot import policy, render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.custom_ids import ButtonRef, reaches_dynamic_item
@@ -93,10 +93,18 @@ class Buttons(commands.Cog):
         button = ref.action
         if button not in parent.buttons and button not in parent.used_buttons:
             raise UserFacingError(f"AKOOL does not offer {button} on this job.")
+        limits = None
+        if await self.bot.store.get_press(parent.akool_id, button) is None:
+            # A press that will start a job spends the presser's credits and counts for them;
+            # one that comes too late only learns who was first.
+            origin = Origin(interaction.user.id, interaction.guild_id, parent.channel_id)
+            admission = await self.bot.jobs.admit(origin, policy.role_ids(interaction.user))
+            policy.check_may_press(admission.settings, parent, interaction.user.id)
+            limits = admission.limits
         # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
         await interaction.response.defer()
         try:
-            result = await self.bot.jobs.press(parent, button, interaction.user.id)
+            result = await self.bot.jobs.press(parent, button, interaction.user.id, limits=limits)
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
             raise

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import policy, render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
@@ -88,17 +88,18 @@ class Imagine(commands.Cog):
     ) -> None:
         """Create four images from a prompt, with buttons to upscale or vary each one."""
         text = clean_prompt(prompt)
-        scale = aspect.value if aspect is not None else "1:1"
-        if scale not in {c.value for c in ASPECTS}:
-            raise UserFacingError("That aspect ratio is not one AKOOL offers.")
         source = check_source_image(image) if image is not None else None
         assert interaction.channel_id is not None
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+        admission = await self.bot.jobs.admit(origin, policy.role_ids(interaction.user), text)
+        scale = aspect.value if aspect is not None else admission.settings.default_aspect
+        if scale not in {c.value for c in ASPECTS}:
+            raise UserFacingError("That aspect ratio is not one AKOOL offers.")
 
         # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept the job.
         await interaction.response.defer(thinking=True)
         try:
-            job = await self.bot.jobs.imagine(origin, text, scale, source)
+            job = await self.bot.jobs.imagine(origin, text, scale, source, limits=admission.limits)
         except AkoolError as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
             # no private reply, and the channel learns why the image is not coming.
@@ -109,8 +110,16 @@ class Imagine(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
+        except UserFacingError as exc:
+            # A limit reached between the check above and now (another command at the same time).
+            await interaction.edit_original_response(
+                content=f"❌ {render.what_prompt_text(text)} could not be started: {exc.message}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        position = await self.bot.store.queue_position(job.akool_id)
         message = await interaction.edit_original_response(
-            content=render.status_line(job, self.bot.clock()),
+            content=render.status_line(job, self.bot.clock(), position=position),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self.bot.store.set_status_message(job.akool_id, message.id, now=self.bot.clock())

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from bot.store.models import ButtonPress, CreateIntent, Job, NewJob, PressClaim, StatusUpdate
+from bot.server_settings import ServerSettings
+from bot.store.models import (
+    ButtonPress,
+    CreateIntent,
+    Job,
+    Limits,
+    MemberUsage,
+    NewJob,
+    PressClaim,
+    StatusUpdate,
+)
 
 
 class JobStore(ABC):
@@ -88,9 +98,43 @@ class JobStore(ABC):
 
     @abstractmethod
     async def recent_jobs(
-        self, guild_id: int | None, requester_id: int, *, limit: int, prefix: str = ""
+        self,
+        guild_id: int | None,
+        requester_id: int,
+        *,
+        limit: int,
+        prefix: str = "",
+        offset: int = 0,
     ) -> list[Job]:
         """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
+
+    @abstractmethod
+    async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
+        """How many jobs a member has in a server."""
+
+    @abstractmethod
+    async def credits_spent(self, guild_id: int, *, since: float | None) -> list[tuple[int, int]]:
+        """``(member, credits)`` spent in a server since a time (or ever), most first."""
+
+    # Server settings and member preferences
+
+    @abstractmethod
+    async def server_settings(self, guild_id: int) -> ServerSettings:
+        """The server's settings, or the defaults if it never set any."""
+
+    @abstractmethod
+    async def save_server_settings(
+        self, guild_id: int, settings: ServerSettings, *, now: float
+    ) -> None:
+        """Replace the server's settings."""
+
+    @abstractmethod
+    async def dm_notify(self, user_id: int) -> bool:
+        """Whether the member asked for completion notices by DM."""
+
+    @abstractmethod
+    async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
+        """Turn completion DMs on or off for a member."""
 
     @abstractmethod
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
@@ -100,9 +144,31 @@ class JobStore(ABC):
 
     @abstractmethod
     async def add_create_intent(
-        self, requester_id: int, guild_id: int | None, channel_id: int, prompt: str, *, now: float
-    ) -> int:
-        """Write down a create before AKOOL is asked; returns its id for the job row."""
+        self,
+        requester_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        prompt: str,
+        *,
+        now: float,
+        limits: Limits | None = None,
+    ) -> int | None:
+        """Write down a create before AKOOL is asked; returns its id for the job row.
+
+        With ``limits``, the intent is written only if the member stays within them, counting
+        their unfinished jobs and creates under way; ``None`` means over a limit. The check and
+        the write are one statement, so two commands at once cannot both slip under a limit.
+        """
+
+    @abstractmethod
+    async def member_usage(
+        self, guild_id: int | None, user_id: int, *, since: float
+    ) -> MemberUsage:
+        """What counts against a member's limits now (for explaining a refusal)."""
+
+    @abstractmethod
+    async def queue_position(self, akool_id: str) -> int | None:
+        """The job's place among all unfinished jobs, oldest first (1 = next); ``None`` if done."""
 
     @abstractmethod
     async def drop_create_intent(self, intent_id: int) -> None:

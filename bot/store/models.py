@@ -100,6 +100,24 @@ class CreateIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """A member's fair-use limits in one server: unfinished jobs, and jobs since ``since``."""
+
+    active: int
+    daily: int
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUsage:
+    """What counts against a member's limits; ``oldest_since`` frees up the daily limit first."""
+
+    active: int
+    daily: int
+    oldest_since: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusUpdate:
     """One answer from AKOOL about a job, as the store records it."""
 

@@ -11,6 +11,7 @@ from typing import Any, Final, Self
 
 import aiosqlite
 
+from bot.server_settings import ServerSettings
 from bot.store import migrations
 from bot.store.base import JobStore
 from bot.store.models import (
@@ -20,6 +21,8 @@ from bot.store.models import (
     Job,
     JobKind,
     JobStatus,
+    Limits,
+    MemberUsage,
     NewJob,
     PressClaim,
     StatusUpdate,
@@ -107,8 +110,8 @@ WHERE akool_id = ? AND delivery = 'pending'
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
-ORDER BY created_at DESC
-LIMIT ?
+ORDER BY created_at DESC, id DESC
+LIMIT ? OFFSET ?
 """
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
@@ -117,6 +120,63 @@ _ADD_INTENT: Final = """
 INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
 VALUES (?, ?, ?, ?, ?)
 RETURNING id
+"""
+
+# Jobs that cost credits (tracking one made elsewhere does not), and creates under way.
+_COUNTED_JOBS: Final = """
+SELECT COUNT(*) FROM jobs
+WHERE guild_id IS :guild AND requester_id = :user AND kind != 'track'
+"""
+_LIVE_INTENTS: Final = """
+SELECT COUNT(*) FROM create_intents AS i
+WHERE i.guild_id IS :guild AND i.requester_id = :user
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+"""
+
+# Check and write in one statement: two commands at once cannot both slip under a limit.
+_ADD_INTENT_WITHIN_LIMITS: Final = f"""
+INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
+SELECT :user, :guild, :channel, :prompt, :now
+WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active
+  AND ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) < :daily
+RETURNING id
+"""
+
+# Composed from the constant fragments above; every value is a bound parameter.
+_MEMBER_USAGE: Final = f"""
+SELECT
+    ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) AS active,
+    ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) AS daily,
+    (SELECT MIN(created_at) FROM jobs
+     WHERE guild_id IS :guild AND requester_id = :user AND kind != 'track'
+       AND created_at >= :since) AS oldest
+"""  # noqa: S608
+
+# The partial index jobs_unfinished holds only unfinished jobs.
+_QUEUE_POSITION: Final = """
+SELECT COUNT(*) FROM jobs
+WHERE status_rank < 3
+  AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = :id AND status_rank < 3)
+"""
+
+_COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
+
+_CREDITS_SPENT: Final = """
+SELECT requester_id, SUM(credits) AS spent FROM jobs
+WHERE guild_id = ? AND credits IS NOT NULL AND created_at >= ?
+GROUP BY requester_id
+ORDER BY spent DESC, requester_id
+"""
+
+_SERVER_SETTINGS: Final = "SELECT settings FROM guild_settings WHERE guild_id = ?"
+_SAVE_SERVER_SETTINGS: Final = """
+INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+"""
+_DM_NOTIFY: Final = "SELECT dm_notify FROM member_preferences WHERE user_id = ?"
+_SET_DM_NOTIFY: Final = """
+INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at = excluded.updated_at
 """
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
@@ -272,24 +332,90 @@ class SqliteJobStore(JobStore):
             return cursor.rowcount == 1
 
     async def recent_jobs(
-        self, guild_id: int | None, requester_id: int, *, limit: int, prefix: str = ""
+        self,
+        guild_id: int | None,
+        requester_id: int,
+        *,
+        limit: int,
+        prefix: str = "",
+        offset: int = 0,
     ) -> list[Job]:
         pattern = _escape_like(prefix) + "%"
         async with self._db.execute(
-            _RECENT_JOBS, (guild_id, requester_id, pattern, limit)
+            _RECENT_JOBS, (guild_id, requester_id, pattern, limit, offset)
         ) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
+
+    async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
+        row = await self._fetch_one(_COUNT_JOBS, (guild_id, requester_id))
+        return int(row[0]) if row is not None else 0
+
+    async def credits_spent(self, guild_id: int, *, since: float | None) -> list[tuple[int, int]]:
+        start = since if since is not None else float("-inf")
+        async with self._db.execute(_CREDITS_SPENT, (guild_id, start)) as cursor:
+            return [(int(row[0]), int(row[1])) for row in await cursor.fetchall()]
+
+    async def member_usage(
+        self, guild_id: int | None, user_id: int, *, since: float
+    ) -> MemberUsage:
+        row = await self._fetch_one(
+            _MEMBER_USAGE, {"guild": guild_id, "user": user_id, "since": since}
+        )
+        assert row is not None
+        return MemberUsage(active=row["active"], daily=row["daily"], oldest_since=row["oldest"])
+
+    async def queue_position(self, akool_id: str) -> int | None:
+        row = await self._fetch_one(_QUEUE_POSITION, {"id": akool_id})
+        position = int(row[0]) if row is not None else 0
+        return position or None
+
+    async def server_settings(self, guild_id: int) -> ServerSettings:
+        row = await self._fetch_one(_SERVER_SETTINGS, (guild_id,))
+        return ServerSettings() if row is None else ServerSettings.from_json(row[0])
+
+    async def save_server_settings(
+        self, guild_id: int, settings: ServerSettings, *, now: float
+    ) -> None:
+        await self._db.execute(_SAVE_SERVER_SETTINGS, (guild_id, settings.to_json(), now))
+
+    async def dm_notify(self, user_id: int) -> bool:
+        row = await self._fetch_one(_DM_NOTIFY, (user_id,))
+        return bool(row[0]) if row is not None else False
+
+    async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
+        await self._db.execute(_SET_DM_NOTIFY, (user_id, int(enabled), now))
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
 
     async def add_create_intent(
-        self, requester_id: int, guild_id: int | None, channel_id: int, prompt: str, *, now: float
-    ) -> int:
-        row = await self._fetch_one(_ADD_INTENT, (requester_id, guild_id, channel_id, prompt, now))
-        assert row is not None
-        return int(row[0])
+        self,
+        requester_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        prompt: str,
+        *,
+        now: float,
+        limits: Limits | None = None,
+    ) -> int | None:
+        if limits is None:
+            row = await self._fetch_one(
+                _ADD_INTENT, (requester_id, guild_id, channel_id, prompt, now)
+            )
+        else:
+            params = {
+                "user": requester_id,
+                "guild": guild_id,
+                "channel": channel_id,
+                "prompt": prompt,
+                "now": now,
+                "active": limits.active,
+                "daily": limits.daily,
+                "since": limits.since,
+            }
+            row = await self._fetch_one(_ADD_INTENT_WITHIN_LIMITS, params)
+        return None if row is None else int(row[0])
 
     async def drop_create_intent(self, intent_id: int) -> None:
         await self._db.execute(_DROP_INTENT, (intent_id,))

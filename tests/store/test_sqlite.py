@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.store import Delivery, JobKind, JobStatus, NewJob, StatusUpdate
+from bot.store import Delivery, JobKind, JobStatus, Limits, NewJob, StatusUpdate
 from bot.store.sqlite import SqliteJobStore
 
 T0 = 1_700_000_000.0
@@ -308,3 +308,111 @@ async def test_create_intents_lost_only_without_a_job(store: SqliteJobStore):
         (lost, "lost fox", 111, 222)
     ]
     assert [i.id for i in after] == [recent]
+
+
+LIMITS = Limits(active=2, daily=3, since=T0 - 10)
+
+
+async def test_intents_respect_the_active_limit(store: SqliteJobStore):
+    first = await store.add_create_intent(111, 333, 222, "a", now=T0, limits=LIMITS)
+    second = await store.add_create_intent(111, 333, 222, "b", now=T0, limits=LIMITS)
+    third = await store.add_create_intent(111, 333, 222, "c", now=T0, limits=LIMITS)
+    other_member = await store.add_create_intent(999, 333, 222, "d", now=T0, limits=LIMITS)
+    other_server = await store.add_create_intent(111, 444, 222, "e", now=T0, limits=LIMITS)
+
+    assert first is not None
+    assert second is not None
+    assert third is None
+    assert other_member is not None
+    assert other_server is not None
+    usage = await store.member_usage(333, 111, since=LIMITS.since)
+    assert (usage.active, usage.daily) == (2, 2)
+
+
+async def test_finished_jobs_free_the_active_limit_but_not_the_daily_one(store: SqliteJobStore):
+    for n in range(2):
+        await store.add_job(new_job(f"{n:024x}"), now=T0 + n, due_at=None)
+    assert await store.add_create_intent(111, 333, 222, "x", now=T0, limits=LIMITS) is None
+
+    await store.record_status(f"{0:024x}", StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=None)
+    allowed = await store.add_create_intent(111, 333, 222, "y", now=T0, limits=LIMITS)
+    await store.record_status(f"{1:024x}", StatusUpdate(JobStatus.FAILED), now=T0, due_at=None)
+    over_daily = await store.add_create_intent(111, 333, 222, "z", now=T0, limits=LIMITS)
+    usage = await store.member_usage(333, 111, since=LIMITS.since)
+
+    assert allowed is not None
+    assert over_daily is None
+    assert (usage.active, usage.daily, usage.oldest_since) == (1, 3, T0)
+
+
+async def test_tracked_jobs_do_not_count(store: SqliteJobStore):
+    for n in range(5):
+        await store.add_job(new_job(f"{n:024x}", kind=JobKind.TRACK), now=T0, due_at=None)
+
+    assert await store.add_create_intent(111, 333, 222, "x", now=T0, limits=LIMITS) is not None
+
+
+async def test_many_concurrent_intents_never_pass_the_limit(db_path: Path, store: SqliteJobStore):
+    async with await SqliteJobStore.open(db_path) as other:
+        results = await asyncio.gather(
+            *(
+                (store if n % 2 else other).add_create_intent(
+                    111, 333, 222, f"p{n}", now=T0, limits=LIMITS
+                )
+                for n in range(20)
+            )
+        )
+
+    assert len([r for r in results if r is not None]) == 2
+
+
+async def test_queue_position_counts_unfinished_jobs_oldest_first(store: SqliteJobStore):
+    for n in range(4):
+        await store.add_job(new_job(f"{n:024x}", requester_id=n), now=T0 + n, due_at=None)
+    await store.record_status(f"{0:024x}", StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=None)
+
+    positions = [await store.queue_position(f"{n:024x}") for n in range(4)]
+
+    assert positions == [None, 1, 2, 3]
+
+
+async def test_credits_spent_per_member(store: SqliteJobStore):
+    await store.add_job(new_job("a" * 24, credits=2), now=T0 - 8 * 86400, due_at=None)
+    await store.add_job(new_job("b" * 24, credits=2), now=T0, due_at=None)
+    await store.add_job(new_job("c" * 24, credits=4, requester_id=5), now=T0, due_at=None)
+    await store.add_job(new_job("d" * 24, credits=9, guild_id=444), now=T0, due_at=None)
+
+    week = await store.credits_spent(333, since=T0 - 7 * 86400)
+    ever = await store.credits_spent(333, since=None)
+
+    assert week == [(5, 4), (111, 2)]
+    assert ever == [(5, 4), (111, 4)]
+
+
+async def test_server_settings_and_preferences_round_trip(store: SqliteJobStore):
+    from bot.server_settings import ServerSettings
+
+    default = await store.server_settings(333)
+    changed = default.with_limits(active=5, daily=9).with_banned_word("Gore")
+    await store.save_server_settings(333, changed, now=T0)
+    await store.set_dm_notify(111, True, now=T0)
+
+    assert default == ServerSettings()
+    assert await store.server_settings(333) == changed
+    assert await store.server_settings(444) == ServerSettings()
+    assert await store.dm_notify(111) is True
+    assert await store.dm_notify(112) is False
+    await store.set_dm_notify(111, False, now=T0 + 1)
+    assert await store.dm_notify(111) is False
+
+
+async def test_history_pages(store: SqliteJobStore):
+    for n in range(12):
+        await store.add_job(new_job(f"{n:024x}"), now=T0 + n, due_at=None)
+
+    first = await store.recent_jobs(333, 111, limit=10)
+    second = await store.recent_jobs(333, 111, limit=10, offset=10)
+
+    assert [j.akool_id for j in first][:2] == [f"{11:024x}", f"{10:024x}"]
+    assert [j.akool_id for j in second] == [f"{1:024x}", f"{0:024x}"]
+    assert await store.count_jobs(333, 111) == 12

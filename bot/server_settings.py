@@ -1,0 +1,139 @@
+"""What a server's admins decide with /settings: where the bot works, who may use it, the limits.
+
+Stored per server as JSON, so a new setting needs no schema change; unknown or malformed fields
+in a stored row fall back to their defaults rather than breaking the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Final, Self
+
+log = logging.getLogger(__name__)
+
+ASPECTS: Final = ("1:1", "4:3", "3:2", "16:9", "3:4", "2:3", "9:16")
+ACTIVE_RANGE: Final = (1, 20)
+DAILY_RANGE: Final = (1, 1000)
+BANNED_WORDS_MAX: Final = 200
+BANNED_WORD_LENGTH: Final = 50
+
+
+class InvalidSetting(ValueError):
+    """A value an admin tried to set, refused with a sentence saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """One server's settings; the defaults are what a server that never ran /settings gets."""
+
+    # Empty means every channel / everyone.
+    channels: frozenset[int] = field(default_factory=frozenset)
+    roles: frozenset[int] = field(default_factory=frozenset)
+    max_active_jobs: int = 3
+    max_daily_jobs: int = 25
+    banned_words: tuple[str, ...] = ()
+    # False: only the job's requester may press its buttons.
+    buttons_for_everyone: bool = True
+    default_aspect: str = "1:1"
+
+    def with_limits(self, *, active: int | None, daily: int | None) -> Self:
+        if active is not None:
+            _check_range("The active-job limit", active, ACTIVE_RANGE)
+        if daily is not None:
+            _check_range("The daily limit", daily, DAILY_RANGE)
+        return replace(
+            self,
+            max_active_jobs=self.max_active_jobs if active is None else active,
+            max_daily_jobs=self.max_daily_jobs if daily is None else daily,
+        )
+
+    def with_aspect(self, aspect: str) -> Self:
+        if aspect not in ASPECTS:
+            raise InvalidSetting(
+                f"{aspect} is not an aspect ratio AKOOL offers ({', '.join(ASPECTS)})."
+            )
+        return replace(self, default_aspect=aspect)
+
+    def with_banned_word(self, word: str) -> Self:
+        cleaned = normalise_word(word)
+        if not cleaned:
+            raise InvalidSetting("A banned word needs at least one letter or digit.")
+        if len(cleaned) > BANNED_WORD_LENGTH:
+            raise InvalidSetting(f"A banned word can be at most {BANNED_WORD_LENGTH} characters.")
+        if cleaned in self.banned_words:
+            raise InvalidSetting(f"“{cleaned}” is already banned.")
+        if len(self.banned_words) >= BANNED_WORDS_MAX:
+            raise InvalidSetting(
+                f"The list already holds the most words it can ({BANNED_WORDS_MAX})."
+            )
+        return replace(self, banned_words=(*self.banned_words, cleaned))
+
+    def without_banned_word(self, word: str) -> Self:
+        cleaned = normalise_word(word)
+        if cleaned not in self.banned_words:
+            raise InvalidSetting(f"“{cleaned}” is not on the banned list.")
+        return replace(self, banned_words=tuple(w for w in self.banned_words if w != cleaned))
+
+    def banned_word_in(self, prompt: str) -> str | None:
+        """The first banned word the prompt contains as a whole word (any case), if any."""
+        text = " ".join(prompt.casefold().split())
+        for word in self.banned_words:
+            if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+                return word
+        return None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["channels"] = sorted(self.channels)
+        data["roles"] = sorted(self.roles)
+        data["banned_words"] = list(self.banned_words)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> ServerSettings:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            log.warning("Stored server settings are not JSON; using the defaults")
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data:
+                values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
+        return cls(**values)
+
+
+def normalise_word(word: str) -> str:
+    return " ".join(word.casefold().split())
+
+
+def _check_range(what: str, value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidSetting(f"{what} must be from {low} to {high}; {value} is not.")
+
+
+def _coerce(name: str, value: object, default: Any) -> Any:
+    """A stored value of the right type, or the default (and a warning) if it is not."""
+    if isinstance(default, frozenset):
+        if isinstance(value, list) and all(isinstance(v, int) for v in value):
+            return frozenset(value)
+    elif isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    elif isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(value, type(default)):
+        return value
+    log.warning("Stored server setting %s has an unusable value; using the default", name)
+    return default

@@ -1,0 +1,94 @@
+"""Server settings: validation with reasons, banned-word matching, tolerant storage."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.server_settings import InvalidSetting, ServerSettings
+
+
+@pytest.mark.parametrize(
+    ("active", "daily", "message"),
+    [
+        (0, None, "from 1 to 20"),
+        (21, None, "from 1 to 20"),
+        (None, 0, "from 1 to 1000"),
+        (None, 1001, "from 1 to 1000"),
+    ],
+)
+def test_limits_out_of_range_are_refused(active, daily, message):
+    with pytest.raises(InvalidSetting, match=message):
+        ServerSettings().with_limits(active=active, daily=daily)
+
+
+def test_limits_in_range():
+    settings = ServerSettings().with_limits(active=5, daily=None)
+
+    assert (settings.max_active_jobs, settings.max_daily_jobs) == (5, 25)
+
+
+@pytest.mark.parametrize(
+    ("words", "prompt", "found"),
+    [
+        (["gore"], "a GORE scene", "gore"),
+        (["gore"], "a gorest forest", None),
+        (["gore"], "gore.", "gore"),
+        (["blood bath"], "a Blood   Bath", "blood bath"),
+        (["blood bath"], "a blood bath", "blood bath"),
+        (["c++"], "learn c++ now", "c++"),
+        ([], "anything", None),
+    ],
+)
+def test_banned_words_match_whole_words_in_any_case(words, prompt, found):
+    settings = ServerSettings()
+    for word in words:
+        settings = settings.with_banned_word(word)
+
+    assert settings.banned_word_in(prompt) == found
+
+
+@pytest.mark.parametrize(
+    ("word", "message"),
+    [("   ", "at least one"), ("x" * 51, "at most 50")],
+)
+def test_bad_banned_words_are_refused(word, message):
+    with pytest.raises(InvalidSetting, match=message):
+        ServerSettings().with_banned_word(word)
+
+
+def test_banned_word_add_remove():
+    settings = ServerSettings().with_banned_word("Gore")
+
+    with pytest.raises(InvalidSetting, match="already"):
+        settings.with_banned_word("gore")
+    assert settings.without_banned_word("GORE").banned_words == ()
+    with pytest.raises(InvalidSetting, match="not on the banned list"):
+        ServerSettings().without_banned_word("gore")
+
+
+def test_aspect_must_be_one_akool_offers():
+    assert ServerSettings().with_aspect("16:9").default_aspect == "16:9"
+    with pytest.raises(InvalidSetting, match="not an aspect ratio"):
+        ServerSettings().with_aspect("5:1")
+
+
+def test_json_round_trip():
+    settings = ServerSettings(
+        channels=frozenset({1, 2}),
+        roles=frozenset({3}),
+        max_active_jobs=4,
+        max_daily_jobs=40,
+        banned_words=("gore",),
+        buttons_for_everyone=False,
+        default_aspect="9:16",
+    )
+
+    assert ServerSettings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["not json", "[]", '{"max_active_jobs": "many", "channels": ["x"], "unknown": 1}'],
+)
+def test_unusable_stored_values_fall_back_to_defaults(raw):
+    assert ServerSettings.from_json(raw) == ServerSettings()
