@@ -1,62 +1,64 @@
 """The buttons the bot posts, as discord.py ``DynamicItem``s that survive restarts.
 
-What a press does is a feature, so it lives in a cog: the cog registers a :class:`ButtonHandler`
-on the bot, and these items hand every press to it.
+What a press does is a feature, so it lives in a cog: each cog registers its handlers on the bot
+(``bot.button_handlers[family] = handler``) and these items hand every press to them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Self
 
 import discord
 
-from bot.custom_ids import GRID_TEMPLATE, SHOW_TEMPLATE, ButtonRef
+from bot.custom_ids import (
+    DELETE,
+    DELETE_TEMPLATE,
+    GRID_TEMPLATE,
+    HISTORY_TEMPLATE,
+    REROLL,
+    REROLL_TEMPLATE,
+    SHOW,
+    SHOW_TEMPLATE,
+    ButtonRef,
+    HistoryRef,
+)
 from bot.errors import answer_privately, report
 
 log = logging.getLogger(__name__)
 
+# The handler families a cog may register, one per kind of button.
+GRID: Final = "grid"
+HISTORY: Final = "history"
 
-class ButtonHandler(Protocol):
-    async def on_grid_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None: ...
-
-    async def on_show_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None: ...
-
-
-def _handler(interaction: discord.Interaction) -> ButtonHandler | None:
-    return getattr(interaction.client, "button_handler", None)
+JobButtonHandler = Callable[[discord.Interaction, ButtonRef], Awaitable[None]]
+HistoryHandler = Callable[[discord.Interaction, HistoryRef], Awaitable[None]]
 
 
-async def _dispatch(interaction: discord.Interaction, ref: ButtonRef, *, show: bool) -> None:
+async def _dispatch(interaction: discord.Interaction, family: str, ref: Any, what: str) -> None:
     # discord.py logs and swallows exceptions from dynamic items, so they are answered here.
-    handler = _handler(interaction)
+    handlers: dict[str, Callable[..., Awaitable[None]]] = getattr(
+        interaction.client, "button_handlers", {}
+    )
+    handler = handlers.get(family)
     if handler is None:
-        await answer_privately(interaction, "Buttons are not available right now.")
+        await answer_privately(interaction, "That button is not available right now.")
         return
     try:
-        if show:
-            await handler.on_show_button(interaction, ref)
-        else:
-            await handler.on_grid_button(interaction, ref)
+        await handler(interaction, ref)
     except Exception as error:  # every failure gets an answer and, if unexpected, a log line
-        await report(interaction, error, what=f"button {ref.custom_id}")
+        await report(interaction, error, what=f"button {what}")
 
 
-class GridButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=GRID_TEMPLATE):
-    """U1-U4 / V1-V4 on a finished grid; a used one is green and disabled."""
+class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A button naming a job and an action; subclasses set the template, look and family."""
 
-    def __init__(self, ref: ButtonRef, *, used: bool = False) -> None:
-        row = 0 if ref.action.startswith("U") else 1
-        super().__init__(
-            discord.ui.Button(
-                label=ref.action,
-                style=discord.ButtonStyle.success if used else discord.ButtonStyle.secondary,
-                disabled=used,
-                custom_id=ref.custom_id,
-            ),
-            row=row,
-        )
+    family: str = GRID
+
+    def __init__(self, ref: ButtonRef, button: discord.ui.Button[Any], row: int) -> None:
+        super().__init__(button, row=row)
         self.ref = ref
 
     @classmethod
@@ -66,20 +68,94 @@ class GridButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=GRID_T
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> GridButton:
-        return cls(ButtonRef(match["job"], match["button"]))
+    ) -> Self:
+        ref = ButtonRef.parse(match.string)
+        assert ref is not None  # the template matched, so the id parses
+        return cls.for_ref(ref)
+
+    @classmethod
+    def for_ref(cls, ref: ButtonRef) -> Self:
+        raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _dispatch(interaction, self.ref, show=False)
+        await _dispatch(interaction, self.family, self.ref, self.ref.custom_id)
 
 
-class ShowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHOW_TEMPLATE):
+class GridButton(_JobButton, template=GRID_TEMPLATE):
+    """U1-U4 / V1-V4 on a finished grid; a used one is green and disabled."""
+
+    family = GRID
+
+    def __init__(self, ref: ButtonRef, *, used: bool = False) -> None:
+        style = discord.ButtonStyle.success if used else discord.ButtonStyle.secondary
+        button = discord.ui.Button[Any](
+            label=ref.action, style=style, disabled=used, custom_id=ref.custom_id
+        )
+        super().__init__(ref, button, row=0 if ref.action.startswith("U") else 1)
+
+    @classmethod
+    def for_ref(cls, ref: ButtonRef) -> GridButton:
+        return cls(ref)
+
+
+class ShowButton(_JobButton, template=SHOW_TEMPLATE):
     """Repost a finished job in the channel with live buttons (like Midjourney's /show)."""
 
+    family = SHOW
+
     def __init__(self, ref: ButtonRef) -> None:
+        button = discord.ui.Button[Any](
+            label="Post here", style=discord.ButtonStyle.primary, custom_id=ref.custom_id
+        )
+        super().__init__(ref, button, row=0)
+
+    @classmethod
+    def for_ref(cls, ref: ButtonRef) -> ShowButton:
+        return cls(ref)
+
+
+class RerollButton(_JobButton, template=REROLL_TEMPLATE):
+    """🔄 A new grid from the same prompt; unlike U/V, it can be pressed again and again."""
+
+    family = REROLL
+
+    def __init__(self, ref: ButtonRef) -> None:
+        button = discord.ui.Button[Any](
+            emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=ref.custom_id
+        )
+        super().__init__(ref, button, row=0)
+
+    @classmethod
+    def for_ref(cls, ref: ButtonRef) -> RerollButton:
+        return cls(ref)
+
+
+class DeleteButton(_JobButton, template=DELETE_TEMPLATE):
+    """🗑️ Deletes the result message; only its requester and the server's moderators may."""
+
+    family = DELETE
+
+    def __init__(self, ref: ButtonRef) -> None:
+        button = discord.ui.Button[Any](
+            emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=ref.custom_id
+        )
+        super().__init__(ref, button, row=1)
+
+    @classmethod
+    def for_ref(cls, ref: ButtonRef) -> DeleteButton:
+        return cls(ref)
+
+
+class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=HISTORY_TEMPLATE):
+    """◀ / ▶ on a /history page."""
+
+    def __init__(self, ref: HistoryRef, *, label: str, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Post here", style=discord.ButtonStyle.primary, custom_id=ref.custom_id
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                disabled=disabled,
+                custom_id=ref.custom_id,
             )
         )
         self.ref = ref
@@ -91,11 +167,12 @@ class ShowButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHOW_T
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> ShowButton:
-        return cls(ButtonRef(match["job"], "show"))
+    ) -> HistoryPageButton:
+        ref = HistoryRef(int(match["user"]), int(match["page"]))
+        return cls(ref, label=getattr(item, "label", None) or "page")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _dispatch(interaction, self.ref, show=True)
+        await _dispatch(interaction, HISTORY, self.ref, self.ref.custom_id)
 
 
-DYNAMIC_ITEMS = (GridButton, ShowButton)
+DYNAMIC_ITEMS = (GridButton, ShowButton, RerollButton, DeleteButton, HistoryPageButton)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import aiohttp
@@ -12,7 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot.akool import AkoolClient
-from bot.components import DYNAMIC_ITEMS, ButtonHandler
+from bot.components import DYNAMIC_ITEMS
 from bot.images import ImageFetcher
 from bot.job_loop import JobLoop
 from bot.jobs import JobService
@@ -81,8 +81,8 @@ class AkoolBot(commands.Bot):
             webhook_url=settings.webhook_public_url,
             clock=clock,
         )
-        # Set by the buttons extension; the dynamic items hand every press to it.
-        self.button_handler: ButtonHandler | None = None
+        # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
+        self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

@@ -20,17 +20,29 @@ JOB_ID: Final = re.compile(r"^[0-9a-f]{24}$")
 GRID_BUTTONS: Final = ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
 # "show" reposts a finished job in the channel, like Midjourney's /show.
 SHOW: Final = "show"
+# "reroll" starts a new grid with the same prompt; "delete" removes a result message.
+REROLL: Final = "reroll"
+DELETE: Final = "delete"
+JOB_ACTIONS: Final = (*GRID_BUTTONS, SHOW, REROLL, DELETE)
 
-GRID_TEMPLATE: Final = rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):(?P<button>[UV][1-4])"
-SHOW_TEMPLATE: Final = rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):{SHOW}"
-_ANY: Final = re.compile(rf"{PREFIX}:(?P<job>[0-9a-f]{{24}}):(?P<action>[UV][1-4]|{SHOW})")
-# Compiled as discord.py compiles a DynamicItem's template (bot.components registers both).
-_DYNAMIC_TEMPLATES: Final = (re.compile(GRID_TEMPLATE), re.compile(SHOW_TEMPLATE))
+_JOB: Final = rf"{PREFIX}:(?P<job>[0-9a-f]{{24}})"
+GRID_TEMPLATE: Final = rf"{_JOB}:(?P<button>[UV][1-4])"
+SHOW_TEMPLATE: Final = rf"{_JOB}:{SHOW}"
+REROLL_TEMPLATE: Final = rf"{_JOB}:{REROLL}"
+DELETE_TEMPLATE: Final = rf"{_JOB}:{DELETE}"
+# /history pages: whose history, and which page. Only that member may turn the pages.
+HISTORY_TEMPLATE: Final = rf"{PREFIX}:history:(?P<user>[1-9][0-9]{{0,19}}):(?P<page>[0-9]{{1,4}})"
+_ANY: Final = re.compile(rf"{_JOB}:(?P<action>[UV][1-4]|{SHOW}|{REROLL}|{DELETE})")
+# Compiled as discord.py compiles a DynamicItem's template (bot.components registers them all).
+DYNAMIC_TEMPLATES: Final = tuple(
+    re.compile(t)
+    for t in (GRID_TEMPLATE, SHOW_TEMPLATE, REROLL_TEMPLATE, DELETE_TEMPLATE, HISTORY_TEMPLATE)
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ButtonRef:
-    """What a button names: the job it belongs to and the action (``U1``..``V4`` or ``show``)."""
+    """What a job's button names: the job and the action (``U1``..``V4``, show, reroll, delete)."""
 
     job_id: str
     action: str
@@ -38,7 +50,7 @@ class ButtonRef:
     def __post_init__(self) -> None:
         if not JOB_ID.fullmatch(self.job_id):
             raise ValueError(f"not an AKOOL job id: {self.job_id!r}")
-        if self.action not in (*GRID_BUTTONS, SHOW):
+        if self.action not in JOB_ACTIONS:
             raise ValueError(f"not a button: {self.action!r}")
 
     @property
@@ -54,6 +66,18 @@ class ButtonRef:
         if match is None:
             return None
         return cls(match["job"], match["action"])
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRef:
+    """A /history page button: the member whose history it is, and the page (0 = newest)."""
+
+    user_id: int
+    page: int
+
+    @property
+    def custom_id(self) -> str:
+        return f"{PREFIX}:history:{self.user_id}:{self.page}"
 
 
 def normalise_job_id(text: str) -> str | None:
@@ -72,6 +96,6 @@ def reaches_dynamic_item(
     other press it drops without a word, and the member sees "This interaction failed".
     ``on_message`` holds the ``(component type, custom_id)`` of every component on the message.
     """
-    if not any(template.fullmatch(custom_id) for template in _DYNAMIC_TEMPLATES):
+    if not any(template.fullmatch(custom_id) for template in DYNAMIC_TEMPLATES):
         return False
     return (component_type, custom_id) in on_message

@@ -12,7 +12,7 @@ Discord's bare "This interaction failed".
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import discord
@@ -20,8 +20,9 @@ from discord.ext import commands
 
 from bot import policy, render
 from bot.akool import AkoolError
+from bot.components import GRID
 from bot.core import AkoolBot
-from bot.custom_ids import ButtonRef, reaches_dynamic_item
+from bot.custom_ids import SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
 from bot.jobs import Origin
 from bot.store import ButtonPress, Job, JobStatus
@@ -57,10 +58,14 @@ class Buttons(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        self.bot.button_handler = self
+        self.bot.button_handlers.update(self._handlers())
 
     async def cog_unload(self) -> None:
-        self.bot.button_handler = None
+        for family in self._handlers():
+            self.bot.button_handlers.pop(family, None)
+
+    def _handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        return {GRID: self.on_grid_button, SHOW: self.on_show_button}
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

@@ -301,6 +301,7 @@ async def test_create_intents_lost_only_without_a_job(store: SqliteJobStore):
     await store.add_job(new_job(intent_id=kept), now=T0, due_at=None)
 
     found = await store.lost_create_intents(started_before=T0 + 50)
+    assert lost is not None
     await store.drop_create_intent(lost)
     after = await store.lost_create_intents(started_before=T0 + 200)
 
