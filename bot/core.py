@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT: Final = 3.0
 
 # Loaded in this order at start-up; each is a module in cogs/ with a setup() function.
-EXTENSIONS: Final = ("cogs.imagine", "cogs.jobs", "cogs.buttons")
+EXTENSIONS: Final = ("cogs.imagine", "cogs.jobs", "cogs.buttons", "cogs.admin", "cogs.history")
 
 
 class AkoolBot(commands.Bot):
