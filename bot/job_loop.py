@@ -97,8 +97,11 @@ class JobLoop:
                 log.exception("Job loop tick failed")
                 delay = self._interval
             if delay > 0:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+                # races with the event being set, and stop() would then wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
 
     async def _idle_delay(self) -> float:
         next_due = await self._store.next_due_at()

@@ -96,12 +96,18 @@ class JobService:
         """Refuse new jobs and wait (at most ``grace`` seconds) for those being recorded."""
         self._stopping = True
         try:
-            await asyncio.wait_for(self._idle.wait(), grace)
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         except TimeoutError:
             log.warning("Stopping with %d job(s) still being recorded", self._in_flight)
 
     async def admit(
-        self, origin: Origin, role_ids: Iterable[int], prompt: str | None = None
+        self,
+        origin: Origin,
+        role_ids: Iterable[int],
+        prompt: str | None = None,
+        *,
+        parent_channel_id: int | None = None,
     ) -> Admission:
         """Check a member may spend credits here now: channel, roles, banned words, limits.
 
@@ -111,7 +117,9 @@ class JobService:
         if origin.guild_id is None:
             return Admission(ServerSettings(), None)
         settings = await self.store.server_settings(origin.guild_id)
-        policy.check_place(settings, origin.channel_id, role_ids)
+        policy.check_place(
+            settings, origin.channel_id, role_ids, parent_channel_id=parent_channel_id
+        )
         if prompt is not None:
             policy.check_prompt(settings, prompt)
         limits = policy.limits(settings, self._clock())

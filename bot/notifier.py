@@ -7,6 +7,9 @@ after a restart gets the same message back instead of a second post.
 A job whose channel cannot be posted in any more (the bot lost its permissions, the channel was
 deleted) goes to its requester by DM; if that fails too, the job is recorded as undeliverable with
 the reason, so the loop never tries it again.
+
+A requester who asked for it (``/notify dm:on``) also gets a copy by DM, sent once the channel post
+is recorded. The copy is best-effort: it never holds up or repeats the post, and is not retried.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ class RetryLater(Exception):
 def nonce_for(job: Job) -> str:
     """The completion post's nonce: Discord allows 25 characters; an AKOOL id has 24."""
     return job.akool_id[:25]
+
+
+def dm_copy_nonce_for(job: Job) -> str:
+    """The DM copy's own nonce, so it can never be mistaken for (or dedupe into) the post."""
+    return f"d{job.akool_id}"[:25]
 
 
 def may_pass(exc: discord.HTTPException) -> bool:
@@ -114,6 +122,7 @@ class Notifier:
             kwargs["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
             )
+        in_channel = True
         try:
             message = await self._send(
                 self._channel(job), job, kwargs, pings=render.mentioned_users(job, parent)
@@ -123,20 +132,71 @@ class Notifier:
             by_dm = await self._deliver_by_dm(job, parent, image, problem, reason)
             if by_dm is None:
                 return
-            message = by_dm
+            message, in_channel = by_dm, False
         except discord.HTTPException as exc:
             if may_pass(exc):
                 raise RetryLater(f"Discord answered {describe(exc)}") from exc
             await self._give_up(job, f"Discord refused the post: {describe(exc)}")
             return
-        if await self._store.mark_delivered(job.akool_id, message.id, now=self._clock()):
+        first = await self._store.mark_delivered(job.akool_id, message.id, now=self._clock())
+        if first:
             log.info(
                 "Delivered job %s as message %s in channel %s",
                 job.akool_id,
                 message.id,
                 message.channel.id,
             )
+        # Only the call that recorded the post sends the copy, so a retry after a crash or a
+        # second process never sends two; one that already went by DM needs no copy.
+        if first and in_channel:
+            await self._send_dm_copy(job, parent, image, problem, message.id)
+        # Last, so "Done" on the status message means the delivery is over, DM copy included.
         await self.show_progress(job)
+
+    async def _send_dm_copy(
+        self,
+        job: Job,
+        parent: Job | None,
+        image: DownloadedImage | None,
+        problem: str | None,
+        post_id: int,
+    ) -> None:
+        """Send the requester a copy of the post if they asked for one. Never raises.
+
+        The job is already delivered: a DM that fails (closed DMs are Discord 403, code 50007)
+        is logged and dropped, never retried.
+        """
+        if job.guild_id is None:
+            return
+        try:
+            if not await self._store.dm_notify(job.requester_id):
+                return
+            kwargs = await self._post(
+                job, parent, image, problem, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN
+            )
+            # Buttons only work in the job's server (presses are checked against it).
+            kwargs.pop("view", None)
+            link = render.message_link(job.guild_id, job.channel_id, post_id)
+            note = f"-# A copy for you; the post is in <#{job.channel_id}>: {link}"
+            kwargs["content"] = f"{note}\n{kwargs['content']}"
+            dm = await self._client.create_dm(discord.Object(job.requester_id))
+            await dm.send(
+                nonce=dm_copy_nonce_for(job),
+                allowed_mentions=discord.AllowedMentions.none(),
+                **kwargs,
+            )
+        except discord.HTTPException as exc:
+            log.warning(
+                "Could not send member %s the DM copy of job %s: %s",
+                job.requester_id,
+                job.akool_id,
+                describe(exc),
+            )
+            return
+        except Exception:
+            log.exception("The DM copy of job %s failed unexpectedly", job.akool_id)
+            return
+        log.info("Sent member %s a DM copy of job %s", job.requester_id, job.akool_id)
 
     async def _deliver_by_dm(
         self,
@@ -241,6 +301,9 @@ class Notifier:
                 "content": render.failure_content(job),
                 "embed": render.failure_embed(job),
             }
+            view = render.grid_view(job)  # 🗑️ only: a failure can be cleared away too
+            if view is not None:
+                kwargs["view"] = view
         else:
             kwargs = await self._result_post(job, parent, image, problem, limit=limit)
         if by_dm:

@@ -19,6 +19,12 @@ class LimitReached(UserFacingError):
     """A member is at one of the server's fair-use limits."""
 
 
+def parent_channel_id(channel: object) -> int | None:
+    """A thread's parent channel (settings name channels; threads inherit them)."""
+    parent = getattr(channel, "parent_id", None)
+    return parent if isinstance(parent, int) else None
+
+
 def role_ids(user: object) -> list[int]:
     """The ids of a member's roles (none for a user outside a server)."""
     return [role.id for role in getattr(user, "roles", ())]
@@ -37,18 +43,29 @@ def explain_limit(limits: Limits, usage: MemberUsage) -> str:
             else "It frees up as your earlier jobs age past 24 hours."
         )
         return (
-            f"You have started {usage.daily} jobs in the last 24 hours, and this server allows "
+            f"You have started {_jobs(usage.daily)} in the last 24 hours, and this server allows "
             f"{limits.daily} a day. {frees}"
         )
     return (
-        f"You have {usage.active} unfinished jobs, and this server allows {limits.active} at "
-        "once. You can start another as soon as one of them finishes."
+        f"You have {_jobs(usage.active, 'unfinished job')}, and this server allows "
+        f"{limits.active} at once. You can start another as soon as one of them finishes."
     )
 
 
-def check_place(settings: ServerSettings, channel_id: int, role_ids: Iterable[int]) -> None:
-    """The channel and the member's roles against the server's allow-lists (empty = all)."""
-    if settings.channels and channel_id not in settings.channels:
+def _jobs(count: int, noun: str = "job") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def check_place(
+    settings: ServerSettings,
+    channel_id: int,
+    role_ids: Iterable[int],
+    *,
+    parent_channel_id: int | None = None,
+) -> None:
+    """The channel (or, in a thread, its parent) and the member's roles against the server's
+    allow-lists (empty = all)."""
+    if settings.channels and not settings.channels.intersection({channel_id, parent_channel_id}):
         where = ", ".join(f"<#{c}>" for c in sorted(settings.channels))
         raise UserFacingError(f"The image bot works only in {where} on this server.")
     if settings.roles and not settings.roles.intersection(role_ids):

@@ -13,8 +13,8 @@ from typing import Final
 import discord
 
 from bot.akool import ImageJob
-from bot.components import GridButton
-from bot.custom_ids import GRID_BUTTONS, ButtonRef
+from bot.components import DeleteButton, GridButton, RerollButton
+from bot.custom_ids import DELETE, GRID_BUTTONS, REROLL, ButtonRef
 from bot.store import CreateIntent, Job, JobKind, JobStatus
 
 # AKOOL keeps generated images for 7 days after creation.
@@ -54,8 +54,15 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
+def is_reroll(job: Job) -> bool:
+    """A grid made by 🔄 on another grid (stored with ``button`` "reroll", not an AKOOL button)."""
+    return job.kind is not JobKind.BUTTON and job.button == REROLL
+
+
 def what(job: Job) -> str:
     """What the job is, in a few words: the prompt, or the button pressed on a grid."""
+    if is_reroll(job):
+        return f"🔄 Re-roll of {what_prompt(job)}"
     if job.kind is JobKind.BUTTON and job.button:
         action = "Upscale" if job.button.startswith("U") else "Variation"
         return f"{action} {job.button} of `{job.parent_akool_id}`"
@@ -102,6 +109,10 @@ def result_content(job: Job, parent: Job | None, *, original_link: bool) -> str:
         line = f"{what_prompt(job)} - {action} ({job.button}) by <@{job.requester_id}>"
         if parent is not None and parent.requester_id != job.requester_id:
             line += f", from <@{parent.requester_id}>'s grid"
+    elif is_reroll(job):
+        line = f"{what_prompt(job)} - Re-roll by <@{job.requester_id}>"
+        if parent is not None and parent.requester_id != job.requester_id:
+            line += f", from <@{parent.requester_id}>'s grid"
     else:
         line = f"{what_prompt(job)} - {mentions}"
     if original_link and job.image_url:
@@ -131,7 +142,8 @@ def result_embed(job: Job, *, filename: str | None, now: float) -> discord.Embed
         name="Time", value=duration((job.finished_at or now) - job.created_at), inline=True
     )
     if job.parent_akool_id:
-        embed.add_field(name="From", value=f"`{job.parent_akool_id}` {job.button}", inline=True)
+        how = "re-roll" if is_reroll(job) else job.button
+        embed.add_field(name="From", value=f"`{job.parent_akool_id}` {how}", inline=True)
     if filename is not None:
         embed.set_image(url=f"attachment://{filename}")
     return embed
@@ -170,16 +182,35 @@ def dm_fallback_note(job: Job) -> str:
     return note
 
 
+def offers_reroll(job: Job) -> bool:
+    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) with a prompt."""
+    has_grid = any(b in GRID_BUTTONS for b in (*job.buttons, *job.used_buttons))
+    return has_grid and bool(job.prompt.strip())
+
+
 def grid_view(job: Job) -> discord.ui.View | None:
-    """U1-U4 then V1-V4, for the buttons AKOOL offers on this job; used ones green and disabled."""
+    """The buttons of a finished job's post, laid out as Midjourney does.
+
+    A grid gets U1-U4 🔄 on the first row and V1-V4 🗑️ on the second, for the U/V buttons AKOOL
+    offers (used ones green and disabled); any other finished post, failed ones included, gets
+    only 🗑️. A job that has not finished has no buttons.
+    """
+    if not job.status.finished:
+        return None
     offered = set(job.buttons)
     used = set(job.used_buttons)
     present = [b for b in GRID_BUTTONS if b in offered or b in used]
-    if not present:
-        return None
     view = discord.ui.View(timeout=None)
+    # discord.py keeps the order of adding within a row: U1-U4 then 🔄; V1-V4 then 🗑️.
     for button in present:
-        view.add_item(GridButton(ButtonRef(job.akool_id, button), used=button in used))
+        if button.startswith("U"):
+            view.add_item(GridButton(ButtonRef(job.akool_id, button), used=button in used))
+    if offers_reroll(job):
+        view.add_item(RerollButton(ButtonRef(job.akool_id, REROLL)))
+    for button in present:
+        if button.startswith("V"):
+            view.add_item(GridButton(ButtonRef(job.akool_id, button), used=button in used))
+    view.add_item(DeleteButton(ButtonRef(job.akool_id, DELETE)))
     return view
 
 

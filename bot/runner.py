@@ -127,6 +127,7 @@ def _stop_on_signals(bot: AkoolBot) -> None:
 
 async def _close(bot: AkoolBot) -> None:
     try:
-        await asyncio.wait_for(bot.close(), timeout=SHUTDOWN_GRACE)
+        async with asyncio.timeout(SHUTDOWN_GRACE):
+            await bot.close()
     except TimeoutError:
         log.warning("Stopping took longer than %.0f s; exiting anyway", SHUTDOWN_GRACE)

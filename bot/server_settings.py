@@ -59,7 +59,7 @@ class ServerSettings:
 
     def with_banned_word(self, word: str) -> Self:
         cleaned = normalise_word(word)
-        if not cleaned:
+        if not any(c.isalnum() for c in cleaned):
             raise InvalidSetting("A banned word needs at least one letter or digit.")
         if len(cleaned) > BANNED_WORD_LENGTH:
             raise InvalidSetting(f"A banned word can be at most {BANNED_WORD_LENGTH} characters.")

@@ -1,8 +1,10 @@
-"""U1-U4 / V1-V4 and "Post here": what a press does.
+"""U1-U4 / V1-V4, 🔄, 🗑️ and "Post here": what a press does.
 
 Anyone in the channel may press a grid's button. AKOOL allows each button once, so the first press
 starts the job (credited to the presser, posted as a reply to the grid) and any later press is told
-who pressed it, with a link to that job, and costs nothing.
+who pressed it, with a link to that job, and costs nothing. 🔄 is the bot's own button, not
+AKOOL's: every press starts a new grid from the same prompt, credited to the presser. 🗑️ deletes
+the post it is on, for the job's requester and members who may manage messages.
 
 Every button the bot posts is a ``DynamicItem``. A press that none of them will take (an altered
 ``custom_id``, or one that is not on the pressed message) gets a private refusal here rather than
@@ -11,6 +13,7 @@ Discord's bare "This interaction failed".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -22,15 +25,18 @@ from bot import policy, render
 from bot.akool import AkoolError
 from bot.components import GRID
 from bot.core import AkoolBot
-from bot.custom_ids import SHOW, ButtonRef, reaches_dynamic_item
+from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
 from bot.jobs import Origin
-from bot.store import ButtonPress, Job, JobStatus
+from bot.store import ButtonPress, Job, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_GRID = "This bot has no record of that job, so its buttons cannot be used here."
 NOT_OURS = "This button does not belong to a job this bot can act on, so nothing was done."
+NO_PROMPT = "Only a grid with a prompt can be re-rolled."
+# How far up a chain of variations a re-roll looks for the source image the chain began with.
+_MAX_CHAIN = 20
 
 
 def components_on(message: discord.Message | None) -> set[tuple[int, str]]:
@@ -65,7 +71,12 @@ class Buttons(commands.Cog):
             self.bot.button_handlers.pop(family, None)
 
     def _handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
-        return {GRID: self.on_grid_button, SHOW: self.on_show_button}
+        return {
+            GRID: self.on_grid_button,
+            SHOW: self.on_show_button,
+            REROLL: self.on_reroll_button,
+            DELETE: self.on_delete_button,
+        }
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -103,7 +114,11 @@ class Buttons(commands.Cog):
             # A press that will start a job spends the presser's credits and counts for them;
             # one that comes too late only learns who was first.
             origin = Origin(interaction.user.id, interaction.guild_id, parent.channel_id)
-            admission = await self.bot.jobs.admit(origin, policy.role_ids(interaction.user))
+            admission = await self.bot.jobs.admit(
+                origin,
+                policy.role_ids(interaction.user),
+                parent_channel_id=policy.parent_channel_id(interaction.channel),
+            )
             policy.check_may_press(admission.settings, parent, interaction.user.id)
             limits = admission.limits
         # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
@@ -123,24 +138,7 @@ class Buttons(commands.Cog):
             return
         child = result.child
         await self._refresh_grid(interaction, parent.akool_id)
-        channel = interaction.channel
-        assert isinstance(channel, discord.abc.Messageable)
-        grid_id = parent.result_message_id
-        if grid_id is None and interaction.message is not None:
-            grid_id = interaction.message.id
-        reference = None
-        if grid_id is not None:
-            reference = discord.MessageReference(
-                message_id=grid_id, channel_id=parent.channel_id, fail_if_not_exists=False
-            )
-        announcement = await channel.send(
-            render.status_line(child, self.bot.clock()),
-            reference=reference,  # type: ignore[arg-type]
-            allowed_mentions=discord.AllowedMentions(users=[interaction.user], replied_user=False),
-        )
-        await self.bot.store.set_status_message(
-            child.akool_id, announcement.id, now=self.bot.clock()
-        )
+        await self._announce(interaction, parent, child)
         log.info(
             "%s pressed %s on %s: job %s",
             interaction.user.id,
@@ -148,6 +146,93 @@ class Buttons(commands.Cog):
             parent.akool_id,
             child.akool_id,
         )
+
+    async def on_reroll_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
+        grid = await self._job_here(interaction, ref.job_id)
+        if not render.offers_reroll(grid):
+            raise UserFacingError(NO_PROMPT)
+        # Every press spends the presser's credits: the server's rules and their limits apply,
+        # and a refusal is private because nothing has been acknowledged yet.
+        origin = Origin(interaction.user.id, interaction.guild_id, grid.channel_id)
+        roles = policy.role_ids(interaction.user)
+        admission = await self.bot.jobs.admit(
+            origin,
+            roles,
+            prompt=grid.prompt,
+            parent_channel_id=policy.parent_channel_id(interaction.channel),
+        )
+        policy.check_may_press(admission.settings, grid, interaction.user.id)
+        # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
+        await interaction.response.defer()
+        source = await self._reroll_source(grid)
+        child = await self.bot.jobs.reroll(source, interaction.user.id, limits=admission.limits)
+        await self._announce(interaction, grid, child)
+        log.info("%s re-rolled %s: job %s", interaction.user.id, grid.akool_id, child.akool_id)
+
+    async def _reroll_source(self, grid: Job) -> Job:
+        """``grid``, with the source image of the grid its chain of variations began with."""
+        root = grid
+        for _ in range(_MAX_CHAIN):
+            if root.kind is not JobKind.BUTTON or root.parent_akool_id is None:
+                break
+            parent = await self.bot.store.get_job(root.parent_akool_id)
+            if parent is None:
+                break
+            root = parent
+        if root.source_image == grid.source_image:
+            return grid
+        return dataclasses.replace(grid, source_image=root.source_image)
+
+    async def _announce(self, interaction: discord.Interaction, grid: Job, child: Job) -> None:
+        """Tell the channel, as a reply to the grid, that ``child`` started: its status message."""
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        grid_id = grid.result_message_id
+        if grid_id is None and interaction.message is not None:
+            grid_id = interaction.message.id
+        reference = None
+        if grid_id is not None:
+            # The grid may have been deleted (🗑️) since: then a plain message rather than none.
+            reference = discord.MessageReference(
+                message_id=grid_id, channel_id=grid.channel_id, fail_if_not_exists=False
+            )
+        announcement = await channel.send(
+            render.status_line(
+                child,
+                self.bot.clock(),
+                position=await self.bot.store.queue_position(child.akool_id),
+            ),
+            reference=reference,  # type: ignore[arg-type]
+            allowed_mentions=discord.AllowedMentions(users=[interaction.user], replied_user=False),
+        )
+        await self.bot.store.set_status_message(
+            child.akool_id, announcement.id, now=self.bot.clock()
+        )
+
+    async def on_delete_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
+        job = await self._job_here(interaction, ref.job_id)
+        if not may_delete(interaction, job):
+            raise UserFacingError(
+                f"Only <@{job.requester_id}>, who asked for this image, or a member who can "
+                "manage messages may delete it."
+            )
+        message = interaction.message
+        if message is None:
+            raise UserFacingError("That post cannot be found any more.")
+        await interaction.response.defer()
+        try:
+            # The message the button is on: the first post, or a repost from "Post here".
+            await message.delete()
+        except discord.NotFound:
+            note = "It was already deleted."
+        else:
+            log.info(
+                "%s deleted message %s of job %s", interaction.user.id, message.id, job.akool_id
+            )
+            note = "Deleted."
+        if job.status is JobStatus.COMPLETED:
+            note += f" To post it again: `/status {job.akool_id}`, then Post here."
+        await interaction.followup.send(note, ephemeral=True)
 
     async def _refresh_grid(self, interaction: discord.Interaction, job_id: str) -> None:
         """Show the grid's buttons as the store now has them (used ones green and disabled)."""
@@ -194,6 +279,13 @@ class Buttons(commands.Cog):
         assert isinstance(channel, discord.abc.Messageable)
         message = await self.bot.notifier.repost(job, channel)
         await interaction.followup.send(f"Posted: {message.jump_url}", ephemeral=True)
+
+
+def may_delete(interaction: discord.Interaction, job: Job) -> bool:
+    """The job's requester, or a member allowed to delete others' messages in this channel."""
+    if interaction.user.id == job.requester_id:
+        return True
+    return interaction.guild_id is not None and interaction.permissions.manage_messages
 
 
 async def setup(bot: AkoolBot) -> None:

@@ -91,7 +91,12 @@ class Imagine(commands.Cog):
         source = check_source_image(image) if image is not None else None
         assert interaction.channel_id is not None
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
-        admission = await self.bot.jobs.admit(origin, policy.role_ids(interaction.user), text)
+        admission = await self.bot.jobs.admit(
+            origin,
+            policy.role_ids(interaction.user),
+            text,
+            parent_channel_id=policy.parent_channel_id(interaction.channel),
+        )
         scale = aspect.value if aspect is not None else admission.settings.default_aspect
         if scale not in {c.value for c in ASPECTS}:
             raise UserFacingError("That aspect ratio is not one AKOOL offers.")

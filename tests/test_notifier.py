@@ -353,3 +353,99 @@ async def test_a_status_message_that_is_gone_is_harmless(
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert JOB_ID in warning.getMessage()
     assert "10008" in warning.getMessage()
+
+
+# The DM copy for members who asked for one (/notify dm:on)
+
+
+async def test_a_member_who_asked_gets_a_dm_copy_after_the_post(
+    notifier: Notifier, store: SqliteJobStore, channel: Any, dm: Any, client: Any
+):
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    channel.send.return_value = sent_message(99, CHANNEL)
+    dm.send.return_value = sent_message(100, 555)
+    await notifier.deliver(await finished(store))
+
+    assert kwargs_of(channel.send)["nonce"] == JOB_ID
+    (user,) = client.create_dm.await_args.args
+    assert user.id == ALICE
+    sent = kwargs_of(dm.send)
+    assert sent["nonce"] == f"d{JOB_ID}"  # its own, so it never dedupes into the post
+    assert sent["file"].fp.read() == PNG
+    assert "view" not in sent  # presses are checked against the server
+    assert f"https://discord.com/channels/{GUILD}/{CHANNEL}/99" in sent["content"]
+    assert sent["allowed_mentions"].users is False
+    stored = await store.get_job(JOB_ID)
+    assert stored is not None
+    assert stored.delivery is Delivery.DELIVERED
+    assert stored.result_message_id == 99
+
+
+async def test_a_failure_is_copied_by_dm_too(
+    notifier: Notifier, store: SqliteJobStore, channel: Any, dm: Any
+):
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    channel.send.return_value = sent_message(99, CHANNEL)
+    dm.send.return_value = sent_message(100, 555)
+    await notifier.deliver(await finished(store, status=JobStatus.FAILED))
+
+    sent = kwargs_of(dm.send)
+    assert "failed" in sent["content"]
+    assert sent["embed"].description == "AKOOL said no."
+    assert "file" not in sent
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        http_error(discord.Forbidden, 403, 50007, "Cannot send messages to this user"),
+        # Even a refusal that may pass is not retried: the job is already delivered.
+        http_error(discord.DiscordServerError, 503, 0, "Unavailable"),
+    ],
+)
+async def test_a_refused_dm_copy_is_logged_and_never_retried(
+    notifier: Notifier,
+    store: SqliteJobStore,
+    channel: Any,
+    dm: Any,
+    refusal: discord.HTTPException,
+    caplog: pytest.LogCaptureFixture,
+):
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    channel.send.return_value = sent_message(99, CHANNEL)
+    dm.send.side_effect = refusal
+    await notifier.deliver(await finished(store))  # no RetryLater
+
+    dm.send.assert_awaited_once()
+    stored = await store.get_job(JOB_ID)
+    assert stored is not None
+    assert stored.delivery is Delivery.DELIVERED
+    assert stored.due_at is None
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert JOB_ID in warning.getMessage()
+    assert str(refusal.status) in warning.getMessage()
+
+
+async def test_only_the_delivery_that_records_the_post_sends_the_copy(
+    notifier: Notifier, store: SqliteJobStore, channel: Any, client: Any
+):
+    # Another process (or an earlier attempt) already recorded the post; this one's send got
+    # the same message back by its nonce.
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    job = await finished(store)
+    assert await store.mark_delivered(JOB_ID, 99, now=NOW)
+    channel.send.return_value = sent_message(99, CHANNEL)
+    await notifier.deliver(job)
+
+    client.create_dm.assert_not_awaited()
+
+
+async def test_a_post_that_went_by_dm_gets_no_second_copy(
+    notifier: Notifier, store: SqliteJobStore, channel: Any, dm: Any
+):
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    channel.send.side_effect = http_error(discord.NotFound, 404, 10003, "Unknown Channel")
+    dm.send.return_value = sent_message(77, 555)
+    await notifier.deliver(await finished(store))
+
+    assert kwargs_of(dm.send)["nonce"] == JOB_ID  # the fallback post, and nothing else

@@ -92,3 +92,8 @@ def test_json_round_trip():
 )
 def test_unusable_stored_values_fall_back_to_defaults(raw):
     assert ServerSettings.from_json(raw) == ServerSettings()
+
+
+def test_a_banned_word_needs_a_letter_or_digit():
+    with pytest.raises(InvalidSetting, match="letter or digit"):
+        ServerSettings().with_banned_word("!!!")

@@ -51,7 +51,8 @@ async def test_another_member_presses_u2(world: World):
     assert pinged(child_post) == [world.bob.id, world.alice.id]
     assert child_post.attachments[0].data == world.akool.png(child_id)
     assert "Upscaled (U2)" in child_post.content
-    assert child_post.components == []  # AKOOL offers no buttons on an upscale
+    # AKOOL offers no buttons on an upscale: only 🗑️.
+    assert world.custom_ids_of(child_post) == [custom_id(child_id, "delete")]
 
 
 async def test_ten_members_press_v3_at_once(world: World):

@@ -41,7 +41,8 @@ async def test_imagine_acks_edits_status_and_posts_the_grid(world: World):
     assert post.message_reference is not None
     assert replied_to(post) == done.id
     refs = [ButtonRef.parse(c) for c in world.discord.custom_ids(post)]
-    assert refs == [ButtonRef(job_id, b) for b in GRID_BUTTONS]
+    layout = [*GRID_BUTTONS[:4], "reroll", *GRID_BUTTONS[4:], "delete"]
+    assert refs == [ButtonRef(job_id, b) for b in layout]
     # One edit per status change: queued, processing, done.
     texts = [e.changes["content"] for e in done.edits if "content" in e.changes]
     assert sum("Processing" in t for t in texts) == 1
@@ -81,7 +82,8 @@ async def test_failed_job_gets_a_red_embed_and_a_ping(world: World):
     assert "Check the prompt" in embed["description"]
     assert post.mention_ids == [world.alice.id]
     assert post.attachments == []
-    assert post.components == []
+    (job_id,) = world.akool.jobs
+    assert world.custom_ids_of(post) == [f"akool:v1:{job_id}:delete"]
 
 
 async def test_a_result_over_the_upload_limit_becomes_a_preview_with_a_link(world: World):

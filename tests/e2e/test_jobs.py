@@ -6,6 +6,12 @@ from tests.e2e.conftest import World
 from tests.fakes.akool import FaultKind, Timeline
 
 
+def grid_buttons(job_id: str) -> list[str]:
+    """A grid's buttons: U1-U4 🔄 on the first row, V1-V4 🗑️ on the second."""
+    layout = ("U1", "U2", "U3", "U4", "reroll", "V1", "V2", "V3", "V4", "delete")
+    return [f"akool:v1:{job_id}:{b}" for b in layout]
+
+
 async def test_track_refuses_a_malformed_id_without_asking_akool(world: World):
     async with world.running():
         answers = []
@@ -49,7 +55,7 @@ async def test_track_of_a_finished_job_posts_it_once(world: World):
     assert "already completed" in note.content
     assert post.attachments[0].data == world.akool.png(job.id)
     assert "made in the web app" in post.content
-    assert len(world.custom_ids_of(post)) == 8
+    assert world.custom_ids_of(post) == grid_buttons(job.id)
     assert refusal.ephemeral
     assert "already followed in this channel" in refusal.content
     assert len(world.posts_for(job.id)) == 1
@@ -117,7 +123,7 @@ async def test_status_autocompletes_recent_jobs_and_reposts(world: World):
         "Requested by"
     ] == f"<@{world.alice.id}>"
     assert repost.attachments[0].data == world.akool.png(ids[0])
-    assert len(world.custom_ids_of(repost)) == 8
+    assert world.custom_ids_of(repost) == grid_buttons(ids[0])
     assert repost.mention_ids == []
 
 

@@ -30,9 +30,8 @@ async def test_a_job_finishing_while_the_bot_is_down_is_delivered_once(world: Wo
     assert world.akool.calls["createbybutton"] == 1
     assert pinged(announced) == [world.bob.id]
     # A variation is a new grid: AKOOL offers it buttons of its own.
-    assert world.custom_ids_of(child_post) == [
-        f"akool:v1:{child_id}:{b}" for b in ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
-    ]
+    layout = ("U1", "U2", "U3", "U4", "reroll", "V1", "V2", "V3", "V4", "delete")
+    assert world.custom_ids_of(child_post) == [f"akool:v1:{child_id}:{b}" for b in layout]
 
 
 async def test_buttons_posted_before_a_restart_work_after_it(world: World):

@@ -1,9 +1,0 @@
-"""Placeholder until the admin feature lands."""
-
-from __future__ import annotations
-
-from bot.core import AkoolBot
-
-
-async def setup(bot: AkoolBot) -> None:
-    return None

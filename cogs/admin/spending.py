@@ -1,0 +1,91 @@
+"""/usage and /credits: what the server's members spent, and what the AKOOL account has left."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import AkoolBot
+from bot.policy import DAY
+
+log = logging.getLogger(__name__)
+
+# (title, how far back; None = ever). "Today" is the last 24 hours, like the daily limit.
+WINDOWS: Final = (("Last 24 hours", DAY), ("Last 7 days", 7 * DAY), ("All time", None))
+_FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
+
+Spent = dict[int, int]
+
+
+def usage_embed(windows: list[Spent]) -> discord.Embed:
+    """Totals per window, then each member's credits in every window, biggest spender first."""
+    embed = discord.Embed(title="Credits spent on this server", colour=discord.Colour.blurple())
+    for (title, _), spent in zip(WINDOWS, windows, strict=True):
+        embed.add_field(name=title, value=f"{sum(spent.values()):,}", inline=True)
+    everyone = windows[-1]
+    if not everyone:
+        embed.description = "No credits spent yet."
+        return embed
+    members = sorted(everyone, key=lambda member: (-everyone[member], member))
+    embed.add_field(
+        name="By member (24 hours · 7 days · all time)",
+        value=_member_lines(members, windows),
+        inline=False,
+    )
+    embed.set_footer(text="Credits AKOOL charged for the jobs started or tracked on this server.")
+    return embed
+
+
+def _member_lines(members: list[int], windows: list[Spent]) -> str:
+    """One line per member, cut short with "…and N more" to fit in an embed field."""
+    lines: list[str] = []
+    for shown, member in enumerate(members):
+        line = f"<@{member}>: " + " · ".join(f"{spent.get(member, 0):,}" for spent in windows)
+        rest = len(members) - shown - 1
+        candidate = [*lines, line] + ([f"…and {rest} more"] if rest else [])
+        if len("\n".join(candidate)) > _FIELD_MAX:
+            return "\n".join([*lines, f"…and {len(members) - shown} more"])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def credit_text(balance: float) -> str:
+    amount = f"{int(balance):,}" if balance.is_integer() else f"{balance:,.2f}"
+    return f"The AKOOL account behind this bot has {amount} credits left."
+
+
+class Spending(commands.Cog):
+    def __init__(self, bot: AkoolBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="usage")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def usage(self, interaction: discord.Interaction) -> None:
+        """Show the credits spent on this server, per member and in total."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = self.bot.clock()
+        windows = [
+            dict(
+                await self.bot.store.credits_spent(
+                    interaction.guild_id, since=None if back is None else now - back
+                )
+            )
+            for _, back in WINDOWS
+        ]
+        await interaction.followup.send(embed=usage_embed(windows), ephemeral=True)
+
+    @app_commands.command(name="credits")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def credits(self, interaction: discord.Interaction) -> None:
+        """Show how many credits the bot's AKOOL account has left."""
+        # AKOOL may take longer than Discord's 3 seconds to answer, with retries.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        credit = await self.bot.akool.get_credit()
+        await interaction.followup.send(credit_text(credit.balance), ephemeral=True)
