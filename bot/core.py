@@ -9,6 +9,7 @@ from typing import Final
 
 import aiohttp
 import discord
+from aiolimiter import AsyncLimiter
 from discord.ext import commands
 
 from bot.akool import AkoolClient
@@ -17,11 +18,17 @@ from bot.images import ImageFetcher
 from bot.job_loop import JobLoop
 from bot.jobs import JobService
 from bot.notifier import Notifier
+from bot.schedule import PollSchedule
 from bot.settings import Settings
 from bot.store import JobStore
 from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
+
+# The longest a job goes unchecked (a job far older than any seen, in the long tail).
+MAX_POLL_GAP: Final = 60.0
+# The share of the AKOOL request budget that status checks may use.
+POLL_SHARE: Final = 0.8
 
 # How long a stop waits for jobs AKOOL has accepted to be recorded.
 DRAIN_TIMEOUT: Final = 3.0
@@ -63,6 +70,9 @@ class AkoolBot(commands.Bot):
             ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
             clock=clock,
         )
+        per_second = settings.akool_requests_per_second * POLL_SHARE
+        burst = max(1.0, per_second / 5)
+        poll_budget = AsyncLimiter(burst, burst / per_second)
         self.job_loop = JobLoop(
             store=store,
             akool=akool,
@@ -70,6 +80,12 @@ class AkoolBot(commands.Bot):
             poll_interval=settings.poll_interval,
             job_timeout=settings.job_timeout,
             concurrency=settings.poll_concurrency,
+            schedule=PollSchedule(
+                base_gap=settings.poll_interval,
+                min_gap=settings.poll_interval / 3,
+                max_gap=max(settings.poll_interval, MAX_POLL_GAP),
+            ),
+            poll_budget=poll_budget,
             create_grace=settings.akool_timeout + 1.0,
             clock=clock,
         )
@@ -77,7 +93,6 @@ class AkoolBot(commands.Bot):
             store=store,
             akool=akool,
             loop=self.job_loop,
-            poll_interval=settings.poll_interval,
             webhook_url=settings.webhook_public_url,
             clock=clock,
         )

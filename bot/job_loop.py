@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from aiolimiter import AsyncLimiter
+
 from bot.akool import AkoolClient, AkoolError
 from bot.notifier import Notifier, RetryLater
-from bot.store import Job, JobStatus, JobStore, StatusUpdate
+from bot.schedule import PollSchedule
+from bot.store import Job, JobKind, JobStatus, JobStore, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class JobLoop:
         akool: AkoolClient,
         notifier: Notifier,
         poll_interval: float,
+        schedule: PollSchedule | None = None,
+        poll_budget: AsyncLimiter | None = None,
         job_timeout: float,
         concurrency: int,
         create_grace: float = 60.0,
@@ -57,6 +62,12 @@ class JobLoop:
         self._akool = akool
         self._notifier = notifier
         self._interval = poll_interval
+        self.schedule = schedule or PollSchedule(
+            base_gap=poll_interval, min_gap=poll_interval, max_gap=poll_interval
+        )
+        # Polls take at most this share of the AKOOL budget, leaving room for presses and creates.
+        self._poll_budget = poll_budget
+        self._learnt = False
         self._timeout = job_timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._batch = batch
@@ -79,6 +90,10 @@ class JobLoop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def next_poll_in(self, age: float) -> float:
+        """Seconds until a job that is ``age`` seconds old and unfinished is worth asking about."""
+        return self.schedule.next_gap(age)
 
     def wake(self) -> None:
         """Look for due jobs now (a job was created, or a webhook said one finished)."""
@@ -111,6 +126,10 @@ class JobLoop:
 
     async def tick(self) -> int:
         """Handle every job due now; return how many there were."""
+        if not self._learnt:
+            # Tracked jobs were made elsewhere at unknown times; they are not learnt from.
+            self.schedule.observe_all(reversed(await self._store.recent_durations(1000)))
+            self._learnt = True
         await self._report_lost_creates()
         jobs = await self._store.due_jobs(self._clock(), self._batch)
         if jobs:
@@ -147,6 +166,8 @@ class JobLoop:
                 await self._deliver(failed)
             return
         try:
+            if self._poll_budget is not None:
+                await self._poll_budget.acquire()
             result = await self._akool.get_result(job.akool_id)
         except AkoolError as exc:
             await self._on_akool_error(job, exc)
@@ -156,13 +177,16 @@ class JobLoop:
             self._alerted.clear()
         update = StatusUpdate.from_akool(result)
         now = self._clock()
-        due_at = now if update.status.finished else now + self._interval
+        age = now - job.created_at
+        due_at = now if update.status.finished else now + self.next_poll_in(age)
         updated = await self._store.record_status(job.akool_id, update, now=now, due_at=due_at)
         if updated is None:
             return  # moved on by another path (a webhook, another process) in the meantime
         if updated.status is not job.status:
             log.info("Job %s is %s", job.akool_id, updated.status.value)
             if updated.status.finished:
+                if job.kind is not JobKind.TRACK:
+                    self.schedule.observe(age)
                 await self._deliver(updated)
             else:
                 await self._notifier.show_progress(updated)

@@ -62,14 +62,12 @@ class JobService:
         store: JobStore,
         akool: AkoolClient,
         loop: JobLoop,
-        poll_interval: float,
         webhook_url: str | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.akool = akool
         self.loop = loop
-        self._interval = poll_interval
         self._webhook_url = webhook_url
         self._clock = clock
         # Calls between AKOOL accepting a job and the store recording it: a stop waits for them,
@@ -224,7 +222,8 @@ class JobService:
         if not created:
             return job, False
         update = StatusUpdate.from_akool(result)
-        due_at = now if update.status.finished else now + self._interval
+        age = now - (_seconds(result) or now)
+        due_at = now if update.status.finished else now + self.loop.next_poll_in(age)
         recorded = await self.store.record_status(job.akool_id, update, now=now, due_at=due_at)
         self.loop.wake()
         return recorded or job, True
@@ -355,7 +354,7 @@ class JobService:
 
     async def _store_new(self, new: NewJob) -> Job:
         now = self._clock()
-        job, _ = await self.store.add_job(new, now=now, due_at=now + self._interval)
+        job, _ = await self.store.add_job(new, now=now, due_at=now + self.loop.next_poll_in(0.0))
         self.loop.wake()
         return job
 

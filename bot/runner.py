@@ -17,6 +17,7 @@ import discord
 import discord.gateway
 import discord.http
 import yarl
+from aiolimiter import AsyncLimiter
 
 from bot.akool import AkoolClient
 from bot.core import AkoolBot
@@ -54,7 +55,11 @@ async def assemble(
         )
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
         akool = AkoolClient(
-            http, settings.akool_api_key, settings.akool_base_url, timeout=settings.akool_timeout
+            http,
+            settings.akool_api_key,
+            settings.akool_base_url,
+            timeout=settings.akool_timeout,
+            budget=request_budget(settings.akool_requests_per_second),
         )
         bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
         server = WebServer(
@@ -68,6 +73,13 @@ async def assemble(
         )
         async with bot, server:
             yield Runtime(bot, server)
+
+
+def request_budget(per_second: float) -> AsyncLimiter:
+    """A leaky bucket for ``per_second`` requests with a small burst (a fifth of a second's
+    worth), so AKOOL sees a steady rate rather than a second's requests at once."""
+    burst = max(1.0, per_second / 5)
+    return AsyncLimiter(burst, burst / per_second)
 
 
 def _point_discord_py_at(settings: Settings) -> None:

@@ -60,8 +60,11 @@ class Settings:
     webhook_public_url: str | None = None
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     log_level: str = "INFO"
-    # Seconds between polls of one job; AKOOL's own demo polls every 3 s.
-    poll_interval: float = 5.0
+    # The base gap between polls of one job (AKOOL's own demo polls every 3 s); the schedule
+    # learns from finished jobs when polls are worth making and stretches or shrinks it.
+    poll_interval: float = 3.0
+    # Requests per second to AKOOL, shared by polls, button presses and creates.
+    akool_requests_per_second: float = 5.0
     # A job unfinished after this many seconds is failed with a message suggesting /status later.
     job_timeout: float = 900.0
     # How many AKOOL status requests the job loop keeps in flight at once.
@@ -92,7 +95,10 @@ class Settings:
             webhook_public_url=reader.optional("WEBHOOK_PUBLIC_URL", _http_url),
             image_hosts=reader.value("IMAGE_HOSTS", _host_list, DEFAULT_IMAGE_HOSTS),
             log_level=reader.value("LOG_LEVEL", _log_level, "INFO"),
-            poll_interval=reader.value("POLL_INTERVAL", _positive_float, 5.0),
+            poll_interval=reader.value("POLL_INTERVAL", _positive_float, 3.0),
+            akool_requests_per_second=reader.value(
+                "AKOOL_REQUESTS_PER_SECOND", _positive_float, 5.0
+            ),
             job_timeout=reader.value("JOB_TIMEOUT", _positive_float, 900.0),
             poll_concurrency=reader.value("POLL_CONCURRENCY", _positive_int, 4),
             akool_timeout=reader.value("AKOOL_TIMEOUT", _positive_float, 30.0),

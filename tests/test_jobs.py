@@ -17,11 +17,12 @@ from tests.fakes.akool import FakeAkool
 
 @pytest.fixture
 def service(store: SqliteJobStore, akool: AkoolClient, clock: Clock) -> JobService:
+    loop = create_autospec(JobLoop, instance=True)
+    loop.next_poll_in.return_value = 5.0
     return JobService(
         store=store,
         akool=akool,
-        loop=create_autospec(JobLoop, instance=True),
-        poll_interval=5.0,
+        loop=loop,
         webhook_url=None,
         clock=clock,
     )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -81,6 +82,7 @@ class AkoolClient:
         attempts: int = 4,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
+        budget: AsyncLimiter | None = None,
     ) -> None:
         self._session = session
         self._api_key = api_key
@@ -89,6 +91,9 @@ class AkoolClient:
         self._attempts = attempts
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        # Every request, whoever makes it, waits for the shared budget, so a burst of jobs
+        # cannot trip AKOOL's throttling (code 1005).
+        self._budget = budget
 
     def __repr__(self) -> str:
         return f"AkoolClient(base_url={self._base_url!r})"
@@ -165,6 +170,8 @@ class AkoolClient:
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> Any:
+        if self._budget is not None:
+            await self._budget.acquire()
         headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
         try:
             async with self._session.request(

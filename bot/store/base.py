@@ -81,6 +81,10 @@ class JobStore(ABC):
         """Jobs whose due time has come, earliest first. Costs O(due), not O(history)."""
 
     @abstractmethod
+    async def recent_durations(self, limit: int) -> list[float]:
+        """Seconds from creation to finish of the ``limit`` most recently finished jobs."""
+
+    @abstractmethod
     async def next_due_at(self) -> float | None:
         """The earliest due time of any job, or ``None`` when no job needs work."""
 

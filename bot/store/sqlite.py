@@ -91,6 +91,13 @@ _DUE_JOBS: Final = """
 SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?
 """
 
+_RECENT_DURATIONS: Final = """
+SELECT finished_at - created_at FROM jobs
+WHERE finished_at IS NOT NULL AND kind != 'track'
+ORDER BY finished_at DESC
+LIMIT ?
+"""
+
 _NEXT_DUE: Final = "SELECT MIN(due_at) FROM jobs WHERE due_at IS NOT NULL"
 
 _SET_STATUS_MESSAGE: Final = """
@@ -315,6 +322,10 @@ class SqliteJobStore(JobStore):
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         async with self._db.execute(_DUE_JOBS, (now, limit)) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
+
+    async def recent_durations(self, limit: int) -> list[float]:
+        async with self._db.execute(_RECENT_DURATIONS, (limit,)) as cursor:
+            return [float(row[0]) for row in await cursor.fetchall()]
 
     async def next_due_at(self) -> float | None:
         row = await self._fetch_one(_NEXT_DUE, ())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -290,3 +292,19 @@ async def test_a_large_answer_is_read_whole(akool: AkoolClient, fake_akool: Fake
     result = await akool.get_result(job.id)
 
     assert result.prompt == "fox " * 100_000
+
+
+async def test_the_request_budget_spreads_requests_out(http, fake_akool: FakeAkool):
+    from bot.runner import request_budget
+
+    client = AkoolClient(
+        http, Secret(fake_akool.api_key), fake_akool.base_url, budget=request_budget(20)
+    )
+
+    await asyncio.gather(*(client.get_credit() for _ in range(50)))
+
+    times = sorted(r.at for r in fake_akool.requests_to("quota"))
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert len(times) == 50
+    assert busiest <= 25  # 20 a second, plus the bucket's burst of 4
+    assert times[-1] - times[0] >= 2.0  # 50 requests at 20 a second

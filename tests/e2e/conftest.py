@@ -114,6 +114,8 @@ async def make_world(
         job_timeout=30.0,
         akool_timeout=2.0,
         http_port=0,
+        # The budget is proven in its own tests; here it would only slow the flows down.
+        akool_requests_per_second=1000.0,
     )
     try:
         yield World(discord, akool, guild, channel, alice, bob, db_path, settings, users)
