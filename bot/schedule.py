@@ -25,6 +25,11 @@ from typing import Final
 _TARGET_SHARE: Final = 0.15
 # A job older than all but this share of the jobs seen is in the tail.
 _TAIL_SHARE: Final = 0.02
+# The longest gap, in base intervals, while similar jobs are still finishing: a long-running job
+# is noticed within a few intervals, not minutes.
+_MAX_STRETCH: Final = 2.0
+# Past nearly every job seen, the gap grows with the job's age: a tenth of it.
+_BACKOFF: Final = 0.1
 # How many base intervals ahead the completion density is averaged over.
 _SMOOTHING: Final = 5
 
@@ -76,15 +81,18 @@ class PollSchedule:
         start = bisect.bisect_right(samples, age)
         longer = len(samples) - start  # jobs seen that ran longer than this one has so far
         if longer <= max(2, _TAIL_SHARE * len(samples)):
-            return self._clamp(max(self.base_gap, age * 0.25))
+            return self._clamp(max(self.base_gap, age * _BACKOFF))
         # The share of similar jobs finishing per base interval, smoothed over a few intervals.
         window_end = bisect.bisect_right(samples, age + self.base_gap * _SMOOTHING)
         share = (window_end - start) / longer / _SMOOTHING
         if share <= 0:
-            # None of them finishes soon: wait until the first of them would have.
-            first = samples[start + int(longer * 0.01)]
-            return self._clamp(first - age)
-        return self._clamp(self.base_gap * (_TARGET_SHARE / share) ** 0.5)
+            if start > 0:
+                # A gap between the few long jobs seen: no reason to expect none here.
+                return self._clamp(self.base_gap * _MAX_STRETCH)
+            # No job seen ever finished this early: wait until the first of them would have.
+            return self._clamp(samples[int(longer * 0.01)] - age)
+        stretch = min(_MAX_STRETCH, (_TARGET_SHARE / share) ** 0.5)
+        return self._clamp(self.base_gap * stretch)
 
     def _clamp(self, gap: float) -> float:
         return min(self.max_gap, max(self.min_gap, gap))

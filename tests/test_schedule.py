@@ -23,8 +23,8 @@ def test_waits_until_the_first_similar_job_would_have_finished():
     seen = schedule([float(d) for d in range(20, 91)] * 2)
 
     assert seen.next_gap(0.0) == pytest.approx(20.0, abs=0.5)
-    # Near the first finishes the gap eases in rather than jumping straight to them.
-    assert 8.0 <= seen.next_gap(10.0) <= 10.5
+    # Near the first finishes the gap eases in: at most two base intervals.
+    assert seen.next_gap(10.0) == 6.0
 
 
 def test_polls_about_the_base_interval_where_jobs_finish():
@@ -43,13 +43,14 @@ def test_stretches_the_gap_in_a_sparse_tail():
     ]
     seen = schedule(durations)
 
-    assert seen.next_gap(100.0) > 3.0 * 2
+    assert seen.next_gap(100.0) == 6.0  # stretched, but at most two base intervals
+    assert 2.0 <= seen.next_gap(25.0) <= 3.5  # about the base interval where most finish
 
 
 def test_backs_off_for_a_job_older_than_nearly_all():
     seen = schedule([30.0] * 100)
 
-    assert seen.next_gap(200.0) == 50.0
+    assert seen.next_gap(200.0) == 20.0  # a tenth of its age
     assert seen.next_gap(1000.0) == 60.0
 
 
@@ -59,7 +60,7 @@ def test_forgets_old_jobs_beyond_its_window():
 
     assert seen.samples == 50
     # Older than every job still remembered: the tail back-off, not the forgotten 100 s jobs.
-    assert seen.next_gap(20.0) == 5.0
+    assert seen.next_gap(50.0) == 5.0
 
 
 @pytest.mark.parametrize("age", [0.0, 5.0, 33.3, 89.0, 500.0, 10_000.0])

@@ -1,0 +1,1 @@
+"""Benchmarks: run with ``python -m bench`` (see BENCHMARKS.md). Not part of the test suite."""
