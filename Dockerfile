@@ -23,4 +23,7 @@ ENV DATABASE_URL=sqlite:////data/bot.sqlite3 \
 VOLUME ["/data"]
 EXPOSE 8080
 USER bot
+# /healthz answers 200 only while the bot is connected to Discord and its database answers.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 CMD ["python", "-m", "bot"]
