@@ -12,8 +12,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
 
 from aiolimiter import AsyncLimiter
 
@@ -30,6 +31,20 @@ _JOB_GONE_CODES: Final = frozenset({1008, 1009, 1010})
 _MAX_IDLE: Final = 30.0
 # The longest pause between retries of one failing job.
 _MAX_BACKOFF: Final = 300.0
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What to record for a job after looking at it: AKOOL's answer and the next due time."""
+
+    job: Job
+    update: StatusUpdate
+    due_at: float | None
+    # Seconds since creation when AKOOL answered; None for a verdict of the bot's own.
+    age: float | None
 
 
 def timeout_message(job: Job, limit: float) -> str:
@@ -125,15 +140,31 @@ class JobLoop:
         return min(max(next_due - self._clock(), 0.0), _MAX_IDLE)
 
     async def tick(self) -> int:
-        """Handle every job due now; return how many there were."""
+        """Handle every job due now; return how many there were.
+
+        The jobs are looked at concurrently (bounded), what AKOOL said is written for all of
+        them in one statement, and then the changed ones are shown or delivered.
+        """
         if not self._learnt:
             # Tracked jobs were made elsewhere at unknown times; they are not learnt from.
             self.schedule.observe_all(reversed(await self._store.recent_durations(1000)))
             self._learnt = True
         await self._report_lost_creates()
         jobs = await self._store.due_jobs(self._clock(), self._batch)
-        if jobs:
-            await asyncio.gather(*(self._guarded(job) for job in jobs))
+        if not jobs:
+            return 0
+        looked = await asyncio.gather(*(self._guarded(self._look, job) for job in jobs))
+        writes = [w for w in looked if isinstance(w, _Write)]
+        if writes:
+            recorded = await self._store.record_statuses(
+                [(w.job.akool_id, w.update, w.due_at) for w in writes], now=self._clock()
+            )
+            await asyncio.gather(
+                *(
+                    self._guarded(self._after, w, new)
+                    for w, new in zip(writes, recorded, strict=True)
+                )
+            )
         return len(jobs)
 
     async def _report_lost_creates(self) -> None:
@@ -145,33 +176,33 @@ class JobLoop:
                 continue
             await self._store.drop_create_intent(intent.id)
 
-    async def _guarded(self, job: Job) -> None:
+    async def _guarded(self, step: Callable[..., Awaitable[_T]], job: Any, *args: Any) -> _T | None:
+        """Run one job's step with bounded concurrency; a failure is logged and retried later."""
         async with self._limit:
             try:
-                await self._handle(job)
+                return await step(job, *args)
             except Exception as exc:
-                log.exception("Job %s failed unexpectedly; retrying later", job.akool_id)
-                await self._retry_later(job, f"{type(exc).__name__}: {exc}")
+                target: Job = job.job if isinstance(job, _Write) else job
+                log.exception("Job %s failed unexpectedly; retrying later", target.akool_id)
+                await self._retry_later(target, f"{type(exc).__name__}: {exc}")
+                return None
 
-    async def _handle(self, job: Job) -> None:
+    async def _look(self, job: Job) -> _Write | None:
+        """Deliver a finished job, or find out what to record for an unfinished one."""
         if job.status.finished:
             await self._deliver(job)
-            return
+            return None
         now = self._clock()
         if now - job.created_at > self._timeout:
             log.warning("Job %s timed out after %.0f s", job.akool_id, now - job.created_at)
             update = StatusUpdate(JobStatus.FAILED, error=timeout_message(job, self._timeout))
-            failed = await self._store.record_status(job.akool_id, update, now=now, due_at=now)
-            if failed is not None:
-                await self._deliver(failed)
-            return
+            return _Write(job, update, now, age=None)
         try:
             if self._poll_budget is not None:
                 await self._poll_budget.acquire()
             result = await self._akool.get_result(job.akool_id)
         except AkoolError as exc:
-            await self._on_akool_error(job, exc)
-            return
+            return await self._on_akool_error(job, exc)
         if self._alerted:
             log.info("AKOOL answers again; the account problem is over")
             self._alerted.clear()
@@ -179,26 +210,25 @@ class JobLoop:
         now = self._clock()
         age = now - job.created_at
         due_at = now if update.status.finished else now + self.next_poll_in(age)
-        updated = await self._store.record_status(job.akool_id, update, now=now, due_at=due_at)
-        if updated is None:
-            return  # moved on by another path (a webhook, another process) in the meantime
-        if updated.status is not job.status:
-            log.info("Job %s is %s", job.akool_id, updated.status.value)
-            if updated.status.finished:
-                if job.kind is not JobKind.TRACK:
-                    self.schedule.observe(age)
-                await self._deliver(updated)
-            else:
-                await self._notifier.show_progress(updated)
+        return _Write(job, update, due_at, age=age)
 
-    async def _on_akool_error(self, job: Job, exc: AkoolError) -> None:
-        if exc.code in _JOB_GONE_CODES:
-            now = self._clock()
-            update = StatusUpdate(JobStatus.FAILED, error=exc.user_message)
-            failed = await self._store.record_status(job.akool_id, update, now=now, due_at=now)
-            if failed is not None:
-                await self._deliver(failed)
+    async def _after(self, write: _Write, recorded: Job | None) -> None:
+        """Show or deliver a job whose answer changed its status."""
+        job = write.job
+        if recorded is None or recorded.status is job.status:
+            return  # unchanged, or moved on by another path (a webhook, another process)
+        log.info("Job %s is %s", job.akool_id, recorded.status.value)
+        if not recorded.status.finished:
+            await self._notifier.show_progress(recorded)
             return
+        if write.age is not None and job.kind is not JobKind.TRACK:
+            self.schedule.observe(write.age)
+        await self._deliver(recorded)
+
+    async def _on_akool_error(self, job: Job, exc: AkoolError) -> _Write | None:
+        if exc.code in _JOB_GONE_CODES:
+            update = StatusUpdate(JobStatus.FAILED, error=exc.user_message)
+            return _Write(job, update, self._clock(), age=None)
         if exc.operator_facing and exc.code is not None:
             if exc.code not in self._alerted:
                 self._alerted.add(exc.code)
@@ -212,6 +242,7 @@ class JobLoop:
         else:
             log.warning("Polling job %s failed: %s", job.akool_id, exc)
         await self._retry_later(job, str(exc))
+        return None
 
     async def _deliver(self, job: Job) -> None:
         try:

@@ -203,3 +203,25 @@ async def test_a_create_lost_in_a_crash_is_reported_once(loop, store, notifier, 
 
     (call,) = notifier.report_lost_create.call_args_list
     assert call.args[0].prompt == "lost fox"
+
+
+async def test_a_tick_records_all_answers_in_one_write(loop, store, fake_akool, clock, monkeypatch):
+    fake_akool.timeline = Timeline(hold=True)
+    for _ in range(5):
+        await add(store, fake_akool.add_job(status=None).id, clock)
+    batches: list[int] = []
+    original = store.record_statuses
+
+    async def spy(updates, *, now):
+        batches.append(len(updates))
+        return await original(updates, now=now)
+
+    monkeypatch.setattr(store, "record_statuses", spy)
+
+    await loop.tick()
+
+    assert batches == [5]
+    for job_id in list(fake_akool.jobs):
+        stored = await store.get_job(job_id)
+        assert stored is not None
+        assert stored.status is JobStatus.PROCESSING

@@ -67,6 +67,16 @@ class JobStore(ABC):
         """
 
     @abstractmethod
+    async def record_statuses(
+        self, updates: Sequence[tuple[str, StatusUpdate, float | None]], *, now: float
+    ) -> list[Job | None]:
+        """:meth:`record_status` for many jobs ``(akool_id, update, due_at)`` in one write.
+
+        Returns, in the same order, each job as recorded, or ``None`` where the answer would have
+        moved the job backwards (or the job is unknown).
+        """
+
+    @abstractmethod
     async def record_failure(
         self, akool_id: str, error: str, *, now: float, due_at: float | None
     ) -> Job | None:

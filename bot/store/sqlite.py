@@ -50,25 +50,33 @@ RETURNING *
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = ?"
 
 # Forward-only: a lower status, or the other final status, matches no row and changes nothing.
-_RECORD_STATUS: Final = """
+# One statement for a whole batch: the values of each job come from the VALUES rows.
+_RECORD_STATUSES: Final = """
+WITH v (akool_id, status, status_rank, image_url, upscaled_urls, buttons, used_buttons, credits,
+        error, final, due_at, now) AS (VALUES {rows})
 UPDATE jobs SET
-    status = :status,
-    status_rank = :status_rank,
-    image_url = COALESCE(:image_url, image_url),
-    upscaled_urls = :upscaled_urls,
-    buttons = :buttons,
-    used_buttons = :used_buttons,
-    credits = COALESCE(:credits, credits),
-    error = COALESCE(:error, error),
-    finished_at = CASE WHEN :final AND finished_at IS NULL THEN :now ELSE finished_at END,
-    due_at = CASE WHEN delivery = 'pending' THEN :due_at ELSE NULL END,
+    status = v.status,
+    status_rank = v.status_rank,
+    image_url = COALESCE(v.image_url, jobs.image_url),
+    upscaled_urls = v.upscaled_urls,
+    buttons = v.buttons,
+    used_buttons = v.used_buttons,
+    credits = COALESCE(v.credits, jobs.credits),
+    error = COALESCE(v.error, jobs.error),
+    finished_at = CASE
+        WHEN v.final AND jobs.finished_at IS NULL THEN v.now ELSE jobs.finished_at END,
+    due_at = CASE WHEN jobs.delivery = 'pending' THEN v.due_at ELSE NULL END,
     attempts = 0,
     last_error = NULL,
-    updated_at = :now
-WHERE akool_id = :akool_id
-  AND (status_rank < :status_rank OR status = :status)
+    updated_at = v.now
+FROM v
+WHERE jobs.akool_id = v.akool_id
+  AND (jobs.status_rank < v.status_rank OR jobs.status = v.status)
 RETURNING *
 """
+_RECORD_ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Twelve values a row; SQLite allows 32,766 bound values a statement.
+_RECORD_BATCH: Final = 500
 
 _RECORD_FAILURE: Final = """
 UPDATE jobs SET
@@ -291,22 +299,36 @@ class SqliteJobStore(JobStore):
     async def record_status(
         self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
     ) -> Job | None:
-        params = {
-            "akool_id": akool_id,
-            "status": update.status.value,
-            "status_rank": update.status.rank,
-            "image_url": update.image_url,
-            "upscaled_urls": json.dumps(list(update.upscaled_urls)),
-            "buttons": json.dumps(list(update.buttons)),
-            "used_buttons": json.dumps(list(update.used_buttons)),
-            "credits": update.credits,
-            "error": update.error,
-            "final": update.status.finished,
-            "now": now,
-            "due_at": due_at,
-        }
-        row = await self._fetch_one(_RECORD_STATUS, params)
-        return None if row is None else _job(row)
+        (recorded,) = await self.record_statuses([(akool_id, update, due_at)], now=now)
+        return recorded
+
+    async def record_statuses(
+        self, updates: Sequence[tuple[str, StatusUpdate, float | None]], *, now: float
+    ) -> list[Job | None]:
+        recorded: dict[str, Job] = {}
+        for first in range(0, len(updates), _RECORD_BATCH):
+            batch = updates[first : first + _RECORD_BATCH]
+            sql = _RECORD_STATUSES.format(rows=", ".join([_RECORD_ROW] * len(batch)))
+            params: list[Any] = []
+            for akool_id, update, due_at in batch:
+                params += [
+                    akool_id,
+                    update.status.value,
+                    update.status.rank,
+                    update.image_url,
+                    json.dumps(list(update.upscaled_urls)),
+                    json.dumps(list(update.buttons)),
+                    json.dumps(list(update.used_buttons)),
+                    update.credits,
+                    update.error,
+                    update.status.finished,
+                    due_at,
+                    now,
+                ]
+            async with self._db.execute(sql, params) as cursor:
+                for row in await cursor.fetchall():
+                    recorded[row["akool_id"]] = _job(row)
+        return [recorded.get(akool_id) for akool_id, _, _ in updates]
 
     async def record_failure(
         self, akool_id: str, error: str, *, now: float, due_at: float | None
