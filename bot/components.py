@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, Self
 
 import discord
+from discord.ext import commands
 
 from bot.custom_ids import (
     DELETE,
@@ -35,6 +36,24 @@ HISTORY: Final = "history"
 
 JobButtonHandler = Callable[[discord.Interaction, ButtonRef], Awaitable[None]]
 HistoryHandler = Callable[[discord.Interaction, HistoryRef], Awaitable[None]]
+
+
+class ButtonCog(commands.Cog):
+    """A cog that handles a family of the bot's buttons: its handlers are registered on the bot
+    while the cog is loaded, and the dynamic items hand presses to them."""
+
+    def __init__(self, registry: dict[str, Callable[..., Awaitable[None]]]) -> None:
+        self._registry = registry
+
+    def button_handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
+        raise NotImplementedError
+
+    async def cog_load(self) -> None:
+        self._registry.update(self.button_handlers())
+
+    async def cog_unload(self) -> None:
+        for family in self.button_handlers():
+            self._registry.pop(family, None)
 
 
 async def _dispatch(interaction: discord.Interaction, family: str, ref: Any, what: str) -> None:

@@ -34,7 +34,14 @@ POLL_SHARE: Final = 0.8
 DRAIN_TIMEOUT: Final = 3.0
 
 # Loaded in this order at start-up; each is a module in cogs/ with a setup() function.
-EXTENSIONS: Final = ("cogs.imagine", "cogs.jobs", "cogs.buttons", "cogs.admin", "cogs.history")
+EXTENSIONS: Final = (
+    "cogs.imagine",
+    "cogs.jobs",
+    "cogs.buttons",
+    "cogs.admin",
+    "cogs.history",
+    "cogs.notify",
+)
 
 
 class AkoolBot(commands.Bot):

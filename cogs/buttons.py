@@ -23,7 +23,7 @@ from discord.ext import commands
 
 from bot import policy, render
 from bot.akool import AkoolError
-from bot.components import GRID
+from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
@@ -57,20 +57,14 @@ def _walk(components: list[Any]) -> Iterator[Any]:
             yield accessory
 
 
-class Buttons(commands.Cog):
+class Buttons(ButtonCog):
     """Registers itself as the bot's button handler while loaded."""
 
     def __init__(self, bot: AkoolBot) -> None:
+        super().__init__(bot.button_handlers)
         self.bot = bot
 
-    async def cog_load(self) -> None:
-        self.bot.button_handlers.update(self._handlers())
-
-    async def cog_unload(self) -> None:
-        for family in self._handlers():
-            self.bot.button_handlers.pop(family, None)
-
-    def _handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
+    def button_handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
         return {
             GRID: self.on_grid_button,
             SHOW: self.on_show_button,

@@ -1,4 +1,4 @@
-"""/history: a member's recent jobs in a server, a page at a time; /notify: results by DM too.
+"""/history: a member's recent jobs in a server, a page at a time.
 
 The page buttons are ``HistoryPageButton`` dynamic items: the member and the page live in the
 ``custom_id``, the jobs in the database, so a history opened before a restart still turns.
@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot import render
-from bot.components import HISTORY, HistoryPageButton
+from bot.components import HISTORY, ButtonCog, HistoryPageButton
 from bot.core import AkoolBot
 from bot.custom_ids import HistoryRef
 from bot.errors import UserFacingError
@@ -103,20 +102,14 @@ def history_page(jobs: list[Job], user_id: int, page: int, total: int) -> Histor
     return HistoryPage(embed, view)
 
 
-class History(commands.Cog):
+class History(ButtonCog):
     """/history and its page buttons."""
 
     def __init__(self, bot: AkoolBot) -> None:
+        super().__init__(bot.button_handlers)
         self.bot = bot
 
-    async def cog_load(self) -> None:
-        self.bot.button_handlers.update(self._handlers())
-
-    async def cog_unload(self) -> None:
-        for family in self._handlers():
-            self.bot.button_handlers.pop(family, None)
-
-    def _handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
+    def button_handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
         return {HISTORY: self.on_page_button}
 
     async def _page(self, guild_id: int | None, user_id: int, page: int) -> HistoryPage | None:
@@ -160,41 +153,5 @@ class History(commands.Cog):
         await interaction.response.edit_message(embed=shown.embed, view=shown.view)
 
 
-class Notify(commands.Cog):
-    """/notify: a member's choice to also get their results by DM."""
-
-    def __init__(self, bot: AkoolBot) -> None:
-        self.bot = bot
-
-    @app_commands.command(name="notify")
-    @app_commands.guild_only()
-    @app_commands.describe(dm="on: also DM you each result; off: only post it in the channel")
-    async def notify(
-        self, interaction: discord.Interaction, dm: Literal["on", "off"] | None = None
-    ) -> None:
-        """Choose whether your finished jobs are also sent to you by DM."""
-        user_id = interaction.user.id
-        if dm is None:
-            now_on = await self.bot.store.dm_notify(user_id)
-            state = "on" if now_on else "off"
-            await interaction.response.send_message(
-                f"Result DMs are {state}. Change it with /notify dm:on or /notify dm:off.",
-                ephemeral=True,
-            )
-            return
-        enabled = dm == "on"
-        await self.bot.store.set_dm_notify(user_id, enabled, now=self.bot.clock())
-        log.info("Member %s turned result DMs %s", user_id, dm)
-        if enabled:
-            text = (
-                "Result DMs are on: each of your results is also sent to you by DM. "
-                "This needs DMs from server members allowed."
-            )
-        else:
-            text = "Result DMs are off: your results are only posted in their channel."
-        await interaction.response.send_message(text, ephemeral=True)
-
-
 async def setup(bot: AkoolBot) -> None:
     await bot.add_cog(History(bot))
-    await bot.add_cog(Notify(bot))
