@@ -72,13 +72,21 @@ async def _dispatch(interaction: discord.Interaction, family: str, ref: Any, wha
 
 
 class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
-    """A button naming a job and an action; subclasses set the template, look and family."""
+    """A button naming a job and an action; subclasses set the template, family and look."""
 
     family: str = GRID
 
-    def __init__(self, ref: ButtonRef, button: discord.ui.Button[Any], row: int) -> None:
-        super().__init__(button, row=row)
+    def __init__(self, ref: ButtonRef, *, used: bool = False) -> None:
+        super().__init__(self.look(ref, used), row=self.row_of(ref))
         self.ref = ref
+
+    @classmethod
+    def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def row_of(cls, ref: ButtonRef) -> int:
+        return 0
 
     @classmethod
     async def from_custom_id(
@@ -90,11 +98,7 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
     ) -> Self:
         ref = ButtonRef.parse(match.string)
         assert ref is not None  # the template matched, so the id parses
-        return cls.for_ref(ref)
-
-    @classmethod
-    def for_ref(cls, ref: ButtonRef) -> Self:
-        raise NotImplementedError
+        return cls(ref)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _dispatch(interaction, self.family, self.ref, self.ref.custom_id)
@@ -105,16 +109,16 @@ class GridButton(_JobButton, template=GRID_TEMPLATE):
 
     family = GRID
 
-    def __init__(self, ref: ButtonRef, *, used: bool = False) -> None:
+    @classmethod
+    def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
         style = discord.ButtonStyle.success if used else discord.ButtonStyle.secondary
-        button = discord.ui.Button[Any](
+        return discord.ui.Button(
             label=ref.action, style=style, disabled=used, custom_id=ref.custom_id
         )
-        super().__init__(ref, button, row=0 if ref.action.startswith("U") else 1)
 
     @classmethod
-    def for_ref(cls, ref: ButtonRef) -> GridButton:
-        return cls(ref)
+    def row_of(cls, ref: ButtonRef) -> int:
+        return 0 if ref.action.startswith("U") else 1
 
 
 class ShowButton(_JobButton, template=SHOW_TEMPLATE):
@@ -122,15 +126,11 @@ class ShowButton(_JobButton, template=SHOW_TEMPLATE):
 
     family = SHOW
 
-    def __init__(self, ref: ButtonRef) -> None:
-        button = discord.ui.Button[Any](
+    @classmethod
+    def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
+        return discord.ui.Button(
             label="Post here", style=discord.ButtonStyle.primary, custom_id=ref.custom_id
         )
-        super().__init__(ref, button, row=0)
-
-    @classmethod
-    def for_ref(cls, ref: ButtonRef) -> ShowButton:
-        return cls(ref)
 
 
 class RerollButton(_JobButton, template=REROLL_TEMPLATE):
@@ -138,15 +138,11 @@ class RerollButton(_JobButton, template=REROLL_TEMPLATE):
 
     family = REROLL
 
-    def __init__(self, ref: ButtonRef) -> None:
-        button = discord.ui.Button[Any](
+    @classmethod
+    def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
+        return discord.ui.Button(
             emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=ref.custom_id
         )
-        super().__init__(ref, button, row=0)
-
-    @classmethod
-    def for_ref(cls, ref: ButtonRef) -> RerollButton:
-        return cls(ref)
 
 
 class DeleteButton(_JobButton, template=DELETE_TEMPLATE):
@@ -154,15 +150,15 @@ class DeleteButton(_JobButton, template=DELETE_TEMPLATE):
 
     family = DELETE
 
-    def __init__(self, ref: ButtonRef) -> None:
-        button = discord.ui.Button[Any](
+    @classmethod
+    def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
+        return discord.ui.Button(
             emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=ref.custom_id
         )
-        super().__init__(ref, button, row=1)
 
     @classmethod
-    def for_ref(cls, ref: ButtonRef) -> DeleteButton:
-        return cls(ref)
+    def row_of(cls, ref: ButtonRef) -> int:
+        return 1
 
 
 class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=HISTORY_TEMPLATE):
