@@ -76,6 +76,23 @@ class World:
         return [m for m in self.discord.messages(self.channel) if m.nonce == job_id]
 
 
+class CrashOnceAfterPosting:
+    """Stands in for ``store.mark_delivered``: the first call fails as if the process died just
+    after Discord created the post and before the store recorded it; later calls go through."""
+
+    def __init__(self, store: Any) -> None:
+        self._original = store.mark_delivered
+        self.calls = 0
+        store.mark_delivered = self
+
+    async def __call__(self, akool_id: str, message_id: int, *, now: float) -> bool:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("simulated crash after the post")
+        result: bool = await self._original(akool_id, message_id, now=now)
+        return result
+
+
 def replied_to(message: FakeMessage) -> int | None:
     """The id of the message this one replies to."""
     reference = message.message_reference

@@ -11,7 +11,7 @@ from bot import render
 from bot.core import AkoolBot
 from bot.notifier import dm_copy_nonce_for
 from bot.store import Delivery, Job
-from tests.e2e.conftest import World
+from tests.e2e.conftest import CrashOnceAfterPosting, World
 from tests.fakes.discord import FakeChannel, FakeMessage, FakeUser, RecordedRequest
 
 
@@ -147,22 +147,11 @@ async def test_closed_dms_leave_the_channel_post_alone(
 async def test_a_crash_before_recording_the_post_sends_one_post_and_one_dm(world: World):
     async with world.running() as bot:
         await notify(world, world.alice, {"dm": "on"})
-        original = bot.store.mark_delivered
-        calls = 0
-
-        async def crash_once(akool_id: str, message_id: int, *, now: float) -> bool:
-            # Discord created the post, then the process "died" before the store recorded it.
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                raise RuntimeError("simulated crash after the post")
-            return await original(akool_id, message_id, now=now)
-
-        bot.store.mark_delivered = crash_once  # type: ignore[method-assign]
+        crash = CrashOnceAfterPosting(bot.store)
         job_id, post = await imagine_and_deliver(world, "a fox posted twice?")
         dm = world.discord.dm_channel(world.alice)
 
-    assert calls == 2
+    assert crash.calls == 2
     assert len(channel_sends(world, job_id)) == 2  # the retry re-sent the same nonce ...
     assert len(world.posts_for(job_id)) == 1  # ... and Discord returned the first post
     (copy,) = world.discord.messages(dm)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import World, pinged
+from tests.e2e.conftest import CrashOnceAfterPosting, World, pinged
 from tests.fakes.akool import Timeline
 
 
@@ -56,18 +56,7 @@ async def test_buttons_posted_before_a_restart_work_after_it(world: World):
 
 async def test_a_crash_between_posting_and_recording_does_not_post_twice(world: World):
     async with world.running() as bot:
-        original = bot.store.mark_delivered
-        calls = 0
-
-        async def crash_once(akool_id: str, message_id: int, *, now: float) -> bool:
-            # Discord created the message, then the process "died" before the store recorded it.
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                raise RuntimeError("simulated crash after the post")
-            return await original(akool_id, message_id, now=now)
-
-        bot.store.mark_delivered = crash_once  # type: ignore[method-assign]
+        crash = CrashOnceAfterPosting(bot.store)
         ix = await world.discord.slash_command(
             world.alice, world.channel, "imagine", {"prompt": "twice?"}
         )
@@ -78,7 +67,7 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(world: 
         await ix.wait_original_edit(lambda m: "Done" in m.content)
         stored = await bot.store.get_job(job_id)
 
-    assert calls >= 2
+    assert crash.calls >= 2
     assert len(world.posts_for(job_id)) == 1
     assert stored is not None
     assert stored.result_message_id == post.id
