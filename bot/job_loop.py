@@ -18,9 +18,9 @@ from typing import Any, Final, TypeVar
 
 from aiolimiter import AsyncLimiter
 
-from bot.akool import AkoolClient, AkoolError
+from bot.akool import AkoolClient, AkoolError, ImageStatus
 from bot.notifier import Notifier, RetryLater
-from bot.schedule import PollSchedule
+from bot.schedule import PollSchedule, WebhookTrust
 from bot.store import Job, JobKind, JobStatus, JobStore, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class JobLoop:
         # Polls take at most this share of the AKOOL budget, leaving room for presses and creates.
         self._poll_budget = poll_budget
         self._learnt = False
+        self.webhooks = WebhookTrust()
         self._timeout = job_timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._batch = batch
@@ -108,7 +109,31 @@ class JobLoop:
 
     def next_poll_in(self, age: float) -> float:
         """Seconds until a job that is ``age`` seconds old and unfinished is worth asking about."""
-        return self.schedule.next_gap(age)
+        return self.schedule.next_gap(age, webhooks_trusted=self.webhooks.trusted)
+
+    async def on_webhook(self, akool_id: str, status: ImageStatus) -> Job | None:
+        """A verified webhook says a job moved on; return the job, or ``None`` if it is unknown
+        or finished with.
+
+        A final status makes the job due now, and a poll confirms it: the webhook's word alone
+        never posts a result. Progress is shown without asking AKOOL.
+        """
+        now = self._clock()
+        if status in (ImageStatus.COMPLETED, ImageStatus.FAILED):
+            job = await self._store.make_due(akool_id, now=now)
+            if job is not None:
+                self.webhooks.woke(akool_id)
+                self.wake()
+            return job
+        job = await self._store.get_job(akool_id)
+        if job is None or job.due_at is None:
+            return None
+        if status is ImageStatus.PROCESSING and job.status is JobStatus.QUEUED:
+            update = StatusUpdate(JobStatus.PROCESSING)
+            recorded = await self._store.record_status(akool_id, update, now=now, due_at=job.due_at)
+            if recorded is not None and recorded.status is not job.status:
+                await self._notifier.show_progress(recorded)
+        return job
 
     def wake(self) -> None:
         """Look for due jobs now (a job was created, or a webhook said one finished)."""
@@ -221,6 +246,7 @@ class JobLoop:
         if not recorded.status.finished:
             await self._notifier.show_progress(recorded)
             return
+        self.webhooks.finished(job.akool_id)
         if write.age is not None and job.kind is not JobKind.TRACK:
             self.schedule.observe(write.age)
         await self._deliver(recorded)

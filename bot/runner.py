@@ -69,7 +69,6 @@ async def assemble(
             verifier=verifier,
             host=settings.http_host,
             port=settings.http_port,
-            clock=clock,
         )
         async with bot, server:
             yield Runtime(bot, server)

@@ -1,15 +1,19 @@
 """When to ask AKOOL about a job next, learnt from how long jobs have actually taken.
 
-A naive poller asks about every job every few seconds from the moment it starts, although no job
-finishes in its first seconds and a long job keeps being asked about for minutes. This schedule
-keeps the durations of recent jobs and, for a job of a given age, looks at the jobs that ran at
-least that long:
+A naive poller asks about every job every base interval from the moment it starts: every job is
+noticed within one interval of finishing, at the price of a poll per interval for its whole life,
+although no job finishes in its first seconds and few finish in any given interval of a long tail.
 
-- none of them finished soon: the job is not asked about until the earliest of them would have;
-- otherwise the gap follows how many of them finish in the next few intervals: the base
-  interval when about 15 % finish per interval, shorter when more do, longer in a sparse tail,
-  by the square root of that share (the spacing that balances delay against polls);
-- it is older than nearly all of them: it backs off geometrically up to the longest gap.
+This schedule keeps the same promise for nearly every job (``coverage``, 96 % by default) for far
+fewer polls. From the durations of recent jobs it splits a job's life into slices of half an
+interval and ranks them by the share of the jobs still running at their start that finish within
+them. The best slices, until they hold ``coverage`` of all finishes, are polled every base interval;
+a job between them is next asked about when the following one begins, and a job older than every
+one of them backs off geometrically. Each poll thus goes where a finish is most likely, and the
+rare job that finishes elsewhere waits a little longer.
+
+With webhooks that have proven to arrive, polling is only a safety net: a job is first asked about
+once nearly every job seen would have finished, and then seldom.
 
 Until enough jobs have been seen, it polls at the base interval, like the naive poller.
 """
@@ -18,20 +22,32 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
-# The share of similar jobs finishing before the next poll that the base interval aims at.
-_TARGET_SHARE: Final = 0.15
-# A job older than all but this share of the jobs seen is in the tail.
-_TAIL_SHARE: Final = 0.02
-# The longest gap, in base intervals, while similar jobs are still finishing: a long-running job
-# is noticed within a few intervals, not minutes.
-_MAX_STRETCH: Final = 2.0
-# Past nearly every job seen, the gap grows with the job's age: a tenth of it.
+# Slices of a job's life are this share of the base interval long.
+_SLICE: Final = 0.5
+# How many slices on either side a slice's finishing share is averaged over.
+_SPREAD: Final = 2
+# Past every polled slice, the gap grows with the job's age: a tenth of it.
 _BACKOFF: Final = 0.1
-# How many base intervals ahead the completion density is averaged over.
-_SMOOTHING: Final = 5
+# With trusted webhooks, the first look comes when this share of the jobs seen had finished.
+_SAFETY_QUANTILE: Final = 0.99
+# ... and later looks after this share of the job's age, at most ``_SAFETY_STRETCH`` x max_gap.
+_SAFETY_BACKOFF: Final = 0.5
+_SAFETY_STRETCH: Final = 10.0
+# The plan is rebuilt after this many new durations, not after every one.
+_REPLAN_EVERY: Final = 25
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The polled stretches of a job's life, as sorted, disjoint ``[start, end)`` in seconds."""
+
+    starts: Sequence[float]
+    ends: Sequence[float]
+    safety_first: float  # age by which nearly every job seen had finished
 
 
 class PollSchedule:
@@ -45,54 +61,125 @@ class PollSchedule:
         max_gap: float,
         window: int = 1000,
         min_samples: int = 30,
+        coverage: float = 0.96,
     ) -> None:
         if not 0 < min_gap <= base_gap <= max_gap:
             raise ValueError("expected 0 < min_gap <= base_gap <= max_gap")
+        if not 0 < coverage <= 1:
+            raise ValueError("expected 0 < coverage <= 1")
         self.base_gap = base_gap
         self.min_gap = min_gap
         self.max_gap = max_gap
+        self.coverage = coverage
         self._min_samples = min_samples
         self._recent: deque[float] = deque(maxlen=window)
-        self._sorted: list[float] = []
+        self._plan: _Plan | None = None
+        self._since_plan = 0
 
     @property
     def samples(self) -> int:
-        return len(self._sorted)
+        return len(self._recent)
 
     def observe(self, duration: float) -> None:
         """A job finished (completed or failed) ``duration`` seconds after it was created."""
         if duration < 0:
             return
-        if len(self._recent) == self._recent.maxlen:
-            oldest = self._recent[0]
-            del self._sorted[bisect.bisect_left(self._sorted, oldest)]
         self._recent.append(duration)
-        bisect.insort(self._sorted, duration)
+        self._since_plan += 1
 
     def observe_all(self, durations: Iterable[float]) -> None:
         for duration in durations:
             self.observe(duration)
 
-    def next_gap(self, age: float) -> float:
+    def next_gap(self, age: float, *, webhooks_trusted: bool = False) -> float:
         """Seconds until the next poll of a job that was unfinished at ``age`` seconds."""
-        samples = self._sorted
-        if len(samples) < self._min_samples:
+        plan = self._current_plan()
+        if webhooks_trusted:
+            first = plan.safety_first if plan is not None else self.max_gap
+            later = min(age * _SAFETY_BACKOFF, self.max_gap * _SAFETY_STRETCH)
+            return max(self.base_gap, first - age, later)
+        if plan is None:
             return self.base_gap
-        start = bisect.bisect_right(samples, age)
-        longer = len(samples) - start  # jobs seen that ran longer than this one has so far
-        if longer <= max(2, _TAIL_SHARE * len(samples)):
-            return self._clamp(max(self.base_gap, age * _BACKOFF))
-        # The share of similar jobs finishing per base interval, smoothed over a few intervals.
-        window_end = bisect.bisect_right(samples, age + self.base_gap * _SMOOTHING)
-        share = (window_end - start) / longer / _SMOOTHING
-        if share <= 0:
-            if start > 0:
-                # A gap between the few long jobs seen: no reason to expect none here.
-                return self._clamp(self.base_gap * _MAX_STRETCH)
-            # No job seen ever finished this early: wait until the first of them would have.
-            return self._clamp(samples[int(longer * 0.01)] - age)
-        stretch = min(_MAX_STRETCH, (_TARGET_SHARE / share) ** 0.5)
-        return self._clamp(self.base_gap * stretch)
+        at = bisect.bisect_right(plan.starts, age) - 1
+        if at >= 0 and age < plan.ends[at]:
+            return self._clamp(self.base_gap * self.coverage)
+        if at + 1 < len(plan.starts):
+            # Between polled stretches: look again when the next one begins.
+            return self._clamp(plan.starts[at + 1] - age)
+        return self._clamp(max(self.base_gap, age * _BACKOFF))
+
+    def _current_plan(self) -> _Plan | None:
+        if len(self._recent) < self._min_samples:
+            return None
+        if self._plan is None or self._since_plan >= _REPLAN_EVERY:
+            self._plan = self._make_plan(sorted(self._recent))
+            self._since_plan = 0
+        return self._plan
+
+    def _make_plan(self, durations: list[float]) -> _Plan:
+        total = len(durations)
+        width = self.base_gap * _SLICE
+        # (share of the running jobs finishing in the slice, index, jobs finishing in it)
+        ranked: list[tuple[float, int, int]] = []
+        for index in range(int(durations[-1] / width) + 1):
+            first = bisect.bisect_left(durations, index * width)
+            finishing = bisect.bisect_left(durations, (index + 1) * width) - first
+            if not finishing:
+                continue
+            # The share is smoothed over the neighbouring slices: a few samples in a sparse
+            # tail say how dense it is, not exactly where its next finishes fall.
+            low = bisect.bisect_left(durations, (index - _SPREAD) * width)
+            high = bisect.bisect_left(durations, (index + 1 + _SPREAD) * width)
+            ranked.append(((high - low) / (total - low), -index, finishing))
+        ranked.sort(reverse=True)
+        chosen: list[int] = []
+        held = 0
+        for _, negative_index, finishing in ranked:
+            if held >= self.coverage * total:
+                break
+            chosen.append(-negative_index)
+            held += finishing
+        starts: list[float] = []
+        ends: list[float] = []
+        for index in sorted(chosen):
+            if ends and ends[-1] == index * width:
+                ends[-1] = (index + 1) * width
+            else:
+                starts.append(index * width)
+                ends.append((index + 1) * width)
+        quantile = durations[min(total - 1, int(_SAFETY_QUANTILE * total))]
+        return _Plan(starts, ends, safety_first=quantile)
 
     def _clamp(self, gap: float) -> float:
         return min(self.max_gap, max(self.min_gap, gap))
+
+
+class WebhookTrust:
+    """Whether AKOOL's webhooks have been arriving, judged by the last ``window`` finished jobs.
+
+    Webhooks are trusted while nearly every recent finish was announced by one; a few lost in a
+    row (a tunnel down, a changed URL) and polling takes over again on its own.
+    """
+
+    def __init__(self, *, window: int = 20, share: float = 0.9) -> None:
+        self._window = window
+        self._share = share
+        self._woken: dict[str, None] = {}  # insertion-ordered, bounded
+        self._finishes: deque[bool] = deque(maxlen=window)
+
+    @property
+    def trusted(self) -> bool:
+        seen = len(self._finishes)
+        return seen == self._window and sum(self._finishes) >= self._share * seen
+
+    def woke(self, job_id: str) -> None:
+        """A verified webhook said the job finished."""
+        self._woken[job_id] = None
+        if len(self._woken) > 50 * self._window:
+            del self._woken[next(iter(self._woken))]
+
+    def finished(self, job_id: str) -> None:
+        """A poll found the job finished; count whether a webhook had said so first."""
+        announced = job_id in self._woken
+        self._woken.pop(job_id, None)
+        self._finishes.append(announced)

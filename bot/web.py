@@ -1,15 +1,14 @@
 """The bot's own HTTP server: AKOOL's webhook receiver and a health check.
 
-A valid webhook only makes its job due for an immediate poll: polling stays the baseline and the
-source of truth, so a forged, late or repeated callback can change nothing by itself.
+A valid webhook that says a job finished only makes it due for an immediate poll: polling stays
+the baseline and the source of truth, so a forged, late or repeated callback can change nothing by
+itself. One that says a job is processing moves its status message on without asking AKOOL.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Final
 
 import discord
@@ -39,7 +38,6 @@ class WebServer:
         verifier: WebhookVerifier | None,
         host: str,
         port: int,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._store = store
@@ -47,7 +45,6 @@ class WebServer:
         self._verifier = verifier
         self._host = host
         self._port = port
-        self._clock = clock
         self._runner: web.AppRunner | None = None
         self.port = port
 
@@ -87,13 +84,12 @@ class WebServer:
         except WebhookRejected as exc:
             log.warning("Refused a webhook from %s: %s", request.remote, exc.reason)
             return _answer(exc.status, exc.reason)
-        job = await self._store.make_due(event.job_id, now=self._clock())
+        job = await self._loop.on_webhook(event.job_id, event.status)
         if job is None:
             # Unknown (not ours, or not stored yet) or already posted: polling covers the rest.
             log.info("Webhook for job %s, which has nothing left to do here", event.job_id)
         else:
-            log.info("Webhook says job %s is %s; checking now", event.job_id, event.status.name)
-            self._loop.wake()
+            log.info("Webhook says job %s is %s", event.job_id, event.status.name)
         return _answer(200, "ok")
 
     async def _health(self, request: web.Request) -> web.Response:

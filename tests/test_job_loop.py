@@ -6,7 +6,7 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from bot.akool import AkoolClient
+from bot.akool import AkoolClient, ImageStatus
 from bot.job_loop import JobLoop
 from bot.notifier import Notifier, RetryLater
 from bot.store import JobKind, JobStatus, NewJob
@@ -225,3 +225,54 @@ async def test_a_tick_records_all_answers_in_one_write(loop, store, fake_akool, 
         stored = await store.get_job(job_id)
         assert stored is not None
         assert stored.status is JobStatus.PROCESSING
+
+
+async def test_a_finished_webhook_makes_the_job_due_and_a_progress_one_costs_no_call(
+    loop, store, fake_akool: FakeAkool, notifier, clock
+):
+    fake_akool.timeline = Timeline(hold=True)
+    job = fake_akool.add_job(status=None)
+    await store.add_job(
+        NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
+        now=clock.now,
+        due_at=clock.now + 60,
+    )
+
+    progressed = await loop.on_webhook(job.id, ImageStatus.PROCESSING)
+    stored = await store.get_job(job.id)
+
+    assert progressed is not None
+    assert stored is not None
+    assert stored.status is JobStatus.PROCESSING
+    assert stored.due_at == clock.now + 60  # its schedule is left alone
+    notifier.show_progress.assert_awaited_once()
+    assert fake_akool.calls["infobymodelid"] == 0
+
+    fake_akool.finish(job.id)
+    assert await loop.on_webhook(job.id, ImageStatus.COMPLETED) is not None
+    assert await loop.tick() == 1  # due at once, and a poll confirms it
+    notifier.deliver.assert_awaited_once()
+    assert fake_akool.calls["infobymodelid"] == 1
+    await store.mark_delivered(job.id, 1, now=clock.now)  # what the real notifier does
+    assert await loop.on_webhook(job.id, ImageStatus.PROCESSING) is None  # finished with
+
+
+async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
+    loop, store, fake_akool: FakeAkool, notifier, clock
+):
+    loop.schedule.observe_all([float(age) for age in range(20, 60)])
+    untrusted = loop.next_poll_in(0.0)
+    for _ in range(20):
+        job = fake_akool.add_job()
+        await store.add_job(
+            NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
+            now=clock.now,
+            due_at=clock.now + 60,
+        )
+        await loop.on_webhook(job.id, ImageStatus.COMPLETED)
+    await loop.tick()
+
+    assert loop.webhooks.trusted
+    assert untrusted < 25.0
+    # The first look waits until nearly every job seen had finished.
+    assert loop.next_poll_in(0.0) >= 55.0

@@ -70,6 +70,24 @@ async def test_a_webhook_brings_the_result_at_once(hooked: World):
     assert post.attachments[0].data == world.akool.png(job_id)
 
 
+async def test_a_progress_webhook_moves_the_status_on_without_asking_akool(hooked: World):
+    world = hooked
+    world.akool.progress_webhooks = True
+    world.akool.timeline = Timeline(processing_after=0.05, finished_after=1.0)
+    async with world.running():
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "slow"}
+        )
+        await ix.wait_original_edit(lambda m: "Processing" in m.content)
+        calls_while_processing = world.akool.calls["infobymodelid"]
+        (job_id,) = world.akool.jobs
+        await world.wait_for_post(world.is_post_of(job_id))
+
+    assert len(world.akool.webhooks_sent) == 2
+    assert calls_while_processing == 0
+    assert world.akool.calls["infobymodelid"] == 1  # the final webhook's confirmation
+
+
 async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked: World):
     world = hooked
     world.akool.timeline = Timeline(hold=True)

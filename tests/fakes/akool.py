@@ -155,6 +155,8 @@ class FakeAkool:
         self.tokens: set[str] = set()
         self.webhooks_sent: list[dict[str, Any]] = []
         self.auto_webhooks = True
+        # AKOOL may call back when a job starts processing as well as when it ends.
+        self.progress_webhooks = False
         self._faults: deque[Fault] = deque()
         self._chaos_rate = 0.0
         self._chaos_kinds: tuple[FaultKind, ...] = ()
@@ -356,6 +358,8 @@ class FakeAkool:
         if job.offers_buttons and (kind == "grid" or self.variation_buttons):
             job.buttons = list(GRID_BUTTONS)
         self.jobs[job.id] = job
+        if self.progress_webhooks and timeline.processing_after < timeline.finished_after:
+            self._spawn(self._auto_webhook(job, timeline.processing_after))
         if not timeline.hold:
             self._spawn(self._auto_webhook(job, timeline.finished_after))
         return job
