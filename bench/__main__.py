@@ -10,10 +10,10 @@ import asyncio
 import datetime
 from pathlib import Path
 
-from bench import detection, interactions, scale
+from bench import detection, interactions, scale, webhooks
 from bench.common import machine
 
-BENCHMARKS = (detection, scale, interactions)
+BENCHMARKS = (detection, webhooks, scale, interactions)
 
 
 async def run_all(quick: bool) -> list[str]:

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from bot.akool.models import ImageStatus
 from bot.secret import Secret
 
-# More nonces than this inside one replay window means something is flooding the endpoint;
+# More callbacks than this inside one replay window means something is flooding the endpoint;
 # the oldest are forgotten first (their timestamps will soon fail the age check anyway).
-_MAX_REMEMBERED_NONCES: Final = 100_000
+_MAX_REMEMBERED: Final = 100_000
 _AES_KEY_SIZES: Final = (16, 24, 32)
 
 
@@ -56,7 +56,12 @@ def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> 
 
 
 class WebhookVerifier:
-    """Checks AKOOL callbacks; remembers recent nonces to refuse replays."""
+    """Checks AKOOL callbacks; remembers recent ones to refuse replays.
+
+    A replay is the same signed body again. AKOOL's nonces are only four digits ("1529"), so two
+    genuine callbacks within the window often share one: the signature, which covers the
+    timestamp, the nonce and the payload, is what must not repeat.
+    """
 
     def __init__(
         self,
@@ -75,7 +80,7 @@ class WebhookVerifier:
         self._iv = self._client_id.encode()[:16].ljust(16, b"\0")
         self._max_age = max_age
         self._clock = clock
-        self._nonces: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()  # signature -> when
 
     def __repr__(self) -> str:
         return f"WebhookVerifier(max_age={self._max_age})"
@@ -93,7 +98,7 @@ class WebhookVerifier:
         expected = signature(self._client_id, timestamp, nonce, data)
         if not hmac.compare_digest(expected.encode(), sig.lower().encode()):
             raise WebhookRejected(401, "the signature does not match")
-        self._check_fresh(timestamp, nonce)
+        self._check_fresh(timestamp, expected)
         payload = self._decrypt(data)
         job_id = payload.get("_id")
         if not isinstance(job_id, str) or not job_id:
@@ -107,7 +112,7 @@ class WebhookVerifier:
             url=url if isinstance(url, str) else None,
         )
 
-    def _check_fresh(self, timestamp: str, nonce: str) -> None:
+    def _check_fresh(self, timestamp: str, signed: str) -> None:
         try:
             sent = int(timestamp) / 1000  # AKOOL timestamps are Unix milliseconds
         except ValueError:
@@ -116,18 +121,18 @@ class WebhookVerifier:
         if abs(now - sent) > self._max_age:
             raise WebhookRejected(401, "the timestamp is outside the accepted window")
         self._forget_before(now - self._max_age)
-        if nonce in self._nonces:
-            raise WebhookRejected(409, "the nonce was already used")
-        self._nonces[nonce] = now
-        while len(self._nonces) > _MAX_REMEMBERED_NONCES:
-            self._nonces.popitem(last=False)
+        if signed in self._seen:
+            raise WebhookRejected(409, "this callback was already received")
+        self._seen[signed] = now
+        while len(self._seen) > _MAX_REMEMBERED:
+            self._seen.popitem(last=False)
 
     def _forget_before(self, cutoff: float) -> None:
-        while self._nonces:
-            oldest, seen = next(iter(self._nonces.items()))
+        while self._seen:
+            oldest, seen = next(iter(self._seen.items()))
             if seen >= cutoff:
                 return
-            del self._nonces[oldest]
+            del self._seen[oldest]
 
     def _decrypt(self, data: str) -> dict[str, Any]:
         try:

@@ -146,6 +146,8 @@ class FakeAkool:
         self.jobs: dict[str, FakeJob] = {}
         self.timeline = Timeline()
         self.next_timelines: deque[Timeline] = deque()
+        # A timeline for the next job with exactly this prompt, whatever order creates arrive in.
+        self.timelines_by_prompt: dict[str, Timeline] = {}
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
         self.noise_images = False
@@ -339,7 +341,9 @@ class FakeAkool:
         button: str | None = None,
     ) -> FakeJob:
         now = self.clock()
-        timeline = self.next_timelines.popleft() if self.next_timelines else self.timeline
+        timeline = self.timelines_by_prompt.pop(prompt, None) or (
+            self.next_timelines.popleft() if self.next_timelines else self.timeline
+        )
         job = FakeJob(
             id=secrets.token_hex(12),
             kind=kind,
