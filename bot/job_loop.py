@@ -45,6 +45,8 @@ class _Write:
     due_at: float | None
     # Seconds since creation when AKOOL answered; None for a verdict of the bot's own.
     age: float | None
+    # Seconds since creation when the job was last known unfinished (its last poll, about).
+    since: float = 0.0
 
 
 def timeout_message(job: Job, limit: float) -> str:
@@ -235,7 +237,8 @@ class JobLoop:
         now = self._clock()
         age = now - job.created_at
         due_at = now if update.status.finished else now + self.next_poll_in(age)
-        return _Write(job, update, due_at, age=age)
+        since = min(age, max(0.0, job.updated_at - job.created_at))
+        return _Write(job, update, due_at, age=age, since=since)
 
     async def _after(self, write: _Write, recorded: Job | None) -> None:
         """Show or deliver a job whose answer changed its status."""
@@ -248,7 +251,9 @@ class JobLoop:
             return
         self.webhooks.finished(job.akool_id)
         if write.age is not None and job.kind is not JobKind.TRACK:
-            self.schedule.observe(write.age)
+            # It finished somewhere since the last look. Learning the moment it was noticed
+            # instead would teach the schedule that jobs never finish where it does not poll.
+            self.schedule.observe(random.uniform(write.since, write.age))
         await self._deliver(recorded)
 
     async def _on_akool_error(self, job: Job, exc: AkoolError) -> _Write | None:

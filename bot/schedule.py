@@ -60,7 +60,7 @@ class PollSchedule:
         min_gap: float,
         max_gap: float,
         window: int = 1000,
-        min_samples: int = 30,
+        min_samples: int = 100,
         coverage: float = 0.96,
     ) -> None:
         if not 0 < min_gap <= base_gap <= max_gap:

@@ -260,7 +260,7 @@ async def test_a_finished_webhook_makes_the_job_due_and_a_progress_one_costs_no_
 async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
     loop, store, fake_akool: FakeAkool, notifier, clock
 ):
-    loop.schedule.observe_all([float(age) for age in range(20, 60)])
+    loop.schedule.observe_all([float(age) for age in range(20, 60)] * 3)
     untrusted = loop.next_poll_in(0.0)
     for _ in range(20):
         job = fake_akool.add_job()
@@ -276,3 +276,30 @@ async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
     assert untrusted < 25.0
     # The first look waits until nearly every job seen had finished.
     assert loop.next_poll_in(0.0) >= 55.0
+
+
+async def test_a_finish_is_learnt_as_somewhere_since_the_last_look(
+    loop, store, fake_akool: FakeAkool, clock, monkeypatch
+):
+    learnt: list[float] = []
+    monkeypatch.setattr(loop.schedule, "observe", learnt.append)
+    fake_akool.timeline = Timeline(hold=True)
+    durations = []
+    for _ in range(20):
+        job = fake_akool.add_job(status=None)
+        await store.add_job(
+            NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
+            now=clock.now,
+            due_at=clock.now + 10,
+        )
+        clock.now += 10
+        await loop.tick()  # still processing at 10 s
+        fake_akool.finish(job.id)
+        clock.now += 30
+        await loop.tick()  # found finished at 40 s
+        durations.append(learnt[-1])
+
+    # Between the two looks, not pinned to the moment it was noticed: otherwise the schedule
+    # would learn that jobs only ever finish where it happens to poll.
+    assert all(10.0 <= d <= 40.0 for d in durations)
+    assert len(set(durations)) == 20
