@@ -123,7 +123,7 @@ def section(result: Outcome, *, quick: bool) -> str:
             "benchmark's mix of durations compressed "
             f"{SCALE:g}x; AKOOL called back when each job started processing and when it "
             f"ended ({result.webhooks} callbacks); the default budget of {DEFAULT_BUDGET:g} AKOOL "
-            f"requests per second.  The first {WARM_UP[quick]} jobs, started while "
+            f"requests per second. The first {WARM_UP[quick]} jobs, started while "
             "the bot learns that callbacks arrive, are not counted. Delays are real time.",
             "",
             "| jobs | p50 to post | p95 to post | max to post | AKOOL status calls/job (mean) "
