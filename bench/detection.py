@@ -22,10 +22,10 @@ import aiohttp
 
 from bench.common import machine, percentile
 from bot.akool import AkoolClient, ImageStatus
+from bot.budget import request_budget
 from bot.core import MAX_POLL_GAP, POLL_SHARE
 from bot.job_loop import JobLoop
 from bot.notifier import Notifier
-from bot.runner import request_budget
 from bot.schedule import PollSchedule
 from bot.secret import Secret
 from bot.store import Job, JobKind, NewJob

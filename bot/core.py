@@ -9,10 +9,10 @@ from typing import Final
 
 import aiohttp
 import discord
-from aiolimiter import AsyncLimiter
 from discord.ext import commands
 
 from bot.akool import AkoolClient
+from bot.budget import shared_budget
 from bot.components import DYNAMIC_ITEMS
 from bot.images import ImageFetcher
 from bot.job_loop import JobLoop
@@ -77,9 +77,9 @@ class AkoolBot(commands.Bot):
             ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
             clock=clock,
         )
-        per_second = settings.akool_requests_per_second * POLL_SHARE
-        burst = max(1.0, per_second / 5)
-        poll_budget = AsyncLimiter(burst, burst / per_second)
+        poll_budget = shared_budget(
+            store, "akool-polls", settings.akool_requests_per_second * POLL_SHARE
+        )
         self.job_loop = JobLoop(
             store=store,
             akool=akool,
@@ -94,6 +94,8 @@ class AkoolBot(commands.Bot):
             ),
             poll_budget=poll_budget,
             create_grace=settings.akool_timeout + 1.0,
+            # Longer than any one look (AKOOL's retries, the download, the post) can take.
+            hold=max(60.0, 10 * settings.akool_timeout),
             clock=clock,
         )
         self.jobs = JobService(

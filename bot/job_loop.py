@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from aiolimiter import AsyncLimiter
-
 from bot.akool import AkoolClient, AkoolError, ImageStatus
+from bot.budget import Budget
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule, WebhookTrust
 from bot.store import Job, JobKind, JobStatus, JobStore, StatusUpdate
@@ -68,11 +67,12 @@ class JobLoop:
         notifier: Notifier,
         poll_interval: float,
         schedule: PollSchedule | None = None,
-        poll_budget: AsyncLimiter | None = None,
+        poll_budget: Budget | None = None,
         job_timeout: float,
         concurrency: int,
         create_grace: float = 60.0,
         batch: int = 100,
+        hold: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -89,6 +89,9 @@ class JobLoop:
         self._timeout = job_timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._batch = batch
+        # A claimed job is this process's for so long; should the process die, another
+        # process (or this one, restarted) takes it over when the hold runs out.
+        self._hold = hold
         # A create intent older than this outlived any AKOOL request: its process died.
         self._create_grace = create_grace
         self._clock = clock
@@ -177,7 +180,7 @@ class JobLoop:
             self.schedule.observe_all(reversed(await self._store.recent_durations(1000)))
             self._learnt = True
         await self._report_lost_creates()
-        jobs = await self._store.due_jobs(self._clock(), self._batch)
+        jobs = await self._store.claim_due_jobs(self._clock(), self._batch, hold=self._hold)
         if not jobs:
             return 0
         looked = await asyncio.gather(*(self._guarded(self._look, job) for job in jobs))

@@ -17,9 +17,9 @@ import discord
 import discord.gateway
 import discord.http
 import yarl
-from aiolimiter import AsyncLimiter
 
 from bot.akool import AkoolClient
+from bot.budget import shared_budget
 from bot.core import AkoolBot
 from bot.settings import Settings
 from bot.store import UnsupportedDatabaseError, open_store
@@ -59,7 +59,7 @@ async def assemble(
             settings.akool_api_key,
             settings.akool_base_url,
             timeout=settings.akool_timeout,
-            budget=request_budget(settings.akool_requests_per_second),
+            budget=shared_budget(store, "akool", settings.akool_requests_per_second),
         )
         bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
         server = WebServer(
@@ -69,16 +69,10 @@ async def assemble(
             verifier=verifier,
             host=settings.http_host,
             port=settings.http_port,
+            clock=clock,
         )
         async with bot, server:
             yield Runtime(bot, server)
-
-
-def request_budget(per_second: float) -> AsyncLimiter:
-    """A leaky bucket for ``per_second`` requests with a small burst (a fifth of a second's
-    worth), so AKOOL sees a steady rate rather than a second's requests at once."""
-    burst = max(1.0, per_second / 5)
-    return AsyncLimiter(burst, burst / per_second)
 
 
 def _point_discord_py_at(settings: Settings) -> None:

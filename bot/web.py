@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Final
 
 import discord
@@ -38,6 +40,7 @@ class WebServer:
         verifier: WebhookVerifier | None,
         host: str,
         port: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._store = store
@@ -45,6 +48,7 @@ class WebServer:
         self._verifier = verifier
         self._host = host
         self._port = port
+        self._clock = clock
         self._runner: web.AppRunner | None = None
         self.port = port
 
@@ -84,6 +88,13 @@ class WebServer:
         except WebhookRejected as exc:
             log.warning("Refused a webhook from %s: %s", request.remote, exc.reason)
             return _answer(exc.status, exc.reason)
+        now = self._clock()
+        fresh = await self._store.first_sighting(
+            event.signature, now=now, forget_before=now - self._verifier.max_age
+        )
+        if not fresh:
+            log.warning("Refused a webhook from %s: it was already received", request.remote)
+            return _answer(409, "this callback was already received")
         job = await self._loop.on_webhook(event.job_id, event.status)
         if job is None:
             # Unknown (not ours, or not stored yet) or already posted: polling covers the rest.

@@ -1,4 +1,4 @@
-"""AKOOL's webhook: verify the signature, refuse replays, decrypt the payload.
+"""AKOOL's webhook: verify the signature and the timestamp, decrypt the payload.
 
 AKOOL signs a callback with SHA-1 over the sorted concatenation of clientId, timestamp, nonce and
 dataEncrypt, and encrypts the payload with AES-CBC (key: the API key's bytes, which also picks
@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,9 +24,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from bot.akool.models import ImageStatus
 from bot.secret import Secret
 
-# More callbacks than this inside one replay window means something is flooding the endpoint;
-# the oldest are forgotten first (their timestamps will soon fail the age check anyway).
-_MAX_REMEMBERED: Final = 100_000
 _AES_KEY_SIZES: Final = (16, 24, 32)
 
 
@@ -48,6 +44,8 @@ class WebhookEvent:
     status: ImageStatus
     kind: str | None
     url: str | None
+    # What makes this callback unique (see WebhookVerifier): a replay repeats it.
+    signature: str
 
 
 def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
@@ -56,11 +54,13 @@ def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> 
 
 
 class WebhookVerifier:
-    """Checks AKOOL callbacks; remembers recent ones to refuse replays.
+    """Checks AKOOL callbacks.
 
-    A replay is the same signed body again. AKOOL's nonces are only four digits ("1529"), so two
-    genuine callbacks within the window often share one: the signature, which covers the
-    timestamp, the nonce and the payload, is what must not repeat.
+    A callback older than ``max_age`` is refused here; a younger one seen before is a replay,
+    which the store recognises by :attr:`WebhookEvent.signature` (so that every process does).
+    AKOOL's nonces are only four digits ("1529"), so two genuine callbacks within the window
+    often share one: the signature, which covers the timestamp, the nonce and the payload, is
+    what must not repeat.
     """
 
     def __init__(
@@ -78,12 +78,11 @@ class WebhookVerifier:
         self._key = key
         # The docs' sample pads a clientId shorter than 16 bytes with zero bytes.
         self._iv = self._client_id.encode()[:16].ljust(16, b"\0")
-        self._max_age = max_age
+        self.max_age = max_age
         self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()  # signature -> when
 
     def __repr__(self) -> str:
-        return f"WebhookVerifier(max_age={self._max_age})"
+        return f"WebhookVerifier(max_age={self.max_age})"
 
     def open(self, body: object) -> WebhookEvent:
         """The event in ``body``, or :class:`WebhookRejected` saying why not."""
@@ -98,7 +97,7 @@ class WebhookVerifier:
         expected = signature(self._client_id, timestamp, nonce, data)
         if not hmac.compare_digest(expected.encode(), sig.lower().encode()):
             raise WebhookRejected(401, "the signature does not match")
-        self._check_fresh(timestamp, expected)
+        self._check_fresh(timestamp)
         payload = self._decrypt(data)
         job_id = payload.get("_id")
         if not isinstance(job_id, str) or not job_id:
@@ -110,29 +109,17 @@ class WebhookVerifier:
             status=ImageStatus.parse(payload.get("status")),
             kind=kind if isinstance(kind, str) else None,
             url=url if isinstance(url, str) else None,
+            signature=expected,
         )
 
-    def _check_fresh(self, timestamp: str, signed: str) -> None:
+    def _check_fresh(self, timestamp: str) -> None:
         try:
             sent = int(timestamp) / 1000  # AKOOL timestamps are Unix milliseconds
         except ValueError:
             raise WebhookRejected(400, "the timestamp is not a number") from None
         now = self._clock()
-        if abs(now - sent) > self._max_age:
+        if abs(now - sent) > self.max_age:
             raise WebhookRejected(401, "the timestamp is outside the accepted window")
-        self._forget_before(now - self._max_age)
-        if signed in self._seen:
-            raise WebhookRejected(409, "this callback was already received")
-        self._seen[signed] = now
-        while len(self._seen) > _MAX_REMEMBERED:
-            self._seen.popitem(last=False)
-
-    def _forget_before(self, cutoff: float) -> None:
-        while self._seen:
-            oldest, seen = next(iter(self._seen.items()))
-            if seen >= cutoff:
-                return
-            del self._seen[oldest]
 
     def _decrypt(self, data: str) -> dict[str, Any]:
         try:

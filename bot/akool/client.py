@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -31,6 +30,7 @@ from bot.akool.errors import (
 )
 from bot.akool.models import Credit, ImageJob
 from bot.bodies import BodyTooLargeError, read_capped
+from bot.budget import Budget
 from bot.secret import Secret
 from bot.settings import DEFAULT_AKOOL_BASE_URL
 
@@ -82,7 +82,7 @@ class AkoolClient:
         attempts: int = 4,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
-        budget: AsyncLimiter | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._session = session
         self._api_key = api_key

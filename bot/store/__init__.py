@@ -30,9 +30,12 @@ async def open_store(database_url: str) -> JobStore:
         from bot.store.sqlite import SqliteJobStore
 
         return await SqliteJobStore.open(path)
+    if database_url.startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres import PostgresJobStore
+
+        return await PostgresJobStore.open(database_url)
     raise UnsupportedDatabaseError(
-        "DATABASE_URL must be sqlite:///path/to/file.sqlite3; "
-        "PostgreSQL is not supported by this version yet"
+        "DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgresql://user@host/db"
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
+from bot.budget import Budget
 from bot.server_settings import ServerSettings
 from bot.store.models import (
     ButtonPress,
@@ -44,6 +45,22 @@ class JobStore(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """True when the database answers a trivial query (for the health check)."""
+
+    # Several processes
+
+    async def subscribe(self, wake: Callable[[], None]) -> None:  # noqa: B027 - optional hook
+        """Call ``wake`` whenever another process stores a job or makes one due. Only a
+        store that several processes can share has anything to say; the default is silent."""
+
+    def request_budget(self, name: str, per_second: float, burst: float) -> Budget | None:
+        """A request budget shared by every process using this database, or ``None`` when
+        only one process can use it (a budget in memory is then exact)."""
+        return None
+
+    @abstractmethod
+    async def first_sighting(self, key: str, *, now: float, forget_before: float) -> bool:
+        """Remember ``key`` (a webhook's signature); False if it was seen since
+        ``forget_before``, which is how a replay is recognised by every process."""
 
     # Jobs
 
@@ -89,6 +106,15 @@ class JobStore(ABC):
     @abstractmethod
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         """Jobs whose due time has come, earliest first. Costs O(due), not O(history)."""
+
+    @abstractmethod
+    async def claim_due_jobs(self, now: float, limit: int, *, hold: float) -> list[Job]:
+        """Take up to ``limit`` due jobs, earliest first, for ``hold`` seconds.
+
+        No other claim gets them until their next status or failure is recorded or the hold
+        runs out (the holder died): then they are due again. A webhook for a held job keeps it
+        held but has it come due again the moment its holder records it.
+        """
 
     @abstractmethod
     async def recent_durations(self, limit: int) -> list[float]:

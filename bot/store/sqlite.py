@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -12,15 +11,12 @@ from typing import Any, Final, Self
 import aiosqlite
 
 from bot.server_settings import ServerSettings
-from bot.store import migrations
+from bot.store import migrations, rows
 from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
-    Delivery,
     Job,
-    JobKind,
-    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -65,7 +61,12 @@ UPDATE jobs SET
     error = COALESCE(v.error, jobs.error),
     finished_at = CASE
         WHEN v.final AND jobs.finished_at IS NULL THEN v.now ELSE jobs.finished_at END,
-    due_at = CASE WHEN jobs.delivery = 'pending' THEN v.due_at ELSE NULL END,
+    due_at = CASE
+        WHEN jobs.delivery != 'pending' THEN NULL
+        WHEN jobs.woken THEN v.now
+        ELSE v.due_at END,
+    claimed_until = NULL,
+    woken = 0,
     attempts = 0,
     last_error = NULL,
     updated_at = v.now
@@ -82,14 +83,21 @@ _RECORD_FAILURE: Final = """
 UPDATE jobs SET
     attempts = attempts + 1,
     last_error = :error,
-    due_at = CASE WHEN delivery = 'pending' THEN :due_at ELSE NULL END,
+    due_at = CASE WHEN delivery != 'pending' THEN NULL WHEN woken THEN :now ELSE :due_at END,
+    claimed_until = NULL,
+    woken = 0,
     updated_at = :now
 WHERE akool_id = :akool_id
 RETURNING *
 """
 
+# A held job stays held (its holder will look again at once, see ``woken``).
 _MAKE_DUE: Final = """
-UPDATE jobs SET due_at = MIN(COALESCE(due_at, :now), :now), updated_at = :now
+UPDATE jobs SET
+    due_at = CASE
+        WHEN claimed_until > :now THEN due_at ELSE MIN(COALESCE(due_at, :now), :now) END,
+    woken = 1,
+    updated_at = :now
 WHERE akool_id = :akool_id AND delivery = 'pending'
 RETURNING *
 """
@@ -97,6 +105,28 @@ RETURNING *
 # The partial index jobs_due holds only rows with a due time, so this never scans history.
 _DUE_JOBS: Final = """
 SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?
+"""
+
+# The hold moves the due time past its end, so a job whose holder died comes due by itself.
+_CLAIM_DUE: Final = """
+UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0
+WHERE id IN (
+    SELECT id FROM jobs WHERE due_at IS NOT NULL AND due_at <= :now ORDER BY due_at LIMIT :limit
+)
+RETURNING *
+"""
+
+# One process owns an SQLite file: whatever it held when it stopped is due again at once.
+_RELEASE_HOLDS: Final = """
+UPDATE jobs SET due_at = updated_at, claimed_until = NULL
+WHERE claimed_until IS NOT NULL AND due_at IS NOT NULL
+"""
+
+_FORGET_CALLBACKS: Final = "DELETE FROM webhook_callbacks WHERE seen_at < ?"
+_NOTE_CALLBACK: Final = """
+INSERT INTO webhook_callbacks (signature, seen_at) VALUES (?, ?)
+ON CONFLICT (signature) DO NOTHING
+RETURNING signature
 """
 
 _RECENT_DURATIONS: Final = """
@@ -113,12 +143,14 @@ UPDATE jobs SET status_message_id = ?, updated_at = ? WHERE akool_id = ?
 """
 
 _MARK_DELIVERED: Final = """
-UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL, updated_at = ?
+UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
 _MARK_UNDELIVERABLE: Final = """
-UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL, updated_at = ?
+UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
@@ -249,6 +281,7 @@ class SqliteJobStore(JobStore):
             await connection.execute("PRAGMA synchronous = NORMAL")
             await connection.execute("PRAGMA foreign_keys = ON")
             await _migrate(connection)
+            await connection.execute(_RELEASE_HOLDS)
         except BaseException:
             await connection.close()
             raise
@@ -286,7 +319,7 @@ class SqliteJobStore(JobStore):
         }
         row = await self._fetch_one(_INSERT_JOB, params)
         if row is not None:
-            return _job(row), True
+            return rows.job(row), True
         existing = await self.get_job(job.akool_id)
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
@@ -294,7 +327,7 @@ class SqliteJobStore(JobStore):
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._fetch_one(_SELECT_JOB, (akool_id,))
-        return None if row is None else _job(row)
+        return None if row is None else rows.job(row)
 
     async def record_status(
         self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
@@ -316,9 +349,9 @@ class SqliteJobStore(JobStore):
                     update.status.value,
                     update.status.rank,
                     update.image_url,
-                    json.dumps(list(update.upscaled_urls)),
-                    json.dumps(list(update.buttons)),
-                    json.dumps(list(update.used_buttons)),
+                    rows.json_list(update.upscaled_urls),
+                    rows.json_list(update.buttons),
+                    rows.json_list(update.used_buttons),
                     update.credits,
                     update.error,
                     update.status.finished,
@@ -327,7 +360,7 @@ class SqliteJobStore(JobStore):
                 ]
             async with self._db.execute(sql, params) as cursor:
                 for row in await cursor.fetchall():
-                    recorded[row["akool_id"]] = _job(row)
+                    recorded[row["akool_id"]] = rows.job(row)
         return [recorded.get(akool_id) for akool_id, _, _ in updates]
 
     async def record_failure(
@@ -335,15 +368,25 @@ class SqliteJobStore(JobStore):
     ) -> Job | None:
         params = {"akool_id": akool_id, "error": error, "now": now, "due_at": due_at}
         row = await self._fetch_one(_RECORD_FAILURE, params)
-        return None if row is None else _job(row)
+        return None if row is None else rows.job(row)
 
     async def make_due(self, akool_id: str, *, now: float) -> Job | None:
         row = await self._fetch_one(_MAKE_DUE, {"akool_id": akool_id, "now": now})
-        return None if row is None else _job(row)
+        return None if row is None else rows.job(row)
 
     async def due_jobs(self, now: float, limit: int) -> list[Job]:
         async with self._db.execute(_DUE_JOBS, (now, limit)) as cursor:
-            return [_job(row) for row in await cursor.fetchall()]
+            return [rows.job(row) for row in await cursor.fetchall()]
+
+    async def claim_due_jobs(self, now: float, limit: int, *, hold: float) -> list[Job]:
+        params = {"now": now, "limit": limit, "until": now + hold}
+        async with self._db.execute(_CLAIM_DUE, params) as cursor:
+            claimed = [rows.job(row) for row in await cursor.fetchall()]
+        return sorted(claimed, key=lambda job: job.id)
+
+    async def first_sighting(self, key: str, *, now: float, forget_before: float) -> bool:
+        await self._db.execute(_FORGET_CALLBACKS, (forget_before,))
+        return await self._fetch_one(_NOTE_CALLBACK, (key, now)) is not None
 
     async def recent_durations(self, limit: int) -> list[float]:
         async with self._db.execute(_RECENT_DURATIONS, (limit,)) as cursor:
@@ -373,11 +416,11 @@ class SqliteJobStore(JobStore):
         prefix: str = "",
         offset: int = 0,
     ) -> list[Job]:
-        pattern = _escape_like(prefix) + "%"
+        pattern = rows.escape_like(prefix) + "%"
         async with self._db.execute(
             _RECENT_JOBS, (guild_id, requester_id, pattern, limit, offset)
         ) as cursor:
-            return [_job(row) for row in await cursor.fetchall()]
+            return [rows.job(row) for row in await cursor.fetchall()]
 
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         row = await self._fetch_one(_COUNT_JOBS, (guild_id, requester_id))
@@ -420,7 +463,7 @@ class SqliteJobStore(JobStore):
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:
-            return [_job(row) for row in await cursor.fetchall()]
+            return [rows.job(row) for row in await cursor.fetchall()]
 
     async def add_create_intent(
         self,
@@ -456,24 +499,14 @@ class SqliteJobStore(JobStore):
     async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
         await self._db.execute(_FULFILLED_INTENTS, (started_before,))
         async with self._db.execute(_LOST_INTENTS, (started_before,)) as cursor:
-            return [
-                CreateIntent(
-                    id=row["id"],
-                    requester_id=row["requester_id"],
-                    guild_id=row["guild_id"],
-                    channel_id=row["channel_id"],
-                    prompt=row["prompt"],
-                    started_at=row["started_at"],
-                )
-                for row in await cursor.fetchall()
-            ]
+            return [rows.intent(row) for row in await cursor.fetchall()]
 
     async def claim_press(
         self, parent_akool_id: str, button: str, presser_id: int, *, now: float
     ) -> PressClaim:
         row = await self._fetch_one(_CLAIM_PRESS, (parent_akool_id, button, presser_id, now))
         if row is not None:
-            return PressClaim(won=True, press=_press(row))
+            return PressClaim(won=True, press=rows.press(row))
         existing = await self.get_press(parent_akool_id, button)
         if existing is None:  # pragma: no cover - the conflict means the row exists
             raise RuntimeError(f"press {parent_akool_id}/{button} conflicted but cannot be read")
@@ -487,7 +520,7 @@ class SqliteJobStore(JobStore):
 
     async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
         row = await self._fetch_one(_SELECT_PRESS, (parent_akool_id, button))
-        return None if row is None else _press(row)
+        return None if row is None else rows.press(row)
 
     async def _fetch_one(self, sql: str, params: Any) -> aiosqlite.Row | None:
         async with self._db.execute(sql, params) as cursor:
@@ -529,58 +562,3 @@ async def _migrate(connection: aiosqlite.Connection) -> None:
         log.info(
             "Applied migration %04d %s: %s", migration.version, migration.name, migration.reason
         )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _tuple(raw: str) -> tuple[str, ...]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return ()
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-
-def _job(row: aiosqlite.Row) -> Job:
-    return Job(
-        id=row["id"],
-        akool_id=row["akool_id"],
-        kind=JobKind(row["kind"]),
-        requester_id=row["requester_id"],
-        channel_id=row["channel_id"],
-        guild_id=row["guild_id"],
-        prompt=row["prompt"],
-        scale=row["scale"],
-        source_image=row["source_image"],
-        parent_akool_id=row["parent_akool_id"],
-        button=row["button"],
-        status=JobStatus(row["status"]),
-        image_url=row["image_url"],
-        upscaled_urls=_tuple(row["upscaled_urls"]),
-        buttons=_tuple(row["buttons"]),
-        used_buttons=_tuple(row["used_buttons"]),
-        credits=row["credits"],
-        error=row["error"],
-        delivery=Delivery(row["delivery"]),
-        status_message_id=row["status_message_id"],
-        result_message_id=row["result_message_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        akool_created_at=row["akool_created_at"],
-        finished_at=row["finished_at"],
-        due_at=row["due_at"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-    )
-
-
-def _press(row: aiosqlite.Row) -> ButtonPress:
-    return ButtonPress(
-        parent_akool_id=row["parent_akool_id"],
-        button=row["button"],
-        presser_id=row["presser_id"],
-        pressed_at=row["pressed_at"],
-        child_akool_id=row["child_akool_id"],
-    )

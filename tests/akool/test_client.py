@@ -295,7 +295,7 @@ async def test_a_large_answer_is_read_whole(akool: AkoolClient, fake_akool: Fake
 
 
 async def test_the_request_budget_spreads_requests_out(http, fake_akool: FakeAkool):
-    from bot.runner import request_budget
+    from bot.budget import request_budget
 
     client = AkoolClient(
         http, Secret(fake_akool.api_key), fake_akool.base_url, budget=request_budget(20)

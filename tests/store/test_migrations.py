@@ -44,12 +44,14 @@ async def test_reopening_applies_nothing_twice(tmp_path: Path):
         assert await store.ping()
 
 
-async def test_connection_pragmas(store: SqliteJobStore):
+async def test_connection_pragmas(tmp_path: Path):
+    store = await SqliteJobStore.open(tmp_path / "bot.sqlite3")
     db = store._db
     async with db.execute("PRAGMA foreign_keys") as cursor:
         foreign_keys = (await cursor.fetchone())[0]  # type: ignore[index]
     async with db.execute("PRAGMA busy_timeout") as cursor:
         busy = (await cursor.fetchone())[0]  # type: ignore[index]
+    await store.close()
 
     assert foreign_keys == 1
     assert busy >= 1000

@@ -1,0 +1,599 @@
+"""The job store on PostgreSQL (asyncpg): for several bot processes sharing one database.
+
+Everything the processes must agree on lives here: due jobs are claimed with ``FOR UPDATE SKIP
+LOCKED`` under a hold that runs out if the holder dies; new and woken jobs are announced with
+``NOTIFY``; the AKOOL request budget is one row every process draws from; webhook replays and
+per-member limits are checked in the database, not in a process's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Self
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from bot.server_settings import ServerSettings
+from bot.store import migrations, rows
+from bot.store.base import JobStore
+from bot.store.models import (
+    ButtonPress,
+    CreateIntent,
+    Job,
+    Limits,
+    MemberUsage,
+    NewJob,
+    PressClaim,
+    StatusUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+# The channel on which a process says "a job is due now" to the others.
+WAKE_CHANNEL: Final = "akool_jobs_due"
+# Serialises migrations when several processes start at once (any fixed number will do).
+_MIGRATION_LOCK: Final = 0x616B6F6F6C  # "akool"
+_POOL_SIZE: Final = 10
+
+_INSERT_JOB: Final = """
+INSERT INTO jobs (
+    akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
+    parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
+    akool_created_at, due_at, intent_id
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+ON CONFLICT (akool_id) DO NOTHING
+RETURNING *
+"""
+
+_SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = $1"
+
+# Forward-only, as on SQLite; the batch arrives as one array per column.
+_RECORD_STATUSES: Final = """
+UPDATE jobs SET
+    status = v.status,
+    status_rank = v.status_rank,
+    image_url = COALESCE(v.image_url, jobs.image_url),
+    upscaled_urls = v.upscaled_urls,
+    buttons = v.buttons,
+    used_buttons = v.used_buttons,
+    credits = COALESCE(v.credits, jobs.credits),
+    error = COALESCE(v.error, jobs.error),
+    finished_at = CASE
+        WHEN v.final AND jobs.finished_at IS NULL THEN $12 ELSE jobs.finished_at END,
+    due_at = CASE
+        WHEN jobs.delivery <> 'pending' THEN NULL
+        WHEN jobs.woken THEN $12
+        ELSE v.due_at END,
+    claimed_until = NULL,
+    woken = FALSE,
+    attempts = 0,
+    last_error = NULL,
+    updated_at = $12
+FROM unnest(
+    $1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::int[], $9::text[], $10::bool[], $11::float8[]
+) AS v (akool_id, status, status_rank, image_url, upscaled_urls, buttons, used_buttons, credits,
+        error, final, due_at)
+WHERE jobs.akool_id = v.akool_id
+  AND (jobs.status_rank < v.status_rank OR jobs.status = v.status)
+RETURNING jobs.*
+"""
+
+_RECORD_FAILURE: Final = """
+UPDATE jobs SET
+    attempts = attempts + 1,
+    last_error = $2,
+    due_at = CASE
+        WHEN delivery <> 'pending' THEN NULL WHEN woken THEN $3::float8 ELSE $4::float8 END,
+    claimed_until = NULL,
+    woken = FALSE,
+    updated_at = $3
+WHERE akool_id = $1
+RETURNING *
+"""
+
+# A held job stays held (its holder will look again at once, see ``woken``).
+_MAKE_DUE: Final = """
+UPDATE jobs SET
+    due_at = CASE
+        WHEN claimed_until > $2 THEN due_at ELSE LEAST(COALESCE(due_at, $2), $2) END,
+    woken = TRUE,
+    updated_at = $2
+WHERE akool_id = $1 AND delivery = 'pending'
+RETURNING *
+"""
+
+_DUE_JOBS: Final = """
+SELECT * FROM jobs WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2
+"""
+
+# Another process's held rows are skipped, not waited for; the hold moves the due time past
+# its end, so a dead holder's jobs come due again by themselves.
+_CLAIM_DUE: Final = """
+UPDATE jobs SET claimed_until = $3, due_at = $3, woken = FALSE
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE due_at IS NOT NULL AND due_at <= $1
+    ORDER BY due_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+
+_RECENT_DURATIONS: Final = """
+SELECT finished_at - created_at FROM jobs
+WHERE finished_at IS NOT NULL AND kind <> 'track'
+ORDER BY finished_at DESC
+LIMIT $1
+"""
+
+_NEXT_DUE: Final = "SELECT MIN(due_at) FROM jobs WHERE due_at IS NOT NULL"
+
+_SET_STATUS_MESSAGE: Final = """
+UPDATE jobs SET status_message_id = $1, updated_at = $2 WHERE akool_id = $3
+"""
+
+_MARK_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE akool_id = $3 AND delivery = 'pending'
+"""
+
+_MARK_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE akool_id = $3 AND delivery = 'pending'
+"""
+
+_RECENT_JOBS: Final = """
+SELECT * FROM jobs
+WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
+ORDER BY created_at DESC, id DESC
+LIMIT $4 OFFSET $5
+"""
+
+_CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY created_at, id"
+
+_ADD_INTENT: Final = """
+INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id
+"""
+
+_COUNTED_JOBS: Final = """
+SELECT COUNT(*) FROM jobs
+WHERE guild_id IS NOT DISTINCT FROM $2 AND requester_id = $1 AND kind <> 'track'
+"""
+_LIVE_INTENTS: Final = """
+SELECT COUNT(*) FROM create_intents AS i
+WHERE i.guild_id IS NOT DISTINCT FROM $2 AND i.requester_id = $1
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+"""
+
+# Two processes at once could both count before either writes (READ COMMITTED), so a
+# transaction-scoped advisory lock per member serialises the check and the write.
+_LOCK_MEMBER: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+_ADD_INTENT_WITHIN_LIMITS: Final = f"""
+INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
+SELECT $1, $2, $3, $4, $5
+WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6
+  AND ({_COUNTED_JOBS} AND created_at >= $7) + ({_LIVE_INTENTS}) < $8
+RETURNING id
+"""
+
+_MEMBER_USAGE: Final = f"""
+SELECT
+    ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) AS active,
+    ({_COUNTED_JOBS} AND created_at >= $3) + ({_LIVE_INTENTS}) AS daily,
+    (SELECT MIN(created_at) FROM jobs
+     WHERE guild_id IS NOT DISTINCT FROM $2 AND requester_id = $1 AND kind <> 'track'
+       AND created_at >= $3) AS oldest
+"""  # noqa: S608
+
+_QUEUE_POSITION: Final = """
+SELECT COUNT(*) FROM jobs
+WHERE status_rank < 3
+  AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = $1 AND status_rank < 3)
+"""
+
+_COUNT_JOBS: Final = """
+SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
+"""
+
+_CREDITS_SPENT: Final = """
+SELECT requester_id, SUM(credits) AS spent FROM jobs
+WHERE guild_id = $1 AND credits IS NOT NULL AND created_at >= $2
+GROUP BY requester_id
+ORDER BY spent DESC, requester_id
+"""
+
+_SERVER_SETTINGS: Final = "SELECT settings FROM guild_settings WHERE guild_id = $1"
+_SAVE_SERVER_SETTINGS: Final = """
+INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
+"""
+_DM_NOTIFY: Final = "SELECT dm_notify FROM member_preferences WHERE user_id = $1"
+_SET_DM_NOTIFY: Final = """
+INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at = excluded.updated_at
+"""
+
+_DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = $1"
+
+_LOST_INTENTS: Final = """
+SELECT * FROM create_intents AS i
+WHERE i.started_at < $1
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+ORDER BY i.started_at
+"""
+
+_FULFILLED_INTENTS: Final = """
+DELETE FROM create_intents
+WHERE started_at < $1 AND EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = create_intents.id)
+"""
+
+_CLAIM_PRESS: Final = """
+INSERT INTO button_presses (parent_akool_id, button, presser_id, pressed_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (parent_akool_id, button) DO NOTHING
+RETURNING *
+"""
+
+_SELECT_PRESS: Final = """
+SELECT * FROM button_presses WHERE parent_akool_id = $1 AND button = $2
+"""
+
+_SET_PRESS_CHILD: Final = """
+UPDATE button_presses SET child_akool_id = $1 WHERE parent_akool_id = $2 AND button = $3
+"""
+
+_RELEASE_PRESS: Final = """
+DELETE FROM button_presses
+WHERE parent_akool_id = $1 AND button = $2 AND child_akool_id IS NULL
+"""
+
+_FORGET_CALLBACKS: Final = "DELETE FROM webhook_callbacks WHERE seen_at < $1"
+_NOTE_CALLBACK: Final = """
+INSERT INTO webhook_callbacks (signature, seen_at) VALUES ($1, $2)
+ON CONFLICT (signature) DO NOTHING
+RETURNING signature
+"""
+
+# GCRA on the database's own clock, so processes on several machines agree: each request
+# reserves the next slot; the answer is how long the caller must wait for it.
+_RESERVE: Final = """
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
+INSERT INTO request_budgets AS b (name, tat)
+SELECT $1, clock.now + $2 FROM clock
+ON CONFLICT (name) DO UPDATE
+    SET tat = GREATEST(b.tat, (SELECT now FROM clock)) + $2
+RETURNING GREATEST(0, b.tat - $2 - $3 - (SELECT now FROM clock))
+"""
+
+
+class PostgresJobStore(JobStore):
+    """:class:`JobStore` on an asyncpg pool, safe for any number of bot processes at once."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._listener: asyncpg.Connection | None = None
+
+    @classmethod
+    async def open(cls, dsn: str) -> Self:
+        """Connect and migrate to the newest schema (one process at a time does it)."""
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=_POOL_SIZE)
+        try:
+            async with pool.acquire() as connection:
+                await _migrate(connection)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool, dsn)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
+                await self._listener.close()
+            self._listener = None
+        await self._pool.close()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._pool.fetchval("SELECT 1") == 1)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            return False
+
+    async def subscribe(self, wake: Callable[[], None]) -> None:
+        if self._listener is None:
+            # A connection of its own: LISTEN holds it for the life of the process.
+            listener = await asyncpg.connect(self._dsn)
+
+            def on_notify(*_: object) -> None:
+                wake()
+
+            await listener.add_listener(WAKE_CHANNEL, on_notify)
+            self._listener = listener
+
+    async def _announce(self, connection: Any) -> None:
+        await connection.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
+
+    async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
+        row = await self._pool.fetchrow(
+            _INSERT_JOB,
+            job.akool_id,
+            job.kind.value,
+            job.requester_id,
+            job.guild_id,
+            job.channel_id,
+            job.prompt,
+            job.scale,
+            job.source_image,
+            job.parent_akool_id,
+            job.button,
+            job.status.value,
+            job.status.rank,
+            job.credits,
+            now,
+            job.akool_created_at,
+            due_at,
+            job.intent_id,
+        )
+        if row is not None:
+            await self._announce(self._pool)
+            return rows.job(row), True
+        existing = await self.get_job(job.akool_id)
+        if existing is None:  # pragma: no cover - a unique conflict means the row exists
+            raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+        return existing, False
+
+    async def get_job(self, akool_id: str) -> Job | None:
+        row = await self._pool.fetchrow(_SELECT_JOB, akool_id)
+        return None if row is None else rows.job(row)
+
+    async def record_status(
+        self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
+    ) -> Job | None:
+        (recorded,) = await self.record_statuses([(akool_id, update, due_at)], now=now)
+        return recorded
+
+    async def record_statuses(
+        self, updates: Sequence[tuple[str, StatusUpdate, float | None]], *, now: float
+    ) -> list[Job | None]:
+        if not updates:
+            return []
+        columns: list[list[Any]] = [[] for _ in range(11)]
+        for akool_id, update, due_at in updates:
+            values = (
+                akool_id,
+                update.status.value,
+                update.status.rank,
+                update.image_url,
+                rows.json_list(update.upscaled_urls),
+                rows.json_list(update.buttons),
+                rows.json_list(update.used_buttons),
+                update.credits,
+                update.error,
+                update.status.finished,
+                due_at,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        recorded = {
+            row["akool_id"]: rows.job(row)
+            for row in await self._pool.fetch(_RECORD_STATUSES, *columns, now)
+        }
+        return [recorded.get(akool_id) for akool_id, _, _ in updates]
+
+    async def record_failure(
+        self, akool_id: str, error: str, *, now: float, due_at: float | None
+    ) -> Job | None:
+        row = await self._pool.fetchrow(_RECORD_FAILURE, akool_id, error, now, due_at)
+        return None if row is None else rows.job(row)
+
+    async def make_due(self, akool_id: str, *, now: float) -> Job | None:
+        row = await self._pool.fetchrow(_MAKE_DUE, akool_id, now)
+        if row is None:
+            return None
+        await self._announce(self._pool)
+        return rows.job(row)
+
+    async def due_jobs(self, now: float, limit: int) -> list[Job]:
+        return [rows.job(row) for row in await self._pool.fetch(_DUE_JOBS, now, limit)]
+
+    async def claim_due_jobs(self, now: float, limit: int, *, hold: float) -> list[Job]:
+        claimed = await self._pool.fetch(_CLAIM_DUE, now, limit, now + hold)
+        return sorted((rows.job(row) for row in claimed), key=lambda job: job.id)
+
+    async def recent_durations(self, limit: int) -> list[float]:
+        return [float(row[0]) for row in await self._pool.fetch(_RECENT_DURATIONS, limit)]
+
+    async def next_due_at(self) -> float | None:
+        value = await self._pool.fetchval(_NEXT_DUE)
+        return None if value is None else float(value)
+
+    async def set_status_message(self, akool_id: str, message_id: int, *, now: float) -> None:
+        await self._pool.execute(_SET_STATUS_MESSAGE, message_id, now, akool_id)
+
+    async def mark_delivered(self, akool_id: str, message_id: int, *, now: float) -> bool:
+        return _updated(await self._pool.execute(_MARK_DELIVERED, message_id, now, akool_id))
+
+    async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
+        return _updated(await self._pool.execute(_MARK_UNDELIVERABLE, reason, now, akool_id))
+
+    async def recent_jobs(
+        self,
+        guild_id: int | None,
+        requester_id: int,
+        *,
+        limit: int,
+        prefix: str = "",
+        offset: int = 0,
+    ) -> list[Job]:
+        pattern = rows.escape_like(prefix) + "%"
+        found = await self._pool.fetch(_RECENT_JOBS, guild_id, requester_id, pattern, limit, offset)
+        return [rows.job(row) for row in found]
+
+    async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
+        return int(await self._pool.fetchval(_COUNT_JOBS, guild_id, requester_id))
+
+    async def credits_spent(self, guild_id: int, *, since: float | None) -> list[tuple[int, int]]:
+        start = since if since is not None else float("-inf")
+        found = await self._pool.fetch(_CREDITS_SPENT, guild_id, start)
+        return [(int(row[0]), int(row[1])) for row in found]
+
+    async def member_usage(
+        self, guild_id: int | None, user_id: int, *, since: float
+    ) -> MemberUsage:
+        row = await self._pool.fetchrow(_MEMBER_USAGE, user_id, guild_id, since)
+        assert row is not None
+        return MemberUsage(active=row["active"], daily=row["daily"], oldest_since=row["oldest"])
+
+    async def queue_position(self, akool_id: str) -> int | None:
+        position = int(await self._pool.fetchval(_QUEUE_POSITION, akool_id) or 0)
+        return position or None
+
+    async def server_settings(self, guild_id: int) -> ServerSettings:
+        raw = await self._pool.fetchval(_SERVER_SETTINGS, guild_id)
+        return ServerSettings() if raw is None else ServerSettings.from_json(raw)
+
+    async def save_server_settings(
+        self, guild_id: int, settings: ServerSettings, *, now: float
+    ) -> None:
+        await self._pool.execute(_SAVE_SERVER_SETTINGS, guild_id, settings.to_json(), now)
+
+    async def dm_notify(self, user_id: int) -> bool:
+        return bool(await self._pool.fetchval(_DM_NOTIFY, user_id))
+
+    async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
+        await self._pool.execute(_SET_DM_NOTIFY, user_id, enabled, now)
+
+    async def children(self, parent_akool_id: str) -> Sequence[Job]:
+        return [rows.job(row) for row in await self._pool.fetch(_CHILDREN, parent_akool_id)]
+
+    async def add_create_intent(
+        self,
+        requester_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        prompt: str,
+        *,
+        now: float,
+        limits: Limits | None = None,
+    ) -> int | None:
+        if limits is None:
+            value = await self._pool.fetchval(
+                _ADD_INTENT, requester_id, guild_id, channel_id, prompt, now
+            )
+            return int(value)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(_LOCK_MEMBER, f"limits:{guild_id}:{requester_id}")
+            value = await connection.fetchval(
+                _ADD_INTENT_WITHIN_LIMITS,
+                requester_id,
+                guild_id,
+                channel_id,
+                prompt,
+                now,
+                limits.active,
+                limits.since,
+                limits.daily,
+            )
+        return None if value is None else int(value)
+
+    async def drop_create_intent(self, intent_id: int) -> None:
+        await self._pool.execute(_DROP_INTENT, intent_id)
+
+    async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
+        await self._pool.execute(_FULFILLED_INTENTS, started_before)
+        return [rows.intent(row) for row in await self._pool.fetch(_LOST_INTENTS, started_before)]
+
+    async def claim_press(
+        self, parent_akool_id: str, button: str, presser_id: int, *, now: float
+    ) -> PressClaim:
+        row = await self._pool.fetchrow(_CLAIM_PRESS, parent_akool_id, button, presser_id, now)
+        if row is not None:
+            return PressClaim(won=True, press=rows.press(row))
+        existing = await self.get_press(parent_akool_id, button)
+        if existing is None:  # pragma: no cover - the conflict means the row exists
+            raise RuntimeError(f"press {parent_akool_id}/{button} conflicted but cannot be read")
+        return PressClaim(won=False, press=existing)
+
+    async def set_press_child(self, parent_akool_id: str, button: str, child_akool_id: str) -> None:
+        await self._pool.execute(_SET_PRESS_CHILD, child_akool_id, parent_akool_id, button)
+
+    async def release_press(self, parent_akool_id: str, button: str) -> None:
+        await self._pool.execute(_RELEASE_PRESS, parent_akool_id, button)
+
+    async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
+        row = await self._pool.fetchrow(_SELECT_PRESS, parent_akool_id, button)
+        return None if row is None else rows.press(row)
+
+    async def first_sighting(self, key: str, *, now: float, forget_before: float) -> bool:
+        async with self._pool.acquire() as connection:
+            await connection.execute(_FORGET_CALLBACKS, forget_before)
+            return await connection.fetchval(_NOTE_CALLBACK, key, now) is not None
+
+    def request_budget(self, name: str, per_second: float, burst: float) -> SharedBudget:
+        return SharedBudget(self, name, per_second, burst)
+
+    async def reserve_request(self, budget: str, *, interval: float, tolerance: float) -> float:
+        """Reserve the next request slot of ``budget``; return the seconds to wait for it."""
+        return float(await self._pool.fetchval(_RESERVE, budget, interval, tolerance))
+
+
+def _updated(status: str) -> bool:
+    """Whether an ``UPDATE`` command tag (``"UPDATE 1"``) says one row changed."""
+    return status.rsplit(" ", 1)[-1] == "1"
+
+
+async def _migrate(connection: PoolConnectionProxy[Any]) -> None:
+    """Apply every pending migration in one transaction, under a lock other processes wait on."""
+    known = migrations.load("postgres")
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+        )
+        current = await connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
+        if current > len(known):
+            raise RuntimeError(
+                f"the database is at schema version {current}, newer than this bot knows "
+                f"({len(known)}); run a newer version of the bot"
+            )
+        pending = [m for m in known if m.version > current]
+        for migration in pending:
+            await connection.execute(migration.sql)
+            await connection.execute("INSERT INTO schema_version VALUES ($1)", migration.version)
+    for migration in pending:
+        log.info(
+            "Applied migration %04d %s: %s", migration.version, migration.name, migration.reason
+        )
+
+
+class SharedBudget:
+    """A request budget every process draws from (a token bucket kept as one row, GCRA).
+
+    ``burst`` requests may go at once; after that, one each ``1 / per_second`` seconds, counted
+    over all processes together. It has aiolimiter's ``acquire`` so the AKOOL client takes
+    either.
+    """
+
+    def __init__(self, store: PostgresJobStore, name: str, per_second: float, burst: float):
+        self._store = store
+        self._name = name
+        self._interval = 1 / per_second
+        self._tolerance = max(0.0, burst - 1) * self._interval
+
+    async def acquire(self) -> None:
+        delay = await self._store.reserve_request(
+            self._name, interval=self._interval, tolerance=self._tolerance
+        )
+        if delay > 0:
+            await asyncio.sleep(delay)

@@ -1,0 +1,85 @@
+"""Database rows to the store's records, for every backend (their rows index by column name)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from bot.store.models import ButtonPress, CreateIntent, Delivery, Job, JobKind, JobStatus
+
+
+class Row(Protocol):
+    """A result row of either driver: aiosqlite's ``Row`` or asyncpg's ``Record``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def json_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values))
+
+
+def _tuple(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def escape_like(text: str) -> str:
+    """``text`` as a literal LIKE prefix, with ``\\`` as the escape character."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def job(row: Row) -> Job:
+    return Job(
+        id=row["id"],
+        akool_id=row["akool_id"],
+        kind=JobKind(row["kind"]),
+        requester_id=row["requester_id"],
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        prompt=row["prompt"],
+        scale=row["scale"],
+        source_image=row["source_image"],
+        parent_akool_id=row["parent_akool_id"],
+        button=row["button"],
+        status=JobStatus(row["status"]),
+        image_url=row["image_url"],
+        upscaled_urls=_tuple(row["upscaled_urls"]),
+        buttons=_tuple(row["buttons"]),
+        used_buttons=_tuple(row["used_buttons"]),
+        credits=row["credits"],
+        error=row["error"],
+        delivery=Delivery(row["delivery"]),
+        status_message_id=row["status_message_id"],
+        result_message_id=row["result_message_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        akool_created_at=row["akool_created_at"],
+        finished_at=row["finished_at"],
+        due_at=row["due_at"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+    )
+
+
+def press(row: Row) -> ButtonPress:
+    return ButtonPress(
+        parent_akool_id=row["parent_akool_id"],
+        button=row["button"],
+        presser_id=row["presser_id"],
+        pressed_at=row["pressed_at"],
+        child_akool_id=row["child_akool_id"],
+    )
+
+
+def intent(row: Row) -> CreateIntent:
+    return CreateIntent(
+        id=row["id"],
+        requester_id=row["requester_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        prompt=row["prompt"],
+        started_at=row["started_at"],
+    )

@@ -1,0 +1,55 @@
+"""What only the PostgreSQL store does: it wakes the other processes, and its request budget is
+one for all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.store.conftest import Opener
+from tests.store.test_store import T0, new_job
+
+
+async def test_new_and_woken_jobs_wake_the_other_processes(open_postgres: Opener):
+    store, listener = await open_postgres(), await open_postgres()
+    woke = asyncio.Event()
+    await listener.subscribe(woke.set)
+
+    await store.add_job(new_job(), now=T0, due_at=T0)
+    async with asyncio.timeout(5):
+        await woke.wait()
+    woke.clear()
+    await store.make_due("a" * 24, now=T0 + 1)
+    async with asyncio.timeout(5):
+        await woke.wait()
+
+
+async def test_the_request_budget_is_shared_by_every_process(open_postgres: Opener):
+    stores = [await open_postgres() for _ in range(3)]
+    budgets = [s.request_budget("akool-test", 50, 1) for s in stores]
+    assert all(b is not None for b in budgets)
+
+    started = time.monotonic()
+    # 3 processes x 10 requests at 50 a second in all take about 0.6 s, not 0.2 s.
+    await asyncio.gather(*(b.acquire() for b in budgets if b is not None for _ in range(10)))
+    elapsed = time.monotonic() - started
+
+    assert elapsed >= 29 / 50 * 0.95
+
+
+async def test_the_sqlite_store_has_no_shared_budget(tmp_path):
+    from bot.store.sqlite import SqliteJobStore
+
+    async with await SqliteJobStore.open(tmp_path / "x.sqlite3") as store:
+        # One process owns the file: a budget in memory is exact.
+        assert store.request_budget("akool", 5, 1) is None
+
+
+async def test_processes_starting_together_migrate_once(open_postgres: Opener):
+    from bot.store import migrations
+
+    stores = await asyncio.gather(*(open_postgres() for _ in range(3)))
+    pool = stores[0]._pool  # type: ignore[attr-defined]
+    versions = [row[0] for row in await pool.fetch("SELECT version FROM schema_version")]
+
+    assert versions == [m.version for m in migrations.load("postgres")]
