@@ -186,9 +186,14 @@ class JobLoop:
         looked = await asyncio.gather(*(self._guarded(self._look, job) for job in jobs))
         writes = [w for w in looked if isinstance(w, _Write)]
         if writes:
+            now = self._clock()
             recorded = await self._store.record_statuses(
-                [(w.job.akool_id, w.update, w.due_at) for w in writes], now=self._clock()
+                [(w.job.akool_id, w.update, w.due_at) for w in writes], now=now
             )
+            for write, new in zip(writes, recorded, strict=True):
+                if new is None:  # AKOOL's answer would have moved the job backwards
+                    due_at = write.due_at if write.due_at is not None else now + self._interval
+                    await self._store.release_claim(write.job.akool_id, now=now, due_at=due_at)
             await asyncio.gather(
                 *(
                     self._guarded(self._after, w, new)

@@ -71,6 +71,8 @@ async def assemble(
             port=settings.http_port,
             clock=clock,
         )
+        # Other processes sharing the database say when a job is created or woken.
+        await store.subscribe(bot.job_loop.wake)
         async with bot, server:
             yield Runtime(bot, server)
 

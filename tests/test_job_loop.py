@@ -303,3 +303,22 @@ async def test_a_finish_is_learnt_as_somewhere_since_the_last_look(
     # would learn that jobs only ever finish where it happens to poll.
     assert all(10.0 <= d <= 40.0 for d in durations)
     assert len(set(durations)) == 20
+
+
+async def test_an_answer_that_goes_backwards_keeps_the_schedule(
+    loop, store, fake_akool: FakeAkool, clock
+):
+    fake_akool.timeline = Timeline(hold=True)
+    job = fake_akool.add_job(status=None)
+    await add(store, job.id, clock)
+    await loop.tick()  # processing
+    fake_akool.set_status(job.id, ImageStatus.QUEUED)
+    clock.now += 5
+
+    await loop.tick()  # AKOOL now says queued: nothing is recorded
+
+    stored = await store.get_job(job.id)
+    assert stored is not None
+    assert stored.status is JobStatus.PROCESSING
+    # Released for its next look one interval on, not held until the claim runs out.
+    assert await store.next_due_at() == clock.now + 5.0

@@ -117,6 +117,11 @@ class JobStore(ABC):
         """
 
     @abstractmethod
+    async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
+        """Give a claimed job up without recording anything (AKOOL's answer would have moved it
+        backwards): it is due again at ``due_at``, or at once if a webhook came meanwhile."""
+
+    @abstractmethod
     async def recent_durations(self, limit: int) -> list[float]:
         """Seconds from creation to finish of the ``limit`` most recently finished jobs."""
 

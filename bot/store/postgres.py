@@ -258,6 +258,15 @@ DELETE FROM button_presses
 WHERE parent_akool_id = $1 AND button = $2 AND child_akool_id IS NULL
 """
 
+_RELEASE_CLAIM: Final = """
+UPDATE jobs SET
+    due_at = CASE
+        WHEN delivery <> 'pending' THEN NULL WHEN woken THEN $2::float8 ELSE $3::float8 END,
+    claimed_until = NULL,
+    woken = FALSE
+WHERE akool_id = $1 AND claimed_until IS NOT NULL
+"""
+
 _FORGET_CALLBACKS: Final = "DELETE FROM webhook_callbacks WHERE seen_at < $1"
 _NOTE_CALLBACK: Final = """
 INSERT INTO webhook_callbacks (signature, seen_at) VALUES ($1, $2)
@@ -534,6 +543,9 @@ class PostgresJobStore(JobStore):
     async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
         row = await self._pool.fetchrow(_SELECT_PRESS, parent_akool_id, button)
         return None if row is None else rows.press(row)
+
+    async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
+        await self._pool.execute(_RELEASE_CLAIM, akool_id, now, due_at)
 
     async def first_sighting(self, key: str, *, now: float, forget_before: float) -> bool:
         async with self._pool.acquire() as connection:

@@ -122,6 +122,14 @@ UPDATE jobs SET due_at = updated_at, claimed_until = NULL
 WHERE claimed_until IS NOT NULL AND due_at IS NOT NULL
 """
 
+_RELEASE_CLAIM: Final = """
+UPDATE jobs SET
+    due_at = CASE WHEN delivery != 'pending' THEN NULL WHEN woken THEN :now ELSE :due_at END,
+    claimed_until = NULL,
+    woken = 0
+WHERE akool_id = :akool_id AND claimed_until IS NOT NULL
+"""
+
 _FORGET_CALLBACKS: Final = "DELETE FROM webhook_callbacks WHERE seen_at < ?"
 _NOTE_CALLBACK: Final = """
 INSERT INTO webhook_callbacks (signature, seen_at) VALUES (?, ?)
@@ -383,6 +391,10 @@ class SqliteJobStore(JobStore):
         async with self._db.execute(_CLAIM_DUE, params) as cursor:
             claimed = [rows.job(row) for row in await cursor.fetchall()]
         return sorted(claimed, key=lambda job: job.id)
+
+    async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
+        params = {"akool_id": akool_id, "now": now, "due_at": due_at}
+        await self._db.execute(_RELEASE_CLAIM, params)
 
     async def first_sighting(self, key: str, *, now: float, forget_before: float) -> bool:
         await self._db.execute(_FORGET_CALLBACKS, (forget_before,))

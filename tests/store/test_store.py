@@ -475,3 +475,13 @@ async def test_a_callback_is_first_seen_once_per_window(open_store: Opener, stor
     long_after = await store.first_sighting("sig-1", now=T0 + 400, forget_before=T0 + 100)
 
     assert (first, replay, different, long_after) == (True, False, True, True)
+
+
+async def test_a_claim_given_up_is_due_again_at_the_given_time(store: JobStore):
+    await store.add_job(new_job(), now=T0, due_at=T0)
+    await store.claim_due_jobs(T0, 10, hold=60)
+
+    await store.release_claim("a" * 24, now=T0 + 1, due_at=T0 + 4)
+
+    assert await store.next_due_at() == T0 + 4
+    assert [j.akool_id for j in await store.claim_due_jobs(T0 + 4, 10, hold=60)] == ["a" * 24]
