@@ -1,4 +1,5 @@
-"""The bot: a :class:`commands.Bot` with the store, the AKOOL client and the settings injected."""
+"""The bot: a sharded :class:`commands.Bot` with the store, the AKOOL client and the settings
+injected. One process runs every shard unless ``SHARD_IDS`` gives it a share of them."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ EXTENSIONS: Final = (
 )
 
 
-class AkoolBot(commands.Bot):
+def _shard_ids(settings: Settings) -> list[int] | None:
+    """This process's shards; ``None``: every shard."""
+    return None if settings.shard_ids is None else list(settings.shard_ids)
+
+
+class AkoolBot(commands.AutoShardedBot):
     """Slash commands and buttons; the resources it uses are owned and closed by the entry point."""
 
     def __init__(
@@ -66,6 +72,10 @@ class AkoolBot(commands.Bot):
             tree_cls=AppCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # None and None: as many shards as Discord recommends, all in this process.
+            shard_count=settings.shard_count,
+            # discord.py's own default is None (every shard); its annotation leaves that out.
+            shard_ids=_shard_ids(settings),  # type: ignore[arg-type]
         )
         self.settings = settings
         self.store = store
@@ -94,8 +104,7 @@ class AkoolBot(commands.Bot):
             ),
             poll_budget=poll_budget,
             create_grace=settings.akool_timeout + 1.0,
-            # Longer than any one look (AKOOL's retries, the download, the post) can take.
-            hold=max(60.0, 10 * settings.akool_timeout),
+            hold=settings.claim_hold,
             clock=clock,
         )
         self.jobs = JobService(
@@ -112,7 +121,10 @@ class AkoolBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
-        if self.settings.discord_guild_id is not None:
+        if self.settings.shard_ids is not None and 0 not in self.settings.shard_ids:
+            # Several processes: the one running shard 0 registers the commands for all.
+            log.info("Commands are synced by the process that runs shard 0")
+        elif self.settings.discord_guild_id is not None:
             guild = discord.Object(id=self.settings.discord_guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -54,7 +54,8 @@ class Settings:
     discord_guild_id: int | None = None
     akool_client_id: Secret | None = None
     akool_base_url: str = DEFAULT_AKOOL_BASE_URL
-    database_url: str = DEFAULT_DATABASE_URL
+    # Not in repr: a PostgreSQL URL may carry a password.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     webhook_public_url: str | None = None
@@ -78,6 +79,13 @@ class Settings:
     # Discord's REST root and gateway: for an HTTP proxy in front of Discord, and for the tests.
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
+    # Several processes: how many Discord shards in all, and which of them this process runs
+    # (all of them when unset). Every process polls and delivers any job.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    # Seconds a process holds a due job it is looking at; if it dies, another takes the job
+    # over once the hold runs out.
+    claim_hold: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -106,7 +114,18 @@ class Settings:
             webhook_max_age=reader.value("WEBHOOK_MAX_AGE", _positive_float, 300.0),
             discord_api_base_url=reader.optional("DISCORD_API_BASE_URL", _http_url),
             discord_gateway_url=reader.optional("DISCORD_GATEWAY_URL", _ws_url),
+            shard_count=reader.optional("SHARD_COUNT", _positive_int),
+            shard_ids=reader.optional("SHARD_IDS", _shard_ids),
+            claim_hold=reader.value("CLAIM_HOLD", _positive_float, 120.0),
         )
+        if settings.shard_ids is not None:
+            if settings.shard_count is None:
+                reader.problems.append("SHARD_IDS needs SHARD_COUNT: how many shards in all.")
+            elif max(settings.shard_ids) >= settings.shard_count:
+                reader.problems.append(
+                    f"SHARD_IDS must be below SHARD_COUNT ({settings.shard_count}): shards "
+                    f"are numbered from 0."
+                )
         if reader.problems:
             raise SettingsError(reader.problems)
         return settings
@@ -122,6 +141,9 @@ class Settings:
         values = [self.discord_token.reveal(), self.akool_api_key.reveal()]
         if self.akool_client_id is not None:
             values.append(self.akool_client_id.reveal())
+        password = urlsplit(self.database_url).password
+        if password:
+            values.append(password)
         return tuple(v for v in values if v)
 
 
@@ -228,6 +250,16 @@ def _database_url(raw: str) -> str:
     if raw.startswith(("postgresql://", "postgres://")):
         return raw
     raise ValueError("expected sqlite:///path/to/file.sqlite3 or postgresql://user@host/db")
+
+
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError("expected shard numbers separated by commas, like 0,1") from None
+    if not ids or ids[0] < 0:
+        raise ValueError("expected shard numbers from 0 upwards, like 0,1")
+    return ids
 
 
 def _host_list(raw: str) -> tuple[str, ...]:

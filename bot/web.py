@@ -114,6 +114,9 @@ class WebServer:
 def _gateway_connected(client: discord.Client) -> bool:
     if client.is_closed() or not client.is_ready():
         return False
+    if isinstance(client, discord.AutoShardedClient):
+        shards = client.shards.values()
+        return bool(shards) and not any(shard.is_closed() for shard in shards)
     socket = client.ws
     return socket is not None and socket.open
 

@@ -143,3 +143,40 @@ def test_secret_cannot_be_pickled():
 
     with pytest.raises(TypeError):
         pickle.dumps(Secret("x"))
+
+
+def test_several_processes_name_their_shards():
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "DATABASE_URL": "postgresql://bot:pw@db/akool",
+            "SHARD_COUNT": "3",
+            "SHARD_IDS": "2, 0",
+            "CLAIM_HOLD": "45",
+        }
+    )
+
+    assert (settings.shard_count, settings.shard_ids, settings.claim_hold) == (3, (0, 2), 45.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,2"}, "SHARD_IDS must be below SHARD_COUNT (2)"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "one"}, "SHARD_IDS is not valid"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT is not valid"),
+    ],
+)
+def test_shard_settings_that_cannot_work_are_refused(extra: dict[str, str], complaint: str):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**REQUIRED, **extra})
+
+    assert any(complaint in problem for problem in caught.value.problems)
+
+
+def test_a_database_password_stays_out_of_repr_and_is_scrubbed_from_logs():
+    settings = Settings.from_env({**REQUIRED, "DATABASE_URL": "postgresql://bot:hunter22@db/x"})
+
+    assert "hunter22" not in repr(settings)
+    assert "hunter22" in settings.secrets
