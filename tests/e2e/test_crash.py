@@ -6,54 +6,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import socket
 import sqlite3
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.processes import BotProcess, bot_env
 from tests.fakes.akool import FakeAkool, FakeJob, Timeline
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeMessage, FakeUser
 
-ROOT = Path(__file__).resolve().parents[2]
 KILLS = 4
 COMMANDS_PER_ROUND = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class BotProcess:
-    """``python -m bot`` as a child process, configured only through its environment."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=ROOT, env=self.env, stdout=log, stderr=log
-        )
-        log.close()
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        await self.proc.wait()
-
-    async def terminate(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), timeout=10)
 
 
 @pytest.mark.slow
@@ -67,22 +32,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
     akool = FakeAkool()
     await akool.start()
     db_path = tmp_path / "bot.sqlite3"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "AKOOL_"))},
-        "DISCORD_TOKEN": discord.token,
-        "DISCORD_GUILD_ID": str(guild.id),
-        "DISCORD_API_BASE_URL": discord.rest_base,
-        "DISCORD_GATEWAY_URL": discord.gateway_url,
-        "AKOOL_API_KEY": akool.api_key,
-        "AKOOL_BASE_URL": akool.base_url,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "IMAGE_HOSTS": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "POLL_INTERVAL": "0.1",
-        "AKOOL_TIMEOUT": "2",
-        "LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = bot_env(discord, akool, f"sqlite:///{db_path}", DISCORD_GUILD_ID=str(guild.id))
     bot = BotProcess(env, tmp_path / "bot.log")
     try:
         for round_no in range(KILLS + 1):
@@ -119,9 +69,7 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
             await discord.wait_for_message(channel, _lost_notice(akool.jobs[job_id]), timeout=30)
         exit_code = await bot.terminate()
     finally:
-        if bot.proc is not None and bot.proc.returncode is None:
-            bot.proc.kill()
-            await bot.proc.wait()
+        await bot.ensure_stopped()
         await discord.close()
         await akool.close()
 

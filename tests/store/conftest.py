@@ -2,53 +2,22 @@
 ``TEST_DATABASE_URL`` names a server (``.ci/run`` provides one). Without it the PostgreSQL cases
 are reported as skipped, with the reason, never passed silently.
 
-Each PostgreSQL case gets a schema of its own (named in the connection's ``search_path``), so
-cases cannot see each other's rows and need no cleanup beyond dropping it.
+Each PostgreSQL case gets a schema of its own (see :func:`tests.postgres.postgres_schema`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from bot.store.base import JobStore
 from bot.store.sqlite import SqliteJobStore
+from tests.postgres import postgres_schema
 
 Opener = Callable[[], Awaitable[JobStore]]
-
-NO_POSTGRES = "PostgreSQL store tests need TEST_DATABASE_URL (bash .ci/run sets it)"
-
-
-def with_schema(url: str, schema: str) -> str:
-    """``url`` with its connections' ``search_path`` set to ``schema`` (asyncpg passes unknown
-    query parameters on as server settings)."""
-    parts = urlsplit(url)
-    query = "&".join(filter(None, [parts.query, urlencode({"search_path": schema})]))
-    return urlunsplit(parts._replace(query=query))
-
-
-@contextlib.asynccontextmanager
-async def postgres_schema() -> AsyncIterator[str]:
-    """A fresh schema on the test server for one case; yields a URL that uses it."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip(NO_POSTGRES)
-    import asyncpg
-
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(url)
-    try:
-        await admin.execute(f'CREATE SCHEMA "{schema}"')
-        yield with_schema(url, schema)
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
 
 
 @contextlib.asynccontextmanager
