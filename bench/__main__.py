@@ -10,10 +10,10 @@ import asyncio
 import datetime
 from pathlib import Path
 
-from bench import detection, interactions, scale, webhooks
+from bench import detection, interactions, processes, scale, webhooks
 from bench.common import machine
 
-BENCHMARKS = (detection, webhooks, scale, interactions)
+BENCHMARKS = (detection, webhooks, scale, interactions, processes)
 
 
 async def run_all(quick: bool) -> list[str]:
