@@ -1,12 +1,18 @@
-"""What every benchmark shares: the machine's description and percentile arithmetic."""
+"""What every benchmark shares: the machine's description, percentile arithmetic and the
+command line of one benchmark run alone."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 
 def machine() -> str:
@@ -24,3 +30,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     if len(values) == 1:
         return float(values[0])
     return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, int(q) - 1))]
+
+
+def cli(
+    module: str, doc: str | None, run: Callable[..., Coroutine[Any, Any, str]], quick: str
+) -> None:
+    """``python -m bench.<module> [--quick]``: run one benchmark and print its section."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{module}", description=doc)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    # discord.py warns that voice support is missing; this bot has no voice.
+    logging.getLogger("discord.client").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    print(asyncio.run(run(quick=args.quick)))
+    print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)

@@ -15,11 +15,9 @@ Run alone with ``python -m bench.interactions``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import re
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -27,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from bench.common import machine, percentile
+from bench.common import cli, machine, percentile
 from bot.server_settings import ServerSettings
 from tests.e2e.conftest import World, make_world
 from tests.fakes.akool import GRID_BUTTONS, FakeAkool
@@ -290,17 +288,5 @@ async def run(*, quick: bool = False) -> str:
     return section(await measure(quick=quick), quick=quick)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.interactions", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="one round instead of several")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    # discord.py warns that voice support is missing; this bot has no voice.
-    logging.getLogger("discord.client").setLevel(logging.ERROR)
-    started = time.perf_counter()
-    print(asyncio.run(run(quick=args.quick)))
-    print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
-
-
 if __name__ == "__main__":
-    main()
+    cli("interactions", __doc__, run, quick="one round instead of several")

@@ -14,8 +14,6 @@ each run gets a schema of its own, dropped afterwards. Run alone with ``python -
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
 import secrets
 import tempfile
@@ -27,7 +25,7 @@ from typing import Final
 
 import asyncpg
 
-from bench.common import machine
+from bench.common import cli, machine
 from bot.store import JobKind, NewJob
 from bot.store.postgres import WAKE_CHANNEL, PostgresJobStore
 from tests.e2e.processes import BotProcess, bot_env
@@ -277,14 +275,5 @@ async def run(*, quick: bool = False) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.processes", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer jobs")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    print(asyncio.run(run(quick=args.quick)))
-    print(f"(took {time.perf_counter() - started:.0f} s)")
-
-
 if __name__ == "__main__":
-    main()
+    cli("processes", __doc__, run, quick="fewer jobs")

@@ -11,20 +11,17 @@ Run alone with ``python -m bench.webhooks``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import logging
 import random
 import socket
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.common import machine, percentile
+from bench.common import cli, machine, percentile
 from bench.detection import ARRIVAL_EVERY, BASE_GAP, SCALE, draw_job
 from bot.secret import Secret
 from bot.server_settings import ServerSettings
@@ -146,16 +143,5 @@ async def run(*, quick: bool = False) -> str:
     return section(await measure(quick=quick), quick=quick)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer jobs")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("discord.client").setLevel(logging.ERROR)
-    started = time.perf_counter()
-    print(asyncio.run(run(quick=args.quick)))
-    print(f"(took {time.perf_counter() - started:.0f} s)")
-
-
 if __name__ == "__main__":
-    main()
+    cli("webhooks", __doc__, run, quick="fewer jobs")

@@ -72,7 +72,6 @@ class JobStore(ABC):
     async def get_job(self, akool_id: str) -> Job | None:
         """The job with this AKOOL id, if stored."""
 
-    @abstractmethod
     async def record_status(
         self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
     ) -> Job | None:
@@ -82,6 +81,8 @@ class JobStore(ABC):
         ``None``, so a late poll or a repeated webhook is harmless. An answer with the same status
         refreshes the details (buttons, URLs, credits).
         """
+        (recorded,) = await self.record_statuses([(akool_id, update, due_at)], now=now)
+        return recorded
 
     @abstractmethod
     async def record_statuses(

@@ -337,12 +337,6 @@ class SqliteJobStore(JobStore):
         row = await self._fetch_one(_SELECT_JOB, (akool_id,))
         return None if row is None else rows.job(row)
 
-    async def record_status(
-        self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
-    ) -> Job | None:
-        (recorded,) = await self.record_statuses([(akool_id, update, due_at)], now=now)
-        return recorded
-
     async def record_statuses(
         self, updates: Sequence[tuple[str, StatusUpdate, float | None]], *, now: float
     ) -> list[Job | None]:

@@ -1,16 +1,18 @@
-"""The real ``python -m bot`` as a child process, configured only through its environment."""
+"""The real ``python -m bot`` as a child process, configured only through its environment, and
+the traffic the process tests send it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import sys
 from pathlib import Path
 
 from tests.fakes.akool import FakeAkool
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +74,37 @@ class BotProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+async def imagine_and_press(
+    discord: FakeDiscord,
+    channel: FakeChannel,
+    members: list[FakeUser],
+    rng: random.Random,
+    label: str,
+    *,
+    commands: int,
+    grids: int,
+) -> list[FakeInteraction]:
+    """``commands`` /imagine from random members, then on up to ``grids`` posted grids one U or V
+    button pressed by two members at once; returns the commands."""
+    sent = []
+    for n in range(commands):
+        prompt = f"{label} fox {n}"
+        sent.append(
+            await discord.slash_command(rng.choice(members), channel, "imagine", {"prompt": prompt})
+        )
+    posted = [m for m in discord.messages(channel) if m.components and not m.ephemeral]
+    for grid in rng.sample(posted, min(len(posted), grids)):
+        # U/V only: the others would start or delete posts outside what the tests count.
+        enabled = [
+            c
+            for c in discord.custom_ids(grid)
+            if c.rsplit(":", 1)[-1][:1] in ("U", "V")
+            and not discord.button(grid, c).get("disabled", False)
+        ]
+        if enabled:
+            custom_id = rng.choice(enabled)
+            for member in rng.sample(members, 2):
+                await discord.click(member, grid, custom_id)
+    return sent

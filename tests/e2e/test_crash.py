@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import BotProcess, bot_env
+from tests.e2e.processes import BotProcess, bot_env, imagine_and_press
 from tests.fakes.akool import FakeAkool, FakeJob, Timeline
-from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeMessage, FakeUser
+from tests.fakes.discord import FakeDiscord, FakeMessage
 
 KILLS = 4
 COMMANDS_PER_ROUND = 8
@@ -41,7 +41,15 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
             )
             await bot.start()
             await discord.wait_until_ready(timeout=20)
-            commands = await _work(discord, channel, users, rng, round_no)
+            commands = await imagine_and_press(
+                discord,
+                channel,
+                users,
+                rng,
+                f"round {round_no}",
+                commands=COMMANDS_PER_ROUND,
+                grids=3,
+            )
             if round_no < KILLS:
                 # Let some of that work get under way, then pull the plug mid-flight.
                 await asyncio.sleep(rng.uniform(0.2, 1.5))  # the random kill moment itself
@@ -94,38 +102,6 @@ async def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Pat
     assert "Stopped" in log_text
 
 
-async def _work(
-    discord: FakeDiscord,
-    channel: FakeChannel,
-    users: list[FakeUser],
-    rng: random.Random,
-    round_no: int,
-) -> list[FakeInteraction]:
-    """New jobs from several members, and presses on grids already posted (some at once)."""
-    commands = []
-    for n in range(COMMANDS_PER_ROUND):
-        user = rng.choice(users)
-        commands.append(
-            await discord.slash_command(
-                user, channel, "imagine", {"prompt": f"round {round_no} fox {n}"}
-            )
-        )
-    grids = [m for m in discord.messages(channel) if m.components and not m.ephemeral]
-    for grid in rng.sample(grids, min(len(grids), 3)):
-        # U/V only: 🔄 and 🗑️ would start or delete posts outside what this test counts.
-        enabled = [
-            c
-            for c in discord.custom_ids(grid)
-            if c.rsplit(":", 1)[-1][:1] in ("U", "V") and _enabled(discord, grid, c)
-        ]
-        if not enabled:
-            continue
-        custom_id = rng.choice(enabled)
-        for user in rng.sample(users, 2):  # two members on the same button at once
-            await discord.click(user, grid, custom_id)
-    return commands
-
-
 def _post_of(job_id: str) -> Callable[[FakeMessage], bool]:
     return lambda message: message.nonce == job_id
 
@@ -136,10 +112,6 @@ def _lost_notice(job: FakeJob) -> Callable[[FakeMessage], bool]:
     return lambda message: (
         "restarted while AKOOL was starting" in message.content and what in message.content
     )
-
-
-def _enabled(discord: FakeDiscord, message: FakeMessage, custom_id: str) -> bool:
-    return not discord.button(message, custom_id).get("disabled", False)
 
 
 def _recorded_jobs(db_path: Path) -> list[str]:

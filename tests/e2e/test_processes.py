@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.e2e.processes import BotProcess, bot_env
+from tests.e2e.processes import BotProcess, bot_env, imagine_and_press
 from tests.fakes.akool import FakeAkool, Timeline
 from tests.fakes.discord import (
     FakeChannel,
@@ -75,7 +75,15 @@ async def test_three_processes_one_killed_deliver_everything_exactly_once(tmp_pa
                 )
                 for shard in alive:
                     channel, members = servers[shard]
-                    sent = await _work(discord, channel, members, rng, f"{round_no}.{shard}")
+                    sent = await imagine_and_press(
+                        discord,
+                        channel,
+                        members,
+                        rng,
+                        f"{round_no}.{shard}",
+                        commands=COMMANDS_PER_ROUND,
+                        grids=4,
+                    )
                     if shard != VICTIM:
                         answered += sent
                 if round_no == 1:
@@ -127,37 +135,6 @@ async def test_three_processes_one_killed_deliver_everything_exactly_once(tmp_pa
     assert followed & (delivered[0] | delivered[2]), logs
     assert all(delivered[n] for n in range(PROCESSES) if n != VICTIM)
     assert exit_codes == [0, 0], logs  # the survivors stop cleanly on SIGTERM
-
-
-async def _work(
-    discord: FakeDiscord,
-    channel: FakeChannel,
-    members: list[FakeUser],
-    rng: random.Random,
-    label: str,
-) -> list[FakeInteraction]:
-    """New jobs from several members, and presses on grids already posted (two at once)."""
-    commands = []
-    for n in range(COMMANDS_PER_ROUND):
-        member = members[n % len(members)]
-        commands.append(
-            await discord.slash_command(
-                member, channel, "imagine", {"prompt": f"lighthouse {label}.{n}"}
-            )
-        )
-    grids = [m for m in discord.messages(channel) if m.components and not m.ephemeral]
-    for grid in rng.sample(grids, min(len(grids), 4)):
-        enabled = [
-            c
-            for c in discord.custom_ids(grid)
-            if c.rsplit(":", 1)[-1][:1] in ("U", "V")
-            and not discord.button(grid, c).get("disabled", False)
-        ]
-        if enabled:
-            custom_id = rng.choice(enabled)
-            for member in rng.sample(members, 2):
-                await discord.click(member, grid, custom_id)
-    return commands
 
 
 async def _recorded_jobs(database_url: str) -> dict[str, int]:
