@@ -7,7 +7,8 @@ although no job finishes in its first seconds and few finish in any given interv
 This schedule keeps the same promise for nearly every job (``coverage``, 96 % by default) for far
 fewer polls. From the durations of recent jobs it splits a job's life into slices of half an
 interval and ranks them by the share of the jobs still running at their start that finish within
-them. The best slices, until they hold ``coverage`` of all finishes, are polled every base interval;
+them. The best slices, until they hold ``coverage`` of all finishes, are polled a little more
+often than every base interval;
 a job between them is next asked about when the following one begins, and a job older than every
 one of them backs off geometrically. Each poll thus goes where a finish is most likely, and the
 rare job that finishes elsewhere waits a little longer.
@@ -26,6 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+# Inside a polled stretch the gap is this share of the base interval: a job finishing there is
+# noticed within 0.9 intervals, so the 95th percentile stays within the naive poller's (0.95
+# intervals) even if only 90 % of jobs, not the planned 96 %, finish inside the stretches.
+_INSIDE: Final = 0.9
 # Slices of a job's life are this share of the base interval long.
 _SLICE: Final = 0.5
 # How many slices on either side a slice's finishing share is averaged over.
@@ -102,7 +107,7 @@ class PollSchedule:
             return self.base_gap
         at = bisect.bisect_right(plan.starts, age) - 1
         if at >= 0 and age < plan.ends[at]:
-            return self._clamp(self.base_gap * self.coverage)
+            return self._clamp(self.base_gap * _INSIDE)
         if at + 1 < len(plan.starts):
             # Between polled stretches: look again when the next one begins.
             return self._clamp(plan.starts[at + 1] - age)
