@@ -33,7 +33,7 @@ def test_polls_a_little_inside_the_base_interval_where_jobs_finish():
 
     # A little inside the base interval, so that 95 % of all jobs are still noticed within the
     # naive poller's 95th percentile although a few finish unwatched.
-    assert seen.next_gap(30.0) == pytest.approx(3.0 * 0.9)
+    assert seen.next_gap(30.0) == pytest.approx(3.0 * 0.85)
 
 
 def draw(rng: random.Random) -> float:
@@ -69,20 +69,29 @@ def test_keeps_the_naive_pollers_95th_percentile_for_far_fewer_polls():
 
     p95 = sorted(delays)[int(0.95 * len(delays))]
     naive_p95 = sorted(naive_delays)[int(0.95 * len(naive_delays))]
-    assert p95 <= naive_p95 * 1.05
-    assert polls <= 0.75 * naive_polls
+    assert p95 <= naive_p95
+    assert polls <= 0.85 * naive_polls
 
 
-def test_leaves_a_sparse_stretch_unpolled_until_the_next_likely_one():
+def test_polls_a_quiet_stretch_far_less_than_where_jobs_finish():
     rng = random.Random(2)
     durations = [rng.uniform(20, 40) for _ in range(900)] + [
         rng.uniform(120, 130) for _ in range(100)
     ]
     seen = schedule(durations)
 
-    # Between the bulk and the late cluster nothing finishes: the next look is when it begins.
-    assert 42.0 + seen.next_gap(42.0) == 102.0  # no longer than the longest gap, though
-    assert 70.0 + seen.next_gap(70.0) == pytest.approx(120.0, abs=1.6)
+    def polls_between(start: float, end: float) -> int:
+        age, polls = start, 0
+        while age < end:
+            age += seen.next_gap(age)
+            polls += 1
+        return polls
+
+    # Nothing finishes between the bulk and the late cluster: about half the naive poller's
+    # looks there (the estimate of a quiet stretch's density borrows from its neighbours)...
+    assert polls_between(42.0, 118.0) <= 0.6 * (118.0 - 42.0) / 3.0
+    # ... and a look every 0.85 intervals inside the late cluster.
+    assert seen.next_gap(125.0) == pytest.approx(3.0 * 0.85)
 
 
 def test_backs_off_for_a_job_older_than_nearly_all():
