@@ -127,7 +127,6 @@ class JobLoop:
         if status in (ImageStatus.COMPLETED, ImageStatus.FAILED):
             job = await self._store.make_due(akool_id, now=now)
             if job is not None:
-                self.webhooks.woke(akool_id)
                 self.wake()
             return job
         job = await self._store.get_job(akool_id)
@@ -257,7 +256,8 @@ class JobLoop:
         if not recorded.status.finished:
             await self._notifier.show_progress(recorded)
             return
-        self.webhooks.finished(job.akool_id)
+        # Read from the store: the webhook may have reached another process.
+        self.webhooks.finished(announced=recorded.announced)
         if write.age is not None and job.kind is not JobKind.TRACK:
             # It finished somewhere since the last look. Learning the moment it was noticed
             # instead would teach the schedule that jobs never finish where it does not poll.

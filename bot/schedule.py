@@ -181,7 +181,6 @@ class WebhookTrust:
     def __init__(self, *, window: int = 20, share: float = 0.9) -> None:
         self._window = window
         self._share = share
-        self._woken: dict[str, None] = {}  # insertion-ordered, bounded
         self._finishes: deque[bool] = deque(maxlen=window)
 
     @property
@@ -189,14 +188,6 @@ class WebhookTrust:
         seen = len(self._finishes)
         return seen == self._window and sum(self._finishes) >= self._share * seen
 
-    def woke(self, job_id: str) -> None:
-        """A verified webhook said the job finished."""
-        self._woken[job_id] = None
-        if len(self._woken) > 50 * self._window:
-            del self._woken[next(iter(self._woken))]
-
-    def finished(self, job_id: str) -> None:
-        """A poll found the job finished; count whether a webhook had said so first."""
-        announced = job_id in self._woken
-        self._woken.pop(job_id, None)
+    def finished(self, *, announced: bool) -> None:
+        """A poll found a job finished; ``announced`` if a webhook had said so first."""
         self._finishes.append(announced)

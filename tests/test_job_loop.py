@@ -278,6 +278,31 @@ async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
     assert loop.next_poll_in(0.0) >= 55.0
 
 
+async def test_webhooks_received_by_another_process_count_for_trust(
+    loop, store, akool, fake_akool: FakeAkool, notifier, clock
+):
+    receiver = JobLoop(  # the process the webhooks reach; it never polls here
+        store=store,
+        akool=akool,
+        notifier=notifier,
+        poll_interval=5.0,
+        job_timeout=600.0,
+        concurrency=2,
+        clock=clock,
+    )
+    for _ in range(20):
+        job = fake_akool.add_job()
+        await store.add_job(
+            NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
+            now=clock.now,
+            due_at=clock.now + 60,
+        )
+        await receiver.on_webhook(job.id, ImageStatus.COMPLETED)
+
+    assert await loop.tick() == 20
+    assert loop.webhooks.trusted
+
+
 async def test_a_finish_is_learnt_as_somewhere_since_the_last_look(
     loop, store, fake_akool: FakeAkool, clock, monkeypatch
 ):

@@ -102,7 +102,8 @@ class JobStore(ABC):
 
     @abstractmethod
     async def make_due(self, akool_id: str, *, now: float) -> Job | None:
-        """Make a job due now (a webhook said it changed); ``None`` if unknown or finished with."""
+        """Make a job due now, marked ``announced`` (a webhook said it finished); ``None`` if
+        unknown or finished with."""
 
     @abstractmethod
     async def due_jobs(self, now: float, limit: int) -> list[Job]:

@@ -173,6 +173,8 @@ class Job:
     due_at: float | None
     attempts: int
     last_error: str | None
+    # A verified webhook said the job finished (whichever process it reached).
+    announced: bool = False
 
     @property
     def needs_work(self) -> bool:

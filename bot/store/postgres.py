@@ -102,6 +102,7 @@ UPDATE jobs SET
     due_at = CASE
         WHEN claimed_until > $2 THEN due_at ELSE LEAST(COALESCE(due_at, $2), $2) END,
     woken = TRUE,
+    announced = TRUE,
     updated_at = $2
 WHERE akool_id = $1 AND delivery = 'pending'
 RETURNING *

@@ -61,6 +61,7 @@ def job(row: Row) -> Job:
         due_at=row["due_at"],
         attempts=row["attempts"],
         last_error=row["last_error"],
+        announced=bool(row["announced"]),
     )
 
 

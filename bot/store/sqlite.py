@@ -97,6 +97,7 @@ UPDATE jobs SET
     due_at = CASE
         WHEN claimed_until > :now THEN due_at ELSE MIN(COALESCE(due_at, :now), :now) END,
     woken = 1,
+    announced = 1,
     updated_at = :now
 WHERE akool_id = :akool_id AND delivery = 'pending'
 RETURNING *

@@ -284,6 +284,26 @@ async def test_make_due_only_for_jobs_with_work_left(store: JobStore):
     assert [j.akool_id for j in await store.due_jobs(T0 + 1, 10)] == ["a" * 24]
 
 
+async def test_a_webhooks_word_stays_on_the_job_through_claim_and_record(store: JobStore):
+    await store.add_job(new_job("a" * 24), now=T0, due_at=T0 + 60)
+    await store.add_job(new_job("b" * 24), now=T0, due_at=T0)
+
+    fresh = await store.get_job("a" * 24)
+    await store.make_due("a" * 24, now=T0 + 1)
+    claimed = await store.claim_due_jobs(T0 + 1, 10, hold=60)
+    recorded = await store.record_statuses(
+        [(job.akool_id, StatusUpdate(JobStatus.COMPLETED), T0 + 2) for job in claimed], now=T0 + 2
+    )
+
+    assert fresh is not None
+    assert not fresh.announced
+    assert {job.akool_id: job.announced for job in claimed} == {"a" * 24: True, "b" * 24: False}
+    assert {job.akool_id: job.announced for job in recorded if job} == {
+        "a" * 24: True,
+        "b" * 24: False,
+    }
+
+
 async def test_create_intents_lost_only_without_a_job(store: JobStore):
     lost = await store.add_create_intent(111, 333, 222, "lost fox", now=T0)
     kept = await store.add_create_intent(111, 333, 222, "kept fox", now=T0)
