@@ -6,7 +6,10 @@ Discord and fake AKOOL, which live in this process. Once every process is connec
 finished jobs are written to the shared store at once (spread over three servers, one per
 shard); the clock runs until the last one is posted in Discord. With AKOOL's budget set far
 above what the processes can use, AKOOL is not the limit. A second run gives three processes a
-small budget and counts AKOOL's requests per second, all processes together.
+small budget and counts AKOOL's requests per second, all processes together. A third has members
+start jobs with /imagine in all three servers while AKOOL calls back one process only, and counts
+AKOOL's status requests per job: every process should learn that callbacks arrive, whichever one
+they reach, and poll only as a safety net.
 
 Needs PostgreSQL: ``BENCH_DATABASE_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``);
 each run gets a schema of its own, dropped afterwards. Run alone with ``python -m bench.processes``.
@@ -14,7 +17,9 @@ each run gets a schema of its own, dropped afterwards. Run alone with ``python -
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import secrets
 import tempfile
 import time
@@ -26,11 +31,13 @@ from typing import Final
 import asyncpg
 
 from bench.common import cli, machine
+from bench.detection import ARRIVAL_EVERY, BASE_GAP, SCALE, draw_job
+from bot.server_settings import ServerSettings
 from bot.store import JobKind, NewJob
 from bot.store.postgres import WAKE_CHANNEL, PostgresJobStore
-from tests.e2e.processes import BotProcess, bot_env
+from tests.e2e.processes import BotProcess, bot_env, free_port
 from tests.fakes.akool import FakeAkool, Timeline
-from tests.fakes.discord import FakeChannel, FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.postgres import with_schema
 
 SHARDS: Final = 3
@@ -40,6 +47,11 @@ JOBS: Final = {False: 900, True: 150}
 SMALL_BUDGET: Final = 20.0
 BUDGET_JOBS: Final = {False: 300, True: 100}
 WAIT: Final = 300.0
+# The callback run: jobs started, and how many of the first are not counted (the processes are
+# still learning that callbacks arrive), and members per server.
+CALLBACK_JOBS: Final = {False: 300, True: 120}
+CALLBACK_WARM_UP: Final = {False: 100, True: 60}
+MEMBERS: Final = 20
 
 
 @dataclass
@@ -57,6 +69,13 @@ class Throughput:
 
 
 @dataclass
+class CallbackCalls:
+    jobs: int
+    calls: list[int]  # status requests per counted job
+    callbacks: int
+
+
+@dataclass
 class BudgetCheck:
     budget: float
     requests: int
@@ -71,10 +90,11 @@ class Stage:
         self.url = url
         self.folder = folder
         self.discord = FakeDiscord(token="bench-processes-token-0123456789")  # noqa: S106
-        self.channels: list[FakeChannel] = []
-        for shard in range(SHARDS):
-            guild = self.discord.add_guild(name=f"Server {shard}", shard=(shard, SHARDS))
-            self.channels.append(self.discord.add_channel(guild, name="images"))
+        self.guilds = [
+            self.discord.add_guild(name=f"Server {shard}", shard=(shard, SHARDS))
+            for shard in range(SHARDS)
+        ]
+        self.channels = [self.discord.add_channel(guild, name="images") for guild in self.guilds]
         self.akool = FakeAkool()
         self.schema = f"bench_{secrets.token_hex(4)}"
         self.bots: list[BotProcess] = []
@@ -102,7 +122,10 @@ class Stage:
     def database_url(self) -> str:
         return with_schema(self.url, self.schema)
 
-    async def start(self, processes: int, budget: float) -> None:
+    async def start(
+        self, processes: int, budget: float, first: dict[str, str] | None = None, **extra: str
+    ) -> None:
+        """Start ``processes`` bots; ``first`` is more environment for the first one only."""
         for n in range(processes):
             shards = {"SHARD_COUNT": str(SHARDS)}
             if processes > 1:
@@ -115,6 +138,8 @@ class Stage:
                 POLL_CONCURRENCY="16",
                 LOG_LEVEL="WARNING",
                 **shards,
+                **extra,
+                **((first or {}) if n == 0 else {}),
             )
             bot = BotProcess(env, self.folder / f"bot{len(self.bots)}.log")
             self.bots.append(bot)
@@ -229,6 +254,70 @@ async def budget_check(url: str, jobs: int) -> BudgetCheck:
     return BudgetCheck(SMALL_BUDGET, len(times), times[-1] - first, max(per_second.values()))
 
 
+async def callback_calls(url: str, *, quick: bool) -> CallbackCalls:
+    """Jobs started in every server while AKOOL calls back the first process only."""
+    rng = random.Random(7)
+    count, warm_up = CALLBACK_JOBS[quick], CALLBACK_WARM_UP[quick]
+    with tempfile.TemporaryDirectory(prefix="bench-processes-") as folder:
+        async with Stage(url, Path(folder)) as stage:
+            akool = stage.akool
+            akool.progress_webhooks = True
+            store = await PostgresJobStore.open(stage.database_url)
+            try:
+                limits = ServerSettings().with_limits(active=20, daily=1000)
+                for guild in stage.guilds:
+                    await store.save_server_settings(guild.id, limits, now=time.time())
+            finally:
+                await store.close()
+            port = free_port()
+            await stage.start(
+                SHARDS,
+                budget=5.0 * SCALE,  # the default budget, compressed like the time
+                # Only the first process listens where AKOOL calls back.
+                first={"HTTP_PORT": str(port)},
+                POLL_INTERVAL=str(BASE_GAP / SCALE),
+                JOB_TIMEOUT=str(3600 / SCALE),
+                AKOOL_CLIENT_ID=akool.client_id,
+                WEBHOOK_PUBLIC_URL=f"http://127.0.0.1:{port}/akool/webhook",
+            )
+            members = [
+                [stage.discord.add_user(name=f"s{n}m{m}", guild=guild) for m in range(MEMBERS)]
+                for n, guild in enumerate(stage.guilds)
+            ]
+            prompts = []
+            for n in range(count):
+                processing, finished, outcome = draw_job(rng)
+                prompt = f"harbour at dusk, study {n}"
+                akool.timelines_by_prompt[prompt] = Timeline(
+                    processing_after=processing / SCALE,
+                    finished_after=finished / SCALE,
+                    outcome=outcome,
+                )
+                prompts.append(prompt)
+                server = n % SHARDS
+                await stage.discord.slash_command(
+                    members[server][n // SHARDS % MEMBERS],
+                    stage.channels[server],
+                    "imagine",
+                    {"prompt": prompt},
+                )
+                await asyncio.sleep(rng.expovariate(1 / ARRIVAL_EVERY) / SCALE)
+
+            def all_posted() -> bool | None:
+                ids = {j.id for j in akool.jobs.values() if j.prompt in prompts}
+                posted = {m.nonce for c in stage.channels for m in stage.discord.messages(c)}
+                return True if len(ids) == count and ids <= posted else None
+
+            await stage.discord.feed.wait_for(all_posted, WAIT, "every job's post")
+            posts = stage.posts()
+            if any(posts[job.id] != 1 for job in akool.jobs.values()):
+                raise RuntimeError("a job was posted twice")
+    by_prompt = {job.prompt: job.id for job in akool.jobs.values()}
+    polls = Counter(r.query.get("image_model_id") for r in akool.requests_to("infobymodelid"))
+    counted = [by_prompt[p] for p in prompts[warm_up:]]
+    return CallbackCalls(len(counted), [polls[j] for j in counted], len(akool.webhooks_sent))
+
+
 async def run(*, quick: bool = False) -> str:
     url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     try:
@@ -243,6 +332,7 @@ async def run(*, quick: bool = False) -> str:
     three = await throughput(url, SHARDS, jobs)
     check = await budget_check(url, BUDGET_JOBS[quick])
     rate = check.requests / check.seconds
+    called = await callback_calls(url, quick=quick)
     return "\n".join(
         [
             "### Several processes on one PostgreSQL",
@@ -269,6 +359,14 @@ async def run(*, quick: bool = False) -> str:
             f"requests in {check.seconds:.1f} s: **{rate:.1f}** requests/s in all (polls may use "
             f"80 % of the budget, {0.8 * check.budget:g}/s), busiest second "
             f"{check.busiest_second}.",
+            "",
+            f"Callbacks to one process: members started {CALLBACK_JOBS[quick]} jobs with "
+            f"/imagine in the three servers (the detection benchmark's mix of durations, "
+            f"compressed {SCALE:g}x, with its default budget and poll interval compressed alike), "
+            f"and AKOOL called back the first of {SHARDS} processes only ({called.callbacks} "
+            f"callbacks). Over the last {called.jobs} jobs, AKOOL status requests per job: mean "
+            f"**{sum(called.calls) / len(called.calls):.2f}**, most for one job "
+            f"{max(called.calls)}.",
             "",
             f"Machine: {machine()}.",
         ]
