@@ -31,7 +31,8 @@ from typing import Final
 import asyncpg
 
 from bench.common import cli, machine
-from bench.detection import ARRIVAL_EVERY, BASE_GAP, SCALE, draw_job
+from bench.detection import ARRIVAL_EVERY, BASE_GAP, SCALE
+from bench.webhooks import timed_prompt
 from bot.server_settings import ServerSettings
 from bot.store import JobKind, NewJob
 from bot.store.postgres import WAKE_CHANNEL, PostgresJobStore
@@ -286,13 +287,7 @@ async def callback_calls(url: str, *, quick: bool) -> CallbackCalls:
             ]
             prompts = []
             for n in range(count):
-                processing, finished, outcome = draw_job(rng)
-                prompt = f"harbour at dusk, study {n}"
-                akool.timelines_by_prompt[prompt] = Timeline(
-                    processing_after=processing / SCALE,
-                    finished_after=finished / SCALE,
-                    outcome=outcome,
-                )
+                prompt = timed_prompt(akool, rng, n)
                 prompts.append(prompt)
                 server = n % SHARDS
                 await stage.discord.slash_command(

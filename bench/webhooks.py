@@ -76,13 +76,7 @@ async def measure(*, quick: bool = False) -> Outcome:
                 await bot.store.save_server_settings(world.guild.id, limits, now=bot.clock())
                 prompts = []
                 for n in range(count):
-                    processing, finished, outcome = draw_job(rng)
-                    prompt = f"harbour at dusk, study {n}"
-                    akool.timelines_by_prompt[prompt] = Timeline(
-                        processing_after=processing / SCALE,
-                        finished_after=finished / SCALE,
-                        outcome=outcome,
-                    )
+                    prompt = timed_prompt(akool, rng, n)
                     prompts.append(prompt)
                     await world.discord.slash_command(
                         members[n % len(members)], world.channel, "imagine", {"prompt": prompt}
@@ -107,6 +101,16 @@ async def measure(*, quick: bool = False) -> Outcome:
         jobs=len(measured),
         webhooks=len(akool.webhooks_sent),
     )
+
+
+def timed_prompt(akool: FakeAkool, rng: random.Random, n: int) -> str:
+    """The ``n``-th job's prompt, for which ``akool`` will take a duration drawn from the mix."""
+    processing, finished, outcome = draw_job(rng)
+    prompt = f"harbour at dusk, study {n}"
+    akool.timelines_by_prompt[prompt] = Timeline(
+        processing_after=processing / SCALE, finished_after=finished / SCALE, outcome=outcome
+    )
+    return prompt
 
 
 def section(result: Outcome, *, quick: bool) -> str:

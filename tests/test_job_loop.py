@@ -22,6 +22,10 @@ def notifier():
 
 @pytest.fixture
 def loop(store: SqliteJobStore, akool: AkoolClient, notifier, clock: Clock) -> JobLoop:
+    return make_loop(store, akool, notifier, clock)
+
+
+def make_loop(store: SqliteJobStore, akool: AkoolClient, notifier, clock: Clock) -> JobLoop:
     return JobLoop(
         store=store,
         akool=akool,
@@ -262,14 +266,7 @@ async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
 ):
     loop.schedule.observe_all([float(age) for age in range(20, 60)] * 3)
     untrusted = loop.next_poll_in(0.0)
-    for _ in range(20):
-        job = fake_akool.add_job()
-        await store.add_job(
-            NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
-            now=clock.now,
-            due_at=clock.now + 60,
-        )
-        await loop.on_webhook(job.id, ImageStatus.COMPLETED)
+    await finish_with_webhooks(20, loop, store, fake_akool, clock)
     await loop.tick()
 
     assert loop.webhooks.trusted
@@ -281,16 +278,18 @@ async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
 async def test_webhooks_received_by_another_process_count_for_trust(
     loop, store, akool, fake_akool: FakeAkool, notifier, clock
 ):
-    receiver = JobLoop(  # the process the webhooks reach; it never polls here
-        store=store,
-        akool=akool,
-        notifier=notifier,
-        poll_interval=5.0,
-        job_timeout=600.0,
-        concurrency=2,
-        clock=clock,
-    )
-    for _ in range(20):
+    receiver = make_loop(store, akool, notifier, clock)  # the process the webhooks reach
+    await finish_with_webhooks(20, receiver, store, fake_akool, clock)
+
+    assert await loop.tick() == 20
+    assert loop.webhooks.trusted
+
+
+async def finish_with_webhooks(
+    count: int, receiver: JobLoop, store: SqliteJobStore, fake_akool: FakeAkool, clock: Clock
+) -> None:
+    """``count`` stored jobs, not due for a minute, that AKOOL finished and called back about."""
+    for _ in range(count):
         job = fake_akool.add_job()
         await store.add_job(
             NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
@@ -298,9 +297,6 @@ async def test_webhooks_received_by_another_process_count_for_trust(
             due_at=clock.now + 60,
         )
         await receiver.on_webhook(job.id, ImageStatus.COMPLETED)
-
-    assert await loop.tick() == 20
-    assert loop.webhooks.trusted
 
 
 async def test_a_finish_is_learnt_as_somewhere_since_the_last_look(
