@@ -113,6 +113,277 @@ async def answer_of(ix: FakeInteraction) -> str:
     return content
 
 
+# ---------------------------------------------------------------------------- slash commands
+
+# (command, its options exactly as sent, what the private answer says)
+BAD_COMMANDS: dict[str, tuple[str, Any, str]] = {
+    # Text that no store can save.
+    "a lone high surrogate": ("imagine", [prompt("a fox \ud800 in snow")], INVALID_TEXT),
+    "a lone low surrogate": ("imagine", [prompt("\udfff")], INVALID_TEXT),
+    "half an emoji": ("imagine", [prompt("a fox \ud83e")], INVALID_TEXT),
+    "a surrogate in a banned word": (
+        "settings banned-word add",
+        [option("word", _STRING, "gore\udc00")],
+        INVALID_TEXT,
+    ),
+    "a surrogate in an unknown option": (
+        "imagine",
+        [prompt(), option("\ud800", _STRING, "x")],
+        INVALID_TEXT,
+    ),
+    # Choices that are not on the list.
+    "an aspect outside its choices": (
+        "imagine",
+        [prompt(), option("aspect", _STRING, "7:1")],
+        "`aspect` must be one of its choices (1:1 square",
+    ),
+    "an empty aspect": (
+        "imagine",
+        [prompt(), option("aspect", _STRING, "")],
+        "`aspect` must be one of its choices",
+    ),
+    "a server aspect outside its choices": (
+        "settings aspect",
+        [option("ratio", _STRING, "1:99")],
+        "`ratio` must be one of its choices",
+    ),
+    # Values of another type than declared.
+    "an integer prompt": ("imagine", [prompt(5)], "`prompt` option did not arrive as text"),
+    "a null prompt": ("imagine", [prompt(None)], "`prompt` option did not arrive as text"),
+    "a list prompt": ("imagine", [prompt(["a", "fox"])], "`prompt` option did not arrive as text"),
+    "an integer aspect": (
+        "imagine",
+        [prompt(), option("aspect", _STRING, 169)],
+        "`aspect` option did not arrive as text",
+    ),
+    "a prompt declared as an integer": (
+        "imagine",
+        [option("prompt", _INTEGER, 5)],
+        "`prompt` option did not arrive as text",
+    ),
+    "a string image": (
+        "imagine",
+        [prompt(), option("image", _ATTACHMENT, "cat.png")],
+        "`image` option did not arrive as an attachment",
+    ),
+    "an image id with nothing resolved": (
+        "imagine",
+        [prompt(), option("image", _ATTACHMENT, "123456789012345678")],
+        "`image` option did not arrive as an attachment",
+    ),
+    "a string limit": (
+        "settings limits",
+        [option("active", _INTEGER, "ten")],
+        "`active` option did not arrive as a whole number",
+    ),
+    "a boolean limit": (
+        "settings limits",
+        [option("daily", _INTEGER, True)],
+        "`daily` option did not arrive as a whole number",
+    ),
+    "a fractional limit": (
+        "settings limits",
+        [option("daily", _INTEGER, 2.5)],
+        "`daily` option did not arrive as a whole number",
+    ),
+    "an integer channel": (
+        "settings channel allow",
+        [option("channel", _CHANNEL, 5)],
+        "`channel` option did not arrive as a channel",
+    ),
+    "a string role": (
+        "settings role allow",
+        [option("role", _ROLE, "artists")],
+        "`role` option did not arrive as a role",
+    ),
+    # Options missing, unknown, repeated or not a list.
+    "no prompt": ("imagine", [], "This command needs `prompt`"),
+    "an aspect but no prompt": (
+        "imagine",
+        [option("aspect", _STRING, "1:1")],
+        "This command needs `prompt`",
+    ),
+    "an unknown option": ("imagine", [prompt(), option("colour", _STRING, "red")], SHAPE),
+    "a prompt twice": ("imagine", [prompt(), prompt("a blue fox")], SHAPE),
+    "options that are not a list": ("imagine", "a red fox", SHAPE),
+    "an option that is not an object": ("imagine", [prompt(), "aspect"], SHAPE),
+    "an option without a value": (
+        "imagine",
+        [{"name": "prompt", "type": _STRING}],
+        "`prompt` option did not arrive as text",
+    ),
+    "a focused option outside autocomplete": (
+        "status",
+        [option("job_id", _STRING, "662a", focused=True)],
+        SHAPE,
+    ),
+    "a group without a subcommand": ("settings", [], SHAPE),
+    "an unknown subcommand": (
+        "settings",
+        [{"name": "colours", "type": _SUBCOMMAND, "options": []}],
+        NO_SUCH_COMMAND,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_COMMANDS))
+async def test_options_discord_never_sends_get_a_private_answer(
+    world: World, logs: Logs, case: str
+):
+    name, options, text = BAD_COMMANDS[case]
+    admin = admin_of(world)
+    async with world.running() as bot:
+        logs.mark()
+        data = world.discord.command_data(world.channel, name, options)
+        ix = await world.discord.send_interaction(_COMMAND, admin, world.channel, data)
+        content = await answer_of(ix)
+        settings = await bot.store.server_settings(world.guild.id)
+        await still_works(world)
+        logs.assert_one_warning("Refused a command")
+
+    assert text in content, content
+    assert callbacks(world, ix) == 1
+    assert settings == type(settings)()  # nothing was saved
+    assert world.akool.calls["createbyprompt"] == 1  # only still_works's job
+
+
+FILE_ID = "123456789012345678"
+NOT_A_FILE = "`image` option did not arrive as an attachment"
+# Resolved data behind an attachment id that discord.py cannot build a file from.
+BAD_RESOLVED: dict[str, tuple[Any, str]] = {
+    "resolved that is not an object": ([FILE_ID], SHAPE),
+    "attachments that are a list": ({"attachments": [FILE_ID]}, NOT_A_FILE),
+    "an attachment without its fields": ({"attachments": {FILE_ID: {"id": FILE_ID}}}, SHAPE),
+    "an attachment that is text": ({"attachments": {FILE_ID: "cat.png"}}, SHAPE),
+    "users that are text": ({"attachments": {FILE_ID: {"id": FILE_ID}}, "users": "alice"}, SHAPE),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RESOLVED))
+async def test_resolved_data_discord_py_cannot_read_gets_a_private_answer(
+    world: World, logs: Logs, case: str
+):
+    resolved, text = BAD_RESOLVED[case]
+    async with world.running():
+        logs.mark()
+        options = [prompt(), option("image", _ATTACHMENT, FILE_ID)]
+        data = world.discord.command_data(world.channel, "imagine", options)
+        data["resolved"] = resolved
+        ix = await world.discord.send_interaction(_COMMAND, world.alice, world.channel, data)
+        content = await answer_of(ix)
+        await still_works(world)
+        logs.assert_one_warning("Refused a command")
+
+    assert text in content, content
+
+
+async def test_lone_surrogates_typed_through_the_client_are_refused(world: World, logs: Logs):
+    # The driver's own client path: nothing forged but the text itself.
+    async with world.running() as bot:
+        logs.mark()
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "a fox \ud800 in snow"}
+        )
+        content = await answer_of(ix)
+        await still_works(world)
+        logs.assert_one_warning("not valid Unicode")
+        stored = await bot.store.recent_jobs(world.guild.id, world.alice.id, limit=10)
+
+    assert INVALID_TEXT in content
+    assert [job.prompt for job in stored] == ["a calm lake"]
+
+
+async def test_an_unknown_command_gets_a_private_answer(world: World, logs: Logs):
+    async with world.running():
+        logs.mark()
+        data = world.discord.command_data(world.channel, "imagine", [prompt()])
+        data["name"] = "imagine-more"  # a command this bot has never had
+        ix = await world.discord.send_interaction(_COMMAND, world.alice, world.channel, data)
+        content = await answer_of(ix)
+        await still_works(world)
+        logs.assert_one_warning("there is no command 'imagine-more'")
+
+    assert NO_SUCH_COMMAND in content
+
+
+async def test_a_channel_this_bot_cannot_see_gets_a_private_answer(world: World, logs: Logs):
+    admin = admin_of(world)
+    async with world.running() as bot:
+        logs.mark()
+        # Typed and resolved as Discord would, but a channel the bot's server does not have.
+        unknown = "123456789012345678"
+        resolved = {
+            "channels": {unknown: {"id": unknown, "type": 0, "name": "secret", "permissions": "0"}}
+        }
+        data = world.discord.command_data(
+            world.channel, "settings channel allow", [option("channel", _CHANNEL, unknown)]
+        )
+        data["resolved"] = resolved
+        ix = await world.discord.send_interaction(_COMMAND, admin, world.channel, data)
+        content = await answer_of(ix)
+        await still_works(world)
+        logs.assert_one_warning("could not be used as channel")
+        settings = await bot.store.server_settings(world.guild.id)
+
+    assert "That is not a channel this bot can use here" in content
+    assert settings.channels == frozenset()
+
+
+# ---------------------------------------------------------------------------- autocomplete
+
+BAD_AUTOCOMPLETE: dict[str, tuple[str, list[Any]]] = {
+    "a surrogate typed into /status": (
+        "status",
+        [option("job_id", _STRING, "66\ud800", focused=True)],
+    ),
+    "a surrogate typed into a banned word": (
+        "settings banned-word remove",
+        [option("word", _STRING, "\udc00blood", focused=True)],
+    ),
+    "a number typed into /status": ("status", [option("job_id", _STRING, 662, focused=True)]),
+    "nothing focused": ("status", [option("job_id", _STRING, "662a")]),
+    "a focused option twice": (
+        "status",
+        [
+            option("job_id", _STRING, "66", focused=True),
+            option("job_id", _STRING, "6", focused=True),
+        ],
+    ),
+    "a focused option without autocomplete": (
+        "imagine",
+        [option("prompt", _STRING, "a fox", focused=True)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_AUTOCOMPLETE))
+async def test_bad_autocomplete_input_gets_no_choices(world: World, logs: Logs, case: str):
+    name, options = BAD_AUTOCOMPLETE[case]
+    admin = admin_of(world)
+    async with world.running():
+        logs.mark()
+        data = world.discord.command_data(world.channel, name, options)
+        ix = await world.discord.send_interaction(_AUTOCOMPLETE, admin, world.channel, data)
+        answer = await ix.wait_response()
+        await still_works(world)
+        logs.assert_one_warning("Refused an autocomplete")
+
+    assert answer.type == 8
+    assert answer.choices == []
+
+
+async def test_a_surrogate_typed_through_the_client_gets_no_choices(world: World, logs: Logs):
+    async with world.running():
+        logs.mark()
+        choices = await world.discord.autocomplete(
+            world.alice, world.channel, "status", {"job_id": "\ud800"}, "job_id"
+        )
+        await still_works(world)
+        logs.assert_one_warning("not valid Unicode")
+
+    assert choices == []
+
+
 # ---------------------------------------------------------------------------- dropped payloads
 
 
