@@ -16,6 +16,7 @@ from bot.akool import AkoolClient
 from bot.budget import shared_budget
 from bot.components import DYNAMIC_ITEMS
 from bot.images import ImageFetcher
+from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import JobService
 from bot.notifier import Notifier
@@ -77,6 +78,8 @@ class AkoolBot(commands.AutoShardedBot):
             # discord.py's own default is None (every shard); its annotation leaves that out.
             shard_ids=_shard_ids(settings),  # type: ignore[arg-type]
         )
+        # A payload discord.py cannot parse would otherwise end the gateway task, and the process.
+        guard_interactions(self._connection)
         self.settings = settings
         self.store = store
         self.akool = akool

@@ -27,6 +27,7 @@ from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
+from bot.interaction_guard import component_press
 from bot.jobs import Origin
 from bot.store import ButtonPress, Job, JobKind, JobStatus
 
@@ -77,9 +78,10 @@ class Buttons(ButtonCog):
         """Refuse, privately, a component press that no dynamic item will take."""
         if interaction.type is not discord.InteractionType.component:
             return
-        data: dict[str, Any] = dict(interaction.data or {})
-        custom_id = str(data.get("custom_id", ""))
-        component_type = int(data.get("component_type", 0))
+        pressed = component_press(interaction.data)
+        if pressed is None:
+            return  # the gateway guard drops such payloads before discord.py dispatches them
+        custom_id, component_type = pressed
         # Mirrors discord.py's own dispatch, so a press an item takes is never answered twice.
         if reaches_dynamic_item(custom_id, component_type, components_on(interaction.message)):
             return

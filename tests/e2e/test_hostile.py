@@ -2,8 +2,9 @@
 or the store. Pings never go beyond the people a post is for, whatever a prompt contains.
 
 Some cases cannot come from a well-behaved Discord client (an empty or 10,000-character option, a
-``custom_id`` that is not on the pressed message), so they are forged: the interaction is built
-and dispatched directly, bypassing the fake driver's client-side checks.
+``custom_id`` that is not on the pressed message), so they are forged: the fake driver's
+``send_interaction`` dispatches them past its client-side checks. Payloads of the wrong shape
+altogether are in test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -40,17 +41,9 @@ async def forge_command(
     command = world.discord.find_command(name, channel.guild_id)
     assert command is not None, f"/{name} is not synced"
     types = {o["name"]: o["type"] for o in command.get("options") or []}
-    data: dict[str, Any] = {
-        "id": command["id"],
-        "name": name,
-        "type": 1,
-        "options": [{"name": k, "type": types[k], "value": v} for k, v in options.items()],
-    }
-    if "guild_id" in command:
-        data["guild_id"] = command["guild_id"]
-    # The fake has no public way to send an interaction its own client would refuse to build.
-    ix = world.discord._new_interaction(2, user, channel, data)
-    return await world.discord.dispatch_interaction(ix)
+    sent = [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
+    data = world.discord.command_data(channel, name, sent)
+    return await world.discord.send_interaction(2, user, channel, data)
 
 
 async def forge_click(
@@ -59,8 +52,7 @@ async def forge_click(
     """A press of ``custom_id`` on ``message``, whether or not the message has that component."""
     channel = world.discord.channels[message.channel_id]
     data = {"custom_id": custom_id, "component_type": component_type}
-    ix = world.discord._new_interaction(3, user, channel, data, message=message)
-    return await world.discord.dispatch_interaction(ix)
+    return await world.discord.send_interaction(3, user, channel, data, message=message)
 
 
 def bot_message(world: World, channel: FakeChannel, *custom_ids: str) -> FakeMessage:

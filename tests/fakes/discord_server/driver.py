@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import discord
@@ -70,10 +70,13 @@ class InteractionDriver(DiscordState):
         type_: int,
         user: FakeUser,
         channel: FakeChannel,
-        data: dict[str, Any],
+        data: Any,
         message: FakeMessage | None = None,
     ) -> FakeInteraction:
-        """A realistic INTERACTION_CREATE payload (guild or DM) wrapped in a FakeInteraction."""
+        """A realistic INTERACTION_CREATE payload (guild or DM) wrapped in a FakeInteraction.
+
+        ``data`` is normally an object; a forged payload may carry anything there.
+        """
         if channel.deleted:
             raise ValueError(f"channel {channel.name!r} was deleted")
         ix_id = self.snowflakes.next()
@@ -124,7 +127,7 @@ class InteractionDriver(DiscordState):
             guild_id=guild.id if guild else None,
             channel_id=channel.id,
             user=user,
-            data=data,
+            data=data if isinstance(data, dict) else {},
             feed=self.feed,
             payload=payload,
             message=message,
@@ -152,6 +155,55 @@ class InteractionDriver(DiscordState):
             session.shard_id,
         )
         return ix
+
+    # ------------------------------------------------------------------ forged interactions
+
+    def command_data(self, channel: FakeChannel, name: str, options: Any = None) -> dict[str, Any]:
+        """The ``data`` of ``/name`` (``"group sub"`` for subcommands) as the bot synced it, with
+        ``options`` as the innermost option list exactly as given: no name, type or value checks.
+        """
+        parts = name.split()
+        cmd = self.find_command(parts[0], channel.guild_id) if parts else None
+        if cmd is None:
+            raise LookupError(f"the bot has not synced /{name} here")
+        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 1}
+        if "guild_id" in cmd:
+            data["guild_id"] = cmd["guild_id"]
+        container = data
+        defs: list[dict[str, Any]] = cmd.get("options") or []
+        for sub in parts[1:]:
+            sub_def = next((o for o in defs if o["name"] == sub), None)
+            if sub_def is None:
+                raise LookupError(f"/{name}: no subcommand or group {sub!r}")
+            node: dict[str, Any] = {"name": sub, "type": sub_def["type"]}
+            container["options"] = [node]
+            container = node
+            defs = sub_def.get("options") or []
+        if options is not None:
+            container["options"] = options
+        return data
+
+    async def send_interaction(
+        self,
+        type_: int,
+        user: FakeUser,
+        channel: FakeChannel,
+        data: Any,
+        *,
+        message: FakeMessage | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float = 5.0,
+    ) -> FakeInteraction:
+        """Dispatch an INTERACTION_CREATE whose ``data`` is exactly ``data``, past every check a
+        Discord client makes: what a forged or broken client could get Discord to carry.
+
+        ``edit`` may change the rest of the payload (drop the member, retype a field) before it
+        is sent; the fake still routes the bot's answers by the interaction's original id and token.
+        """
+        ix = self._new_interaction(type_, user, channel, data, message=message)
+        if edit is not None:
+            edit(ix.payload)
+        return await self.dispatch_interaction(ix, timeout)
 
     # ------------------------------------------------------------------ application commands
 
