@@ -32,9 +32,6 @@ MAX_BODY_BYTES: Final = 16 * 1024
 # deadline, a client that declares a body and trickles it a byte at a time holds a connection
 # (and a file descriptor) open for as long as it likes.
 REQUEST_DEADLINE: Final = 5.0
-# After answering without reading a whole body (408, 413), how long to go on reading and
-# discarding it, so that the client sees the answer rather than a reset (aiohttp's default: 10 s).
-LINGER: Final = 1.0
 
 
 class _ClientFaultsInOneLine(logging.Filter):
@@ -44,9 +41,8 @@ class _ClientFaultsInOneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         fault = record.exc_info[1] if record.exc_info else None
         if isinstance(fault, HttpProcessingError) and record.levelno > logging.WARNING:
-            # The parser's message quotes the offending bytes (escaped) over several lines.
-            reason = " ".join(fault.message.split())
-            record.args = (record.getMessage(), type(fault).__name__, reason[:200])
+            reason = _one_line(fault.message)
+            record.args = (record.getMessage(), type(fault).__name__, reason)
             record.msg = "%s: %s (%s)"
             record.levelno = logging.WARNING
             record.levelname = logging.getLevelName(logging.WARNING)
@@ -56,6 +52,12 @@ class _ClientFaultsInOneLine(logging.Filter):
 
 
 log.addFilter(_ClientFaultsInOneLine())
+
+
+def _one_line(text: str) -> str:
+    """aiohttp's message about a malformed request, which quotes the offending bytes (escaped)
+    over several lines, as one short line."""
+    return " ".join(text.split())[:200]
 
 
 class WebServer:
@@ -95,9 +97,13 @@ class WebServer:
             # aiohttp has no deadline for a request's headers, but its keep-alive timer runs from
             # the moment a connection opens and closes it if no whole request has arrived.
             keepalive_timeout=self._request_deadline,
-            lingering_time=LINGER,
+            # After an answer that left a body unread (408, 413, a broken body), close at once
+            # rather than read on for aiohttp's default 10 s: no client that gets one is AKOOL.
+            lingering_time=0,
             # Its own error lines (a request it cannot parse) go through this module's filter.
             logger=log,
+            # handler_cancellation stays off: once a callback is verified, recording it and
+            # waking the loop finish even if the client hangs up meanwhile.
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -128,14 +134,20 @@ class WebServer:
         except web.HTTPRequestEntityTooLarge:
             log.warning("Refused an oversized webhook from %s", request.remote)
             return _answer(413, "the body is too large", close=True)
-        except (ConnectionError, web.RequestPayloadError) as exc:
-            # The client left, or its body's framing (chunks, compression) is broken.
+        except ConnectionError:
             log.warning(
-                "Dropped a webhook from %s: its body broke off (%s)",
+                "Dropped a webhook from %s: the client left before its body arrived",
                 request.remote,
-                type(exc).__name__,
             )
-            return _answer(400, "the body is incomplete", close=True)
+            return _answer(400, "the body is incomplete", close=True)  # read by no one
+        except web.RequestPayloadError as exc:
+            # Its framing (chunks, compression) is broken; aiohttp says how.
+            log.warning(
+                "Refused a webhook from %s: its body is malformed (%s)",
+                request.remote,
+                _one_line(str(exc)),
+            )
+            return _answer(400, "the body is malformed", close=True)
         try:
             body = load_json(raw.decode("utf-8"))
         except NestedTooDeeplyError:

@@ -23,12 +23,12 @@ import pytest
 
 import bot.runner
 from bot.secret import Secret
-from bot.web import LINGER, WebServer
+from bot.web import WebServer
 from tests.e2e.conftest import World
 
 DEADLINE = 0.5
 # Generous for a loaded machine, yet short of aiohttp's own 10 s of lingering after an answer.
-CLOSED_WITHIN = DEADLINE + LINGER + 5.0
+CLOSED_WITHIN = DEADLINE + 5.0
 # How fast a slow client sends: one byte per tick.
 TICK = 0.1
 # Polls so rare that only the webhook can explain a quick delivery.
@@ -277,13 +277,36 @@ async def test_a_client_that_leaves_mid_body_is_one_warning(
         await writer.drain()
         leave(writer)
         await warnings.wait_for(
-            lambda: bool(warnings.receiver_records("127.0.0.1")), "the broken body"
+            lambda: bool(warnings.receiver_records("127.0.0.1")), "the client leaving"
         )
         await wait_for_sockets(lambda n: n == listening, port, "the connection is still open")
 
     assert warnings.tracebacks() == []
     assert warnings.receiver_warnings("127.0.0.1") == [
-        "Dropped a webhook from 127.0.0.1: its body broke off (ConnectionResetError)"
+        "Dropped a webhook from 127.0.0.1: the client left before its body arrived"
+    ]
+
+
+async def test_a_body_that_cannot_be_decompressed_is_one_warning(
+    receiver: World, warnings: LogWatch
+):
+    world = receiver
+    gzipped = BODY_HEAD.replace(
+        b"Content-Length: 300", b"Content-Encoding: gzip\r\nContent-Length: 4"
+    )
+    async with world.running():
+        assert world.runtime is not None
+        answer = await raw_request(world.runtime.web.port, gzipped + b"junk")
+        await warnings.wait_for(
+            lambda: bool(warnings.receiver_records("127.0.0.1")), "the malformed body"
+        )
+
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 400 Bad Request"
+    assert answer.endswith(b'{"status": 400, "message": "the body is malformed"}')
+    assert warnings.tracebacks() == []
+    assert warnings.receiver_warnings("127.0.0.1") == [
+        "Refused a webhook from 127.0.0.1: its body is malformed "
+        "(400, message: Can not decode content-encoding: gzip)"
     ]
 
 
