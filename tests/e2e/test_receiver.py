@@ -86,8 +86,17 @@ class LogWatch(logging.Handler):
             raise AssertionError(f"never logged: {what}") from None
 
     def tracebacks(self) -> list[logging.LogRecord]:
-        """Records at ERROR or above, or carrying a traceback."""
-        return [r for r in self.records if r.levelno >= logging.ERROR or r.exc_info]
+        """The bot's and aiohttp's records at ERROR or above, or carrying a traceback.
+
+        (Others, such as asyncio's note of a session another test left unclosed and the garbage
+        collector found meanwhile, say nothing about the receiver.)
+        """
+        return [
+            r
+            for r in self.records
+            if r.name.split(".")[0] in ("bot", "aiohttp")
+            and (r.levelno >= logging.ERROR or r.exc_info)
+        ]
 
     def receiver_records(self, text: str) -> list[logging.LogRecord]:
         """The HTTP server's records whose message contains ``text``."""
