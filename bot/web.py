@@ -7,7 +7,7 @@ itself. One that says a job is processing moves its status message on without as
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -15,10 +15,11 @@ from typing import Final
 
 import discord
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.job_loop import JobLoop
 from bot.store import JobStore
-from bot.webhook import WebhookRejected, WebhookVerifier
+from bot.webhook import NestedTooDeeplyError, WebhookRejected, WebhookVerifier, load_json
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,37 @@ WEBHOOK_PATH: Final = "/akool/webhook"
 HEALTH_PATH: Final = "/healthz"
 # An AKOOL callback is a few hundred bytes; anything far larger is not one.
 MAX_BODY_BYTES: Final = 16 * 1024
+# How long a client may take to send a request's line and headers, and then as long again for
+# its body. A genuine AKOOL callback is a few hundred bytes and arrives at once; without a
+# deadline, a client that declares a body and trickles it a byte at a time holds a connection
+# (and a file descriptor) open for as long as it likes.
+REQUEST_DEADLINE: Final = 5.0
+
+
+class _ClientFaultsInOneLine(logging.Filter):
+    """aiohttp logs a request its parser refuses (a malformed request line, header or framing) as
+    an ERROR with a traceback. That is the client's fault, not the bot's: one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        if isinstance(fault, HttpProcessingError) and record.levelno > logging.WARNING:
+            reason = _one_line(fault.message)
+            record.args = (record.getMessage(), type(fault).__name__, reason)
+            record.msg = "%s: %s (%s)"
+            record.levelno = logging.WARNING
+            record.levelname = logging.getLevelName(logging.WARNING)
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+log.addFilter(_ClientFaultsInOneLine())
+
+
+def _one_line(text: str) -> str:
+    """aiohttp's message about a malformed request, which quotes the offending bytes (escaped)
+    over several lines, as one short line."""
+    return " ".join(text.split())[:200]
 
 
 class WebServer:
@@ -41,6 +73,7 @@ class WebServer:
         host: str,
         port: int,
         clock: Callable[[], float] = time.time,
+        request_deadline: float = REQUEST_DEADLINE,
     ) -> None:
         self._client = client
         self._store = store
@@ -49,6 +82,7 @@ class WebServer:
         self._host = host
         self._port = port
         self._clock = clock
+        self._request_deadline = request_deadline
         self._runner: web.AppRunner | None = None
         self.port = port
 
@@ -56,7 +90,21 @@ class WebServer:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
         app.router.add_get(HEALTH_PATH, self._health)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            # aiohttp has no deadline for a request's headers, but its keep-alive timer runs from
+            # the moment a connection opens and closes it if no whole request has arrived.
+            keepalive_timeout=self._request_deadline,
+            # After an answer that left a body unread (408, 413, a broken body), close at once
+            # rather than read on for aiohttp's default 10 s: no client that gets one is AKOOL.
+            lingering_time=0,
+            # Its own error lines (a request it cannot parse) go through this module's filter.
+            logger=log,
+            # handler_cancellation stays off: once a callback is verified, recording it and
+            # waking the loop finish even if the client hangs up meanwhile.
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
@@ -74,12 +122,37 @@ class WebServer:
             log.warning("A webhook arrived, but AKOOL_CLIENT_ID is not set, so it cannot be read")
             return _answer(503, "webhooks are not configured")
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self._request_deadline):
+                raw = await request.read()
+        except TimeoutError:
+            log.warning(
+                "Refused a webhook from %s: its body did not arrive within %.1f s",
+                request.remote,
+                self._request_deadline,
+            )
+            return _answer(408, "the body took too long to arrive", close=True)
         except web.HTTPRequestEntityTooLarge:
             log.warning("Refused an oversized webhook from %s", request.remote)
-            return _answer(413, "the body is too large")
+            return _answer(413, "the body is too large", close=True)
+        except ConnectionError:
+            log.warning(
+                "Dropped a webhook from %s: the client left before its body arrived",
+                request.remote,
+            )
+            return _answer(400, "the body is incomplete", close=True)  # read by no one
+        except web.RequestPayloadError as exc:
+            # Its framing (chunks, compression) is broken; aiohttp says how.
+            log.warning(
+                "Refused a webhook from %s: its body is malformed (%s)",
+                request.remote,
+                _one_line(str(exc)),
+            )
+            return _answer(400, "the body is malformed", close=True)
         try:
-            body = json.loads(raw)
+            body = load_json(raw.decode("utf-8"))
+        except NestedTooDeeplyError:
+            log.warning("Refused a webhook from %s: the body is nested too deeply", request.remote)
+            return _answer(400, "the body is nested too deeply")
         except (UnicodeDecodeError, ValueError):
             log.warning("Refused a webhook from %s: the body is not JSON", request.remote)
             return _answer(400, "the body is not JSON")
@@ -121,5 +194,9 @@ def _gateway_connected(client: discord.Client) -> bool:
     return socket is not None and socket.open
 
 
-def _answer(status: int, message: str) -> web.Response:
-    return web.json_response({"status": status, "message": message}, status=status)
+def _answer(status: int, message: str, *, close: bool = False) -> web.Response:
+    response = web.json_response({"status": status, "message": message}, status=status)
+    if close:
+        # Whatever else the client sends on this connection is not worth reading.
+        response.force_close()
+    return response

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,38 @@ from bot.akool.models import ImageStatus
 from bot.secret import Secret
 
 _AES_KEY_SIZES: Final = (16, 24, 32)
+# AKOOL's callbacks are flat: a body of four fields, a payload of four more. Refusing anything
+# nested deeper before parsing keeps a hostile body from driving json's recursive parser into a
+# RecursionError (``[`` repeated a thousand times is enough).
+MAX_JSON_DEPTH: Final = 8
+# A JSON string (an unterminated one runs to the end) or a bracket. Possessive, so that it scans
+# the text once: a hostile body cannot make it backtrack.
+_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)|[][{}]', re.DOTALL)
+
+
+class NestedTooDeeplyError(ValueError):
+    """JSON text nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+def load_json(text: str) -> Any:
+    """``text`` parsed as JSON; :class:`ValueError` if it is not JSON or is nested too deeply."""
+    if _nests_deeper_than(MAX_JSON_DEPTH, text):
+        raise NestedTooDeeplyError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(text)
+
+
+def _nests_deeper_than(limit: int, text: str) -> bool:
+    """Whether arrays and objects in ``text`` nest deeper than ``limit`` (brackets in strings do
+    not count)."""
+    depth = 0
+    for token in _JSON_TOKEN.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
 
 
 class WebhookRejected(Exception):
@@ -128,7 +161,9 @@ class WebhookVerifier:
             padded = decryptor.update(cipher_text) + decryptor.finalize()
             unpadder = padding.PKCS7(128).unpadder()
             plain = unpadder.update(padded) + unpadder.finalize()
-            payload = json.loads(plain.decode("utf-8"))
+            payload = load_json(plain.decode("utf-8"))
+        except NestedTooDeeplyError:
+            raise WebhookRejected(400, "the payload is nested too deeply") from None
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise WebhookRejected(400, "the payload cannot be decrypted") from None
         if not isinstance(payload, dict):

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import base64
+import json
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bot.akool import ImageStatus
 from bot.secret import Secret
-from bot.webhook import WebhookRejected, WebhookVerifier
+from bot.webhook import (
+    MAX_JSON_DEPTH,
+    NestedTooDeeplyError,
+    WebhookRejected,
+    WebhookVerifier,
+    load_json,
+)
 from tests.fakes.akool import API_KEY, CLIENT_ID, FakeAkool
 
 NOW = 1_800_000_000.0
@@ -161,6 +169,44 @@ def test_repr_shows_no_secret():
     assert CLIENT_ID not in repr(verifier())
 
 
+def test_a_deeply_nested_payload_is_400_even_when_signed(signer: FakeAkool):
+    # json's parser recurses per level: this many levels raised RecursionError.
+    deep = '{"_id": ' + "[" * 999 + "]" * 999 + "}"
+
+    with pytest.raises(WebhookRejected) as caught:
+        verifier().open(body(signer, deep))
+
+    assert (caught.value.status, caught.value.reason) == (400, "the payload is nested too deeply")
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, "ok"),
+        ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), "too deep"),
+        ("[" * 999 + "]" * 999, "too deep"),
+        ("[" * 999, "too deep"),  # not JSON either, but json would recurse before it noticed
+        ('{"a": "' + "[" * 999 + '"}', "ok"),  # brackets in a string are text
+        ('["\\"' + "[" * 999 + '"]', "ok"),  # an escaped quote does not end the string
+        # An escaped backslash does end it.
+        ('["\\\\"' + ", [" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 2), "too deep"),
+        ('"\\' * 5000, "not JSON"),  # an unterminated string of escaped quotes
+        ("", "not JSON"),
+    ],
+)
+def test_load_json_bounds_the_nesting(text: str, parsed: str):
+    try:
+        load_json(text)
+    except NestedTooDeeplyError:
+        outcome = "too deep"
+    except ValueError:
+        outcome = "not JSON"
+    else:
+        outcome = "ok"
+
+    assert outcome == parsed
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: (
@@ -168,26 +214,103 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
+TRICKY = '[]{}"\\ ab'  # text that looks like nesting, quotes and escapes
+
+
+def wrapped(value: object, layers: list[str | None]) -> object:
+    """``value`` inside one list (None) or one-key object per layer."""
+    for key in layers:
+        value = [value] if key is None else {key: value}
+    return value
+
+
+nested_values = st.builds(
+    wrapped,
+    json_values | st.text(alphabet=TRICKY),
+    st.lists(st.none() | st.text(alphabet=TRICKY), max_size=2 * MAX_JSON_DEPTH),
+)
+
+
+def depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    return 0
+
+
+@given(json_values | nested_values)
+def test_load_json_refuses_exactly_what_nests_too_deeply(value):
+    text = json.dumps(value)
+
+    if depth(value) > MAX_JSON_DEPTH:
+        with pytest.raises(NestedTooDeeplyError):
+            load_json(text)
+    else:
+        assert load_json(text) == value
+
+
+class SpyingVerifier(WebhookVerifier):
+    """The verifier, noting every payload it goes on to decrypt."""
+
+    def __init__(self) -> None:
+        super().__init__(Secret(CLIENT_ID), Secret(API_KEY), max_age=300, clock=lambda: NOW)
+        self.decrypted: list[str] = []
+
+    def _decrypt(self, data: str) -> dict[str, Any]:
+        self.decrypted.append(data)
+        return super()._decrypt(data)
+
+
+SIGNER = FakeAkool()  # not started: only its signing and encryption are used
+fresh_timestamps = st.integers(int((NOW - 300) * 1000), int((NOW + 300) * 1000))
+payloads = st.fixed_dictionaries(
+    {"_id": st.text(min_size=1), "status": st.integers(1, 4)},
+    optional={"type": st.text(), "url": st.text()},
+)
+nonces = st.text(alphabet="0123456789", min_size=4, max_size=4)  # as AKOOL's are
+encrypted = payloads.map(lambda payload: SIGNER.webhook_body(payload, nonce="1")["dataEncrypt"])
+hex_digests = st.text(alphabet="0123456789abcdefABCDEF", min_size=40, max_size=40)
+
+
+def assert_refused_before_decryption(signed: object) -> None:
+    spy = SpyingVerifier()
+    with pytest.raises(WebhookRejected) as caught:
+        spy.open(signed)
+    assert caught.value.status in (400, 401)
+    assert spy.decrypted == []
 
 
 @given(
-    st.one_of(
-        json_values,
-        st.fixed_dictionaries(
-            {
-                "signature": json_values,
-                "dataEncrypt": json_values,
-                "timestamp": json_values,
-                "nonce": json_values,
-            }
-        ),
+    json_values
+    | st.fixed_dictionaries(
+        {
+            # Fresh and well-formed where it matters, so only the signature can refuse them.
+            "signature": hex_digests | json_values,
+            "dataEncrypt": encrypted | st.text() | json_values,
+            "timestamp": fresh_timestamps | fresh_timestamps.map(str) | json_values,
+            "nonce": nonces | st.integers() | json_values,
+        }
     )
 )
-def test_any_body_is_either_rejected_cleanly_or_opened(value):
-    try:
-        verifier().open(value)
-    except WebhookRejected as exc:
-        status = exc.status
-    else:
-        status = 200
-    assert status in (200, 400, 401, 409)
+def test_a_body_not_signed_by_akool_is_never_decrypted(value):
+    assert_refused_before_decryption(value)
+
+
+MUTATIONS = {
+    "signature": hex_digests | st.text() | json_values,
+    "timestamp": fresh_timestamps | fresh_timestamps.map(str) | json_values,
+    "nonce": nonces | st.integers() | json_values,
+    "dataEncrypt": encrypted | st.text() | json_values,
+}
+
+
+@given(st.data(), st.sampled_from(sorted(MUTATIONS)), payloads, nonces)
+def test_a_callback_changed_after_signing_is_never_decrypted(data, field, payload, nonce):
+    signed = body(SIGNER, payload, nonce=nonce)
+    new = data.draw(MUTATIONS[field], label=field)
+    # AKOOL signs the text: 1529 and "1529" are the same nonce, and hex case means nothing.
+    assume(str(new).lower() != str(signed[field]).lower())
+    signed[field] = new
+
+    assert_refused_before_decryption(signed)

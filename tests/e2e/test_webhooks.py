@@ -10,9 +10,11 @@ import time
 import aiohttp
 import pytest
 
+from bot.akool import ImageStatus
+from bot.job_loop import JobLoop
 from bot.runner import assemble
 from bot.secret import Secret
-from bot.store import JobStatus
+from bot.store import Job, JobStatus
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
 
@@ -38,6 +40,21 @@ def hooked(world: World) -> World:
         poll_interval=SLOW_POLL,
     )
     return world
+
+
+class ReachedTheLoop:
+    """Stands in for the job loop's ``on_webhook``: notes each callback the receiver passed on,
+    and what the loop made of it (the job, or None when there was nothing left to do)."""
+
+    def __init__(self, loop: JobLoop) -> None:
+        self._original = loop.on_webhook
+        self.calls: list[tuple[str, ImageStatus, Job | None]] = []
+        loop.on_webhook = self  # type: ignore[method-assign]
+
+    async def __call__(self, akool_id: str, status: ImageStatus) -> Job | None:
+        job = await self._original(akool_id, status)
+        self.calls.append((akool_id, status, job))
+        return job
 
 
 async def post_webhook(world: World, body: object, *, raw: bytes | None = None) -> int:
@@ -98,6 +115,7 @@ async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked:
         await ix.wait_original_edit(lambda m: "job `" in m.content)
         (job_id,) = world.akool.jobs
         before = await bot.store.get_job(job_id)
+        reached = ReachedTheLoop(bot.job_loop)
         payload = {"_id": job_id, "status": 3, "type": "image", "url": "https://evil.example/x.png"}
         now_ms = int(time.time() * 1000)
 
@@ -133,6 +151,10 @@ async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked:
         "first": 200,
         "replayed": 409,
     }
+    # Only the one genuine callback got past the receiver, once.
+    assert [(akool_id, status) for akool_id, status, _ in reached.calls] == [
+        (job_id, ImageStatus.COMPLETED)
+    ]
     assert before is not None
     assert after is not None
     assert after.status in (JobStatus.QUEUED, JobStatus.PROCESSING)
@@ -144,13 +166,14 @@ async def test_a_webhook_for_a_job_already_delivered_or_unknown_is_acknowledged(
     world = hooked
     world.akool.auto_webhooks = False
     world.akool.timeline = Timeline(finished_after=0.0)
-    async with world.running(poll_interval=0.05):
+    async with world.running(poll_interval=0.05) as bot:
         ix = await world.discord.slash_command(
             world.alice, world.channel, "imagine", {"prompt": "done"}
         )
         await ix.wait_original_edit(lambda m: "Done" in m.content)
         (job_id,) = world.akool.jobs
         polls = world.akool.calls["infobymodelid"]
+        reached = ReachedTheLoop(bot.job_loop)
         repeat = await post_webhook(
             world, world.akool.webhook_body(world.akool.webhook_payload(job_id))
         )
@@ -159,6 +182,11 @@ async def test_a_webhook_for_a_job_already_delivered_or_unknown_is_acknowledged(
         )
 
     assert (repeat, unknown) == (200, 200)
+    # Both reached the loop, which found nothing to do: neither made a job due for a poll.
+    assert reached.calls == [
+        (job_id, ImageStatus.COMPLETED, None),
+        ("e" * 24, ImageStatus.COMPLETED, None),
+    ]
     assert world.akool.calls["infobymodelid"] == polls
     assert len(world.posts_for(job_id)) == 1
 

@@ -271,16 +271,20 @@ class FakeAkool:
 
     def webhook_body(
         self,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | str,
         *,
         timestamp: int | None = None,
         nonce: str | None = None,
     ) -> dict[str, Any]:
-        """Encrypt and sign ``payload`` exactly as AKOOL's webhook documentation describes."""
+        """Encrypt and sign ``payload`` exactly as AKOOL's webhook documentation describes.
+
+        A string is sent as the plain text itself (JSON that ``json.dumps`` would not write).
+        """
         key = self.api_key.encode()
         iv = self.client_id.encode()[:16].ljust(16, b"\0")
+        text = payload if isinstance(payload, str) else json.dumps(payload)
         padder = padding.PKCS7(128).padder()
-        plain = padder.update(json.dumps(payload).encode()) + padder.finalize()
+        plain = padder.update(text.encode()) + padder.finalize()
         encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
         data_encrypt = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
         ts = int(time.time() * 1000) if timestamp is None else timestamp
