@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bot.akool import ImageStatus
+from bot.akool.errors import USER_MESSAGES
+from bot.store import PressClaim
 from tests.e2e.conftest import World, pinged, replied_to
-from tests.fakes.akool import FaultKind
+from tests.fakes.akool import Fault, FaultKind, Timeline
 from tests.fakes.discord import FakeMessage
 
 
@@ -56,29 +59,107 @@ async def test_another_member_presses_u2(world: World):
 
 
 async def test_ten_members_press_v3_at_once(world: World):
-    async with world.running():
+    async with world.running() as bot:
         job_id, grid = await post_grid(world)
+        # The variation stays unfinished, so every loser is told of the same running job.
+        world.akool.next_timelines.append(Timeline(processing_after=0, hold=True))
         presses = await asyncio.gather(
             *(world.discord.click(user, grid, custom_id(job_id, "V3")) for user in world.users)
         )
-        answers = await asyncio.gather(
-            *(ix.wait_followup() for ix in presses[1:]), return_exceptions=True
-        )
-        await world.wait_for_post(lambda m: "Variation V3" in m.content)
+        acks = await asyncio.gather(*(ix.wait_response() for ix in presses))
+        announced = await world.wait_for_post(lambda m: "Variation V3" in m.content)
+        (child,) = [j for j in world.akool.jobs.values() if j.parent_id == job_id]
+        stored = await bot.store.get_job(child.id)
+        assert stored is not None
+        winner = stored.requester_id
+        losers = [ix for ix, user in zip(presses, world.users, strict=True) if user.id != winner]
+        notes = await asyncio.gather(*(ix.wait_followup() for ix in losers))
+        (won,) = [ix for ix, user in zip(presses, world.users, strict=True) if user.id == winner]
 
     assert world.akool.calls["createbybutton"] == 1
-    (child,) = [j for j in world.akool.jobs.values() if j.parent_id == job_id]
-    winner_announcement = next(
-        m for m in world.discord.messages(world.channel) if child.id in m.content
-    )
-    (winner,) = pinged(winner_announcement)
-    losers = [ix for ix, user in zip(presses, world.users, strict=True) if user.id != winner]
+    assert all(ack.type == 6 for ack in acks)  # every press deferred within Discord's 3 s
+    assert child.id in announced.content
+    assert pinged(announced) == [winner]
     assert len(losers) == 9
-    for ix in losers:
-        note = await ix.wait_followup()
+    for note in notes:
         assert note.ephemeral
-        assert f"pressed by <@{winner}>" in note.content
-    assert all(not isinstance(a, BaseException) for a in answers if a is not None) or True
+        assert f"V3 was already pressed by <@{winner}>" in note.content
+        assert f"job `{child.id}` is " in note.content
+    assert won.followups == []  # the winner's answer is the announcement in the channel
+
+
+class LostClaims:
+    """Stands in for ``store.claim_press`` and counts the presses that lost their claim."""
+
+    def __init__(self, store: Any) -> None:
+        self._original = store.claim_press
+        self.count = 0
+        self._changed = asyncio.Event()
+        store.claim_press = self
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> PressClaim:
+        claim: PressClaim = await self._original(*args, **kwargs)
+        if not claim.won:
+            self.count += 1
+            self._changed.set()
+        return claim
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.count < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def test_presses_during_a_press_that_fails_hear_so_and_can_press_again(world: World):
+    members = [world.bob, *world.users[:2]]
+    async with world.running() as bot:
+        job_id, grid = await post_grid(world)
+        lost = LostClaims(bot.store)
+        # AKOOL holds the first press until both others have lost to it, then fails it.
+        answer = asyncio.Event()
+        world.akool.inject(
+            Fault(FaultKind.CODE, code=1108, endpoint="createbybutton", until=answer)
+        )
+        presses = await asyncio.gather(
+            *(world.discord.click(m, grid, custom_id(job_id, "V2")) for m in members)
+        )
+        await world.akool.wait_for_calls("createbybutton", 1)
+        await lost.wait_for(2)
+        first = await bot.store.get_press(job_id, "V2")
+        assert first is not None
+        answer.set()
+        notes = await asyncio.gather(*(ix.wait_followup() for ix in presses))
+        losers = [m for m in members if m.id != first.presser_id]
+        # Both losers press again at once: one of them starts the job, the other hears of it.
+        again = await asyncio.gather(
+            *(world.discord.click(m, grid, custom_id(job_id, "V2")) for m in losers)
+        )
+        announced = await world.wait_for_post(lambda m: "Variation V2" in m.content)
+        (child,) = [j for j in world.akool.jobs.values() if j.parent_id == job_id]
+        stored = await bot.store.get_job(child.id)
+        assert stored is not None
+        (late,) = [ix for ix, m in zip(again, losers, strict=True) if m.id != stored.requester_id]
+        told = await late.wait_followup()
+
+    assert lost.count == 3  # the two at once, then the one too late the second time
+    assert first.presser_id in {m.id for m in members}
+    by_member = dict(zip((m.id for m in members), notes, strict=True))
+    failed = by_member.pop(first.presser_id)
+    assert failed.ephemeral
+    assert USER_MESSAGES[1108] in failed.content
+    for note in by_member.values():
+        assert note.ephemeral
+        assert f"V2 was pressed by <@{first.presser_id}>" in note.content
+        assert "that press did not start a job. " + USER_MESSAGES[1108] in note.content
+        assert note.content.endswith("You can press V2 again.")
+        assert "starting" not in note.content
+    assert world.akool.calls["createbybutton"] == 2
+    assert stored.requester_id in {m.id for m in losers}
+    assert pinged(announced) == [stored.requester_id]
+    assert told.ephemeral
+    assert f"V2 was already pressed by <@{stored.requester_id}>" in told.content
+    assert f"job `{child.id}`" in told.content
 
 
 async def test_refusal_by_akool_resyncs_the_grid(world: World):
