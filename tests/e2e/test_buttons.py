@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.akool import ImageStatus
 from bot.akool.errors import USER_MESSAGES
 from bot.store import PressClaim
 from tests.e2e.conftest import World, pinged, replied_to
@@ -194,8 +193,38 @@ async def test_a_transient_failure_frees_the_button_again(world: World):
     assert len([j for j in world.akool.jobs.values() if j.parent_id == job_id]) == 1
 
 
+async def test_an_unanswered_press_that_akool_took_is_never_sent_again(world: World):
+    async with world.running() as bot:
+        job_id, grid = await post_grid(world)
+        # AKOOL starts the upscale, but its answer never arrives; nor does the grid's refresh
+        # (the press's interaction expired meanwhile), so U3 still looks pressable.
+        world.akool.inject(Fault(FaultKind.TIMEOUT, after=True, endpoint="createbybutton"))
+        world.discord.fail_next(
+            "PATCH", r"/messages/@original$", status=404, body={"code": 10062, "message": "x"}
+        )
+        first = await world.discord.click(world.bob, grid, custom_id(job_id, "U3"))
+        unanswered = await first.wait_followup(timeout=15)
+        u3 = dict(world.discord.button(grid, custom_id(job_id, "U3")))
+        second = await world.discord.click(world.alice, grid, custom_id(job_id, "U3"))
+        told = await second.wait_followup()
+        press = await bot.store.get_press(job_id, "U3")
+
+    assert "may or may not have been created" in unanswered.content
+    assert not u3.get("disabled", False)
+    assert world.akool.calls["createbybutton"] == 1  # never a second, paid, call
+    assert "U3" in world.akool.jobs[job_id].used_buttons
+    assert press is not None
+    assert press.presser_id == world.bob.id
+    assert told.ephemeral
+    assert f"U3 was pressed by <@{world.bob.id}>" in told.content
+    assert "did not start a job this bot can follow. AKOOL did not answer it in time." in (
+        told.content
+    )
+    assert told.content.endswith("AKOOL counts U3 as used, so it cannot be pressed again.")
+
+
 async def test_forged_button_for_an_unknown_job_is_refused(world: World):
-    async with world.running():
+    async with world.running() as bot:
         job_id, grid = await post_grid(world)
         # Point a real-looking button at a job this bot never stored.
         for row in grid.components:
@@ -203,8 +232,11 @@ async def test_forged_button_for_an_unknown_job_is_refused(world: World):
                 component["custom_id"] = component["custom_id"].replace(job_id, "f" * 24)
         ix = await world.discord.click(world.bob, grid, custom_id("f" * 24, "U1"))
         answer = await ix.wait_response()
+        claims = [await bot.store.get_press(job, "U1") for job in (job_id, "f" * 24)]
 
+    assert answer.type == 4  # refused at once, nothing deferred
     assert answer.ephemeral
     assert "no record of that job" in answer.content
     assert world.akool.calls["createbybutton"] == 0
-    assert world.akool.jobs[job_id].status(0) is not ImageStatus.FAILED
+    assert claims == [None, None]
+    assert world.akool.jobs[job_id].used_buttons == []
