@@ -273,14 +273,21 @@ class JobService:
         return recorded or job, True
 
     async def press(
-        self, parent: Job, button: str, presser_id: int, *, limits: Limits | None = None
+        self,
+        parent: Job,
+        button: str,
+        presser_id: int,
+        *,
+        limits: Limits | None = None,
+        refusal: UserFacingError | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
         The job counts against the presser's limits. If AKOOL refuses or fails without starting a
         job, the claim is released so the button can be pressed again, and the error is raised
         for the presser to see. A loser learns how the winning press ended from
-        :meth:`press_outcome`.
+        :meth:`press_outcome`. ``refusal`` is why this presser may start no job (the server's
+        rules): they may only lose, and it is raised should the button turn out to be free.
         """
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won and await self._release_if_stale(parent, claim.press):
@@ -289,6 +296,10 @@ class JobService:
             )
         if not claim.won:
             return PressResult(child=None, winner=claim.press)
+        if refusal is not None:
+            # Free after all (its claim was released, or stale): not this presser's to start.
+            await self.store.release_press(parent.akool_id, button)
+            raise refusal
         key = _claim_key(claim.press)
         # No await between the claim and this: a loser in this process finds the press here.
         self._pressing.add(key)

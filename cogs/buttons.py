@@ -105,10 +105,11 @@ class Buttons(ButtonCog):
         button = ref.action
         if button not in parent.buttons and button not in parent.used_buttons:
             raise UserFacingError(f"AKOOL does not offer {button} on this job.")
+        # A press that starts a job spends the presser's credits and counts for them; one that
+        # comes too late only learns who was first, so a member refused here may still learn.
         limits = None
-        if await self.bot.store.get_press(parent.akool_id, button) is None:
-            # A press that will start a job spends the presser's credits and counts for them;
-            # one that comes too late only learns who was first.
+        refusal: UserFacingError | None = None
+        try:
             origin = Origin(interaction.user.id, interaction.guild_id, parent.channel_id)
             admission = await self.bot.jobs.admit(
                 origin,
@@ -117,10 +118,16 @@ class Buttons(ButtonCog):
             )
             policy.check_may_press(admission.settings, parent, interaction.user.id)
             limits = admission.limits
+        except UserFacingError as exc:
+            if await self.bot.store.get_press(parent.akool_id, button) is None:
+                raise  # this press would be the first: refused at once, privately
+            refusal = exc
         # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
         await interaction.response.defer()
         try:
-            result = await self.bot.jobs.press(parent, button, interaction.user.id, limits=limits)
+            result = await self.bot.jobs.press(
+                parent, button, interaction.user.id, limits=limits, refusal=refusal
+            )
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
             raise

@@ -220,7 +220,7 @@ async def test_a_press_that_another_process_starts_is_reported_with_its_job(
 ):
     parent = await grid(service, fake_akool)
     held = HeldPresses(akool)
-    service.akool = held  # type: ignore[assignment]
+    service.akool = held
     first = asyncio.create_task(service.press(parent, "V1", 111))
     await asyncio.wait_for(held.arrived.wait(), 5)
     lost = await elsewhere.press(parent, "V1", 222)

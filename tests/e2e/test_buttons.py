@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 from bot.akool.errors import USER_MESSAGES
+from bot.jobs import STALE_CLAIM
+from bot.server_settings import ServerSettings
 from bot.store import PressClaim
 from tests.e2e.conftest import World, pinged, replied_to
 from tests.fakes.akool import Fault, FaultKind, Timeline
@@ -221,6 +223,28 @@ async def test_an_unanswered_press_that_akool_took_is_never_sent_again(world: Wo
         told.content
     )
     assert told.content.endswith("AKOOL counts U3 as used, so it cannot be pressed again.")
+
+
+async def test_a_stale_claim_is_not_taken_over_by_a_member_the_buttons_refuse(world: World):
+    async with world.running() as bot:
+        job_id, grid = await post_grid(world)
+        assert world.guild.id is not None
+        only_requester = ServerSettings(buttons_for_everyone=False)
+        await bot.store.save_server_settings(world.guild.id, only_requester, now=bot.clock())
+        # Alice's own press of U1, left long ago by a process that died before asking AKOOL.
+        await bot.store.claim_press(job_id, "U1", world.alice.id, now=bot.clock() - 2 * STALE_CLAIM)
+        other = await world.discord.click(world.bob, grid, custom_id(job_id, "U1"))
+        refusal = await other.wait_followup()
+        presses = world.akool.calls["createbybutton"]
+        own = await world.discord.click(world.alice, grid, custom_id(job_id, "U1"))
+        announced = await world.wait_for_post(lambda m: "Upscale U1" in m.content)
+
+    assert refusal.ephemeral
+    assert f"only <@{world.alice.id}>" in refusal.content
+    assert presses == 0
+    assert (await own.wait_response()).type == 6
+    assert world.akool.calls["createbybutton"] == 1
+    assert pinged(announced) == [world.alice.id]
 
 
 async def test_forged_button_for_an_unknown_job_is_refused(world: World):
