@@ -345,9 +345,9 @@ class JobService:
         """
         key = _claim_key(press)
         settlement = self._settlement(key)
-        clock = asyncio.get_running_loop()
+        event_loop = asyncio.get_running_loop()
         age = max(0.0, self._clock() - press.pressed_at)
-        deadline = clock.time() + max(0.0, self._press_wait - age)
+        deadline = event_loop.time() + max(0.0, self._press_wait - age)
         pause = _FIRST_REREAD
         while not settlement.done():
             here = key in self._pressing
@@ -355,7 +355,7 @@ class JobService:
                 settled = await self._settled_in_store(press)
                 if settled is not None:
                     return settled
-            remaining = deadline - clock.time()
+            remaining = deadline - event_loop.time()
             if remaining <= 0:
                 return PressOutcome(PressEnd.UNKNOWN) if here else await self._unsettled(press)
             await asyncio.wait({settlement}, timeout=remaining if here else min(pause, remaining))
