@@ -17,6 +17,7 @@ from bot.store import ButtonPress, JobStatus, JobStore
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
 from tests.fakes.akool import FakeAkool, Fault, FaultKind
+from tests.store.conftest import openers
 
 
 @pytest.fixture
@@ -185,17 +186,20 @@ class HeldPresses:
         return await self._akool.press_button(*args, **kwargs)
 
 
-@pytest.fixture
-async def elsewhere(db_path, akool, clock) -> AsyncIterator[JobService]:
-    async with await SqliteJobStore.open(db_path) as second:
-        yield other_process(second, akool, clock, press_wait=10.0)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def processes(request, tmp_path, akool, clock) -> AsyncIterator[tuple[JobService, ...]]:
+    """Two bot processes' services on one database: the same rows, separate memories."""
+    async with openers(request.param, tmp_path) as open_store:
+        stores = [await open_store(), await open_store()]
+        yield tuple(other_process(s, akool, clock, press_wait=10.0) for s in stores)
 
 
-async def test_a_press_that_another_process_fails_is_reported_freed(service, elsewhere, fake_akool):
-    parent = await grid(service, fake_akool)
+async def test_a_press_that_another_process_fails_is_reported_freed(processes, fake_akool):
+    here, elsewhere = processes
+    parent = await grid(here, fake_akool)
     answer = asyncio.Event()
     fake_akool.inject(Fault(FaultKind.CODE, code=1108, endpoint="createbybutton", until=answer))
-    first = asyncio.create_task(service.press(parent, "U2", 111))
+    first = asyncio.create_task(here.press(parent, "U2", 111))
     await fake_akool.wait_for_calls("createbybutton", 1)
     lost = await elsewhere.press(parent, "U2", 222)
     assert lost.winner is not None
@@ -216,12 +220,13 @@ async def test_a_press_that_another_process_fails_is_reported_freed(service, els
 
 
 async def test_a_press_that_another_process_starts_is_reported_with_its_job(
-    service, elsewhere, fake_akool, akool
+    processes, fake_akool, akool
 ):
-    parent = await grid(service, fake_akool)
+    here, elsewhere = processes
+    parent = await grid(here, fake_akool)
     held = HeldPresses(akool)
-    service.akool = held
-    first = asyncio.create_task(service.press(parent, "V1", 111))
+    here.akool = held
+    first = asyncio.create_task(here.press(parent, "V1", 111))
     await asyncio.wait_for(held.arrived.wait(), 5)
     lost = await elsewhere.press(parent, "V1", 222)
     assert lost.winner is not None
