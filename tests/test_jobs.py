@@ -13,6 +13,7 @@ from bot.akool import AkoolClient, AkoolError
 from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
 from bot.jobs import STALE_CLAIM, JobService, Origin, PressEnd, PressOutcome
+from bot.secret import Secret
 from bot.store import ButtonPress, JobStatus, JobStore
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
@@ -186,12 +187,20 @@ class HeldPresses:
         return await self._akool.press_button(*args, **kwargs)
 
 
+@pytest.fixture
+def patient_akool(http, fake_akool) -> AkoolClient:
+    """A client that waits long enough for a press the fake holds until the test lets it go."""
+    return AkoolClient(http, Secret(fake_akool.api_key), fake_akool.base_url, timeout=10.0)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def processes(request, tmp_path, akool, clock) -> AsyncIterator[tuple[JobService, ...]]:
+async def processes(
+    request, tmp_path, patient_akool, clock
+) -> AsyncIterator[tuple[JobService, ...]]:
     """Two bot processes' services on one database: the same rows, separate memories."""
     async with openers(request.param, tmp_path) as open_store:
         stores = [await open_store(), await open_store()]
-        yield tuple(other_process(s, akool, clock, press_wait=10.0) for s in stores)
+        yield tuple(other_process(s, patient_akool, clock, press_wait=10.0) for s in stores)
 
 
 async def test_a_press_that_another_process_fails_is_reported_freed(processes, fake_akool):
@@ -219,12 +228,10 @@ async def test_a_press_that_another_process_fails_is_reported_freed(processes, f
     assert fake_akool.calls["createbybutton"] == 2
 
 
-async def test_a_press_that_another_process_starts_is_reported_with_its_job(
-    processes, fake_akool, akool
-):
+async def test_a_press_that_another_process_starts_is_reported_with_its_job(processes, fake_akool):
     here, elsewhere = processes
     parent = await grid(here, fake_akool)
-    held = HeldPresses(akool)
+    held = HeldPresses(here.akool)
     here.akool = held
     first = asyncio.create_task(here.press(parent, "V1", 111))
     await asyncio.wait_for(held.arrived.wait(), 5)
@@ -246,7 +253,10 @@ async def test_a_press_that_another_process_starts_is_reported_with_its_job(
     assert fake_akool.calls["createbybutton"] == 1
 
 
-async def test_a_press_in_this_process_is_reported_with_akools_reason(service, fake_akool):
+async def test_a_press_in_this_process_is_reported_with_akools_reason(
+    store, patient_akool, clock, fake_akool
+):
+    service = other_process(store, patient_akool, clock, press_wait=10.0)
     parent = await grid(service, fake_akool)
     answer = asyncio.Event()
     fake_akool.inject(Fault(FaultKind.CODE, code=1108, endpoint="createbybutton", until=answer))
