@@ -18,7 +18,7 @@ from bot.components import DYNAMIC_ITEMS
 from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
-from bot.jobs import JobService
+from bot.jobs import PRESS_MARGIN, JobService
 from bot.notifier import Notifier
 from bot.schedule import PollSchedule
 from bot.settings import Settings
@@ -116,6 +116,7 @@ class AkoolBot(commands.AutoShardedBot):
             loop=self.job_loop,
             webhook_url=settings.webhook_public_url,
             clock=clock,
+            press_wait=settings.akool_timeout + PRESS_MARGIN,
         )
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
@@ -28,6 +30,15 @@ REROLL = "reroll"
 # A claim older than this that names no job was left by a crash (AKOOL answers a press well
 # within its request timeout), and is checked against AKOOL.
 STALE_CLAIM = 120.0
+
+# How long past AKOOL's request timeout a press may still be settling: a throttled press is
+# re-sent after a backoff, and every request waits for the shared request budget.
+PRESS_MARGIN = 15.0
+
+# A later presser re-reads a press being made by another process this often at first, then
+# less often.
+_FIRST_REREAD = 0.05
+_LAST_REREAD = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,32 @@ class PressResult:
     winner: ButtonPress | None = None
 
 
+class PressEnd(Enum):
+    """How a winning press ended, as far as the bot knows."""
+
+    STARTED = "started"  # it started a job
+    FREED = "freed"  # it started none and gave the button back: it may be pressed again
+    SPENT = "spent"  # it started none the bot follows, and AKOOL counts the button as used
+    UNKNOWN = "unknown"  # it had not settled within the time a press can take
+
+
+@dataclass(frozen=True, slots=True)
+class PressOutcome:
+    """The end of a winning press: its job, or why there is none (when this process saw it)."""
+
+    end: PressEnd
+    child: Job | None = None
+    error: AkoolError | None = None
+
+
+# A claim, told apart from a later claim of the same button after this one was released.
+_ClaimKey = tuple[str, str, int, float]
+
+
+def _claim_key(press: ButtonPress) -> _ClaimKey:
+    return (press.parent_akool_id, press.button, press.presser_id, press.pressed_at)
+
+
 class JobService:
     def __init__(
         self,
@@ -64,12 +101,19 @@ class JobService:
         loop: JobLoop,
         webhook_url: str | None,
         clock: Callable[[], float] = time.time,
+        press_wait: float = 30.0 + PRESS_MARGIN,
     ) -> None:
         self.store = store
         self.akool = akool
         self.loop = loop
         self._webhook_url = webhook_url
         self._clock = clock
+        # The longest a press can take to settle (AKOOL's request timeout plus a margin).
+        self._press_wait = press_wait
+        # Claims this process is pressing at AKOOL now, and how each press ended, kept a while
+        # for the members who pressed the same button a moment later.
+        self._pressing: set[_ClaimKey] = set()
+        self._settlements: dict[_ClaimKey, asyncio.Future[PressOutcome]] = {}
         # Calls between AKOOL accepting a job and the store recording it: a stop waits for them,
         # since a job AKOOL made but the store never saw could not be followed.
         self._in_flight = 0
@@ -229,13 +273,21 @@ class JobService:
         return recorded or job, True
 
     async def press(
-        self, parent: Job, button: str, presser_id: int, *, limits: Limits | None = None
+        self,
+        parent: Job,
+        button: str,
+        presser_id: int,
+        *,
+        limits: Limits | None = None,
+        refusal: UserFacingError | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
         The job counts against the presser's limits. If AKOOL refuses or fails without starting a
         job, the claim is released so the button can be pressed again, and the error is raised
-        for the presser to see.
+        for the presser to see. A loser learns how the winning press ended from
+        :meth:`press_outcome`. ``refusal`` is why this presser may start no job (the server's
+        rules): they may only lose, and it is raised should the button turn out to be free.
         """
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won and await self._release_if_stale(parent, claim.press):
@@ -244,17 +296,122 @@ class JobService:
             )
         if not claim.won:
             return PressResult(child=None, winner=claim.press)
+        if refusal is not None:
+            # Free after all (its claim was released, or stale): not this presser's to start.
+            await self.store.release_press(parent.akool_id, button)
+            raise refusal
+        key = _claim_key(claim.press)
+        # No await between the claim and this: a loser in this process finds the press here.
+        self._pressing.add(key)
+        settlement = self._settlement(key)
+        outcome = PressOutcome(PressEnd.UNKNOWN)
+        try:
+            result = await self._use_claim(parent, button, presser_id, limits)
+            outcome = PressOutcome(PressEnd.STARTED, child=result.child)
+            return result
+        except Exception as exc:
+            outcome = await self._outcome_after(claim.press, exc)
+            raise
+        finally:
+            self._pressing.discard(key)
+            if not settlement.done():
+                settlement.set_result(outcome)
+
+    async def _use_claim(
+        self, parent: Job, button: str, presser_id: int, limits: Limits | None
+    ) -> PressResult:
         origin = Origin(presser_id, parent.guild_id, parent.channel_id)
-        async with self._recording():
-            try:
+        asked = False
+        try:
+            async with self._recording():
                 intent = await self._intent(origin, f"{button} of {parent.akool_id}", limits)
-            except LimitReached:
+                try:
+                    asked = True
+                    return await self._start_press(parent, button, presser_id, intent)
+                finally:
+                    await self.store.drop_create_intent(intent)
+        except Exception:
+            if not asked:
+                # Refused (a limit, a restart) before AKOOL was asked: nobody used the button.
                 await self.store.release_press(parent.akool_id, button)
-                raise
-            try:
-                return await self._start_press(parent, button, presser_id, intent)
-            finally:
-                await self.store.drop_create_intent(intent)
+            raise
+
+    async def press_outcome(self, press: ButtonPress) -> PressOutcome:
+        """How the winning ``press`` ended, waiting while it may still be settling.
+
+        A press made in this process is known the moment it ends (with AKOOL's reason when it
+        started no job); one made by another process sharing the store is re-read until it
+        settles. Either wait ends once the press is older than a press can take.
+        """
+        key = _claim_key(press)
+        settlement = self._settlement(key)
+        event_loop = asyncio.get_running_loop()
+        age = max(0.0, self._clock() - press.pressed_at)
+        deadline = event_loop.time() + max(0.0, self._press_wait - age)
+        pause = _FIRST_REREAD
+        while not settlement.done():
+            here = key in self._pressing
+            if not here:
+                settled = await self._settled_in_store(press)
+                if settled is not None:
+                    return settled
+            remaining = deadline - event_loop.time()
+            if remaining <= 0:
+                return PressOutcome(PressEnd.UNKNOWN) if here else await self._unsettled(press)
+            await asyncio.wait({settlement}, timeout=remaining if here else min(pause, remaining))
+            pause = min(pause * 2, _LAST_REREAD)
+        outcome = settlement.result()
+        if outcome.child is None:
+            return outcome
+        # The job as it is now (posted, perhaps), not as it was when the press started it.
+        child = await self.store.get_job(outcome.child.akool_id)
+        return outcome if child is None else dataclasses.replace(outcome, child=child)
+
+    def _settlement(self, key: _ClaimKey) -> asyncio.Future[PressOutcome]:
+        settlement = self._settlements.get(key)
+        if settlement is None:
+            loop = asyncio.get_running_loop()
+            settlement = self._settlements[key] = loop.create_future()
+            # Long enough for the press to settle and for those who pressed meanwhile to hear.
+            loop.call_later(2 * self._press_wait, self._forget, key, settlement)
+        return settlement
+
+    def _forget(self, key: _ClaimKey, settlement: asyncio.Future[PressOutcome]) -> None:
+        if self._settlements.get(key) is settlement:
+            del self._settlements[key]
+
+    async def _settled_in_store(self, press: ButtonPress) -> PressOutcome | None:
+        """The press's end as the store shows it, or None while it may still be settling."""
+        current = await self.store.get_press(press.parent_akool_id, press.button)
+        if current is None or _claim_key(current) != _claim_key(press):
+            return PressOutcome(PressEnd.FREED)  # released (and perhaps claimed again since)
+        child = await self.press_child(current)
+        return None if child is None else PressOutcome(PressEnd.STARTED, child=child)
+
+    async def _outcome_after(self, press: ButtonPress, exc: Exception) -> PressOutcome:
+        """How a press that raised ``exc`` ended: the claim was released, or it stands."""
+        error = exc if isinstance(exc, AkoolError) else None
+        try:
+            settled = await self._settled_in_store(press)
+        except Exception:
+            log.exception(
+                "Could not read back the press of %s %s", press.parent_akool_id, press.button
+            )
+            return PressOutcome(PressEnd.UNKNOWN, error=error)
+        if settled is not None:
+            return PressOutcome(settled.end, child=settled.child, error=error)
+        # The claim stands without a job: AKOOL used the button, or may have (see _start_press).
+        return PressOutcome(PressEnd.SPENT if error else PressEnd.UNKNOWN, error=error)
+
+    async def _unsettled(self, press: ButtonPress) -> PressOutcome:
+        """A press older than a press can take that names no job: AKOOL's buttons tell."""
+        parent = await self.store.get_job(press.parent_akool_id)
+        if parent is None:
+            return PressOutcome(PressEnd.UNKNOWN)
+        fresh = await self.resync_buttons(parent)
+        if press.button in fresh.used_buttons:
+            return PressOutcome(PressEnd.SPENT)
+        return PressOutcome(PressEnd.UNKNOWN)
 
     async def _start_press(
         self, parent: Job, button: str, presser_id: int, intent: int
@@ -311,7 +468,7 @@ class JobService:
         A claim that named no job for ``STALE_CLAIM`` seconds is checked against AKOOL's own
         ``used_buttons``: if AKOOL never used the button, nobody did, and it may be pressed again.
         """
-        if self._clock() - press.pressed_at < STALE_CLAIM:
+        if _claim_key(press) in self._pressing or self._clock() - press.pressed_at < STALE_CLAIM:
             return False
         if await self.press_child(press) is not None:
             return False

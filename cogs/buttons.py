@@ -2,7 +2,9 @@
 
 Anyone in the channel may press a grid's button. AKOOL allows each button once, so the first press
 starts the job (credited to the presser, posted as a reply to the grid) and any later press is told
-who pressed it, with a link to that job, and costs nothing. 🔄 is the bot's own button, not
+who pressed it, with a link to that job, and costs nothing. A later press made while the first is
+still at AKOOL waits for it to end, so it hears what really happened: that press may yet start no
+job, and then the button can be pressed again. 🔄 is the bot's own button, not
 AKOOL's: every press starts a new grid from the same prompt, credited to the presser. 🗑️ deletes
 the post it is on, for the job's requester and members who may manage messages.
 
@@ -22,13 +24,13 @@ import discord
 from discord.ext import commands
 
 from bot import policy, render
-from bot.akool import AkoolError
+from bot.akool import AkoolError, AkoolUncertainCreateError
 from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
 from bot.interaction_guard import component_press
-from bot.jobs import Origin
+from bot.jobs import Origin, PressEnd
 from bot.store import ButtonPress, Job, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
@@ -105,10 +107,11 @@ class Buttons(ButtonCog):
         button = ref.action
         if button not in parent.buttons and button not in parent.used_buttons:
             raise UserFacingError(f"AKOOL does not offer {button} on this job.")
+        # A press that starts a job spends the presser's credits and counts for them; one that
+        # comes too late only learns who was first, so a member refused here may still learn.
         limits = None
-        if await self.bot.store.get_press(parent.akool_id, button) is None:
-            # A press that will start a job spends the presser's credits and counts for them;
-            # one that comes too late only learns who was first.
+        refusal: UserFacingError | None = None
+        try:
             origin = Origin(interaction.user.id, interaction.guild_id, parent.channel_id)
             admission = await self.bot.jobs.admit(
                 origin,
@@ -117,17 +120,23 @@ class Buttons(ButtonCog):
             )
             policy.check_may_press(admission.settings, parent, interaction.user.id)
             limits = admission.limits
+        except UserFacingError as exc:
+            if await self.bot.store.get_press(parent.akool_id, button) is None:
+                raise  # this press would be the first: refused at once, privately
+            refusal = exc
         # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
         await interaction.response.defer()
         try:
-            result = await self.bot.jobs.press(parent, button, interaction.user.id, limits=limits)
+            result = await self.bot.jobs.press(
+                parent, button, interaction.user.id, limits=limits, refusal=refusal
+            )
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
             raise
         if result.child is None:
             assert result.winner is not None
             await interaction.followup.send(
-                await self._pressed_already(result.winner),
+                await self._pressed_already(result.winner, parent),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
@@ -240,14 +249,30 @@ class Buttons(ButtonCog):
         except discord.HTTPException as exc:
             log.warning("Could not refresh the buttons of %s: %s", job_id, exc)
 
-    async def _pressed_already(self, winner: ButtonPress) -> str:
-        text = (
-            f"{winner.button} was already pressed by <@{winner.presser_id}> "
-            f"{render.timestamp(winner.pressed_at)}"
-        )
-        child = await self.bot.jobs.press_child(winner)
+    async def _pressed_already(self, winner: ButtonPress, grid: Job) -> str:
+        """What became of the press that won, waiting for it if it is still at AKOOL."""
+        button = winner.button
+        by = f"<@{winner.presser_id}> {render.timestamp(winner.pressed_at)}"
+        outcome = await self.bot.jobs.press_outcome(winner)
+        if outcome.end is PressEnd.FREED:
+            return (
+                f"{button} was pressed by {by}, but that press did not start a job."
+                f"{_why(outcome.error)} You can press {button} again."
+            )
+        if outcome.end is PressEnd.SPENT:
+            return (
+                f"{button} was pressed by {by}, but that press did not start a job this bot can "
+                f"follow.{_why(outcome.error)} AKOOL counts {button} as used, so it cannot be "
+                "pressed again."
+            )
+        child = outcome.child
         if child is None:
-            return text + "; its job is starting."
+            return (
+                f"{button} was pressed by {by}, and AKOOL has not yet said whether that press "
+                "started a job. If it did, the result is posted here; "
+                f"`/status {grid.akool_id}` shows whether AKOOL counts {button} as used."
+            )
+        text = f"{button} was already pressed by {by}"
         if child.result_message_id is not None:
             link = render.message_link(child.guild_id, child.channel_id, child.result_message_id)
             return text + f": [see the result]({link})."
@@ -275,6 +300,15 @@ class Buttons(ButtonCog):
         assert isinstance(channel, discord.abc.Messageable)
         message = await self.bot.notifier.repost(job, channel)
         await interaction.followup.send(f"Posted: {message.jump_url}", ephemeral=True)
+
+
+def _why(error: AkoolError | None) -> str:
+    """Why AKOOL started no job for someone else's press, as a sentence (with a leading space)."""
+    if error is None:
+        return ""
+    if isinstance(error, AkoolUncertainCreateError):
+        return " AKOOL did not answer it in time."
+    return f" {error.user_message}"
 
 
 def may_delete(interaction: discord.Interaction, job: Job) -> bool:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 from unittest.mock import create_autospec
 
 import pytest
 
-from bot.akool import AkoolClient
+from bot.akool import AkoolClient, AkoolError
+from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
-from bot.jobs import STALE_CLAIM, JobService, Origin
-from bot.store import JobStatus
+from bot.jobs import STALE_CLAIM, JobService, Origin, PressEnd, PressOutcome
+from bot.secret import Secret
+from bot.store import ButtonPress, JobStatus, JobStore
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
-from tests.fakes.akool import FakeAkool
+from tests.fakes.akool import FakeAkool, Fault, FaultKind
+from tests.store.conftest import openers
 
 
 @pytest.fixture
@@ -129,3 +135,178 @@ async def test_a_stopping_service_refuses_new_jobs(service, fake_akool):
     with pytest.raises(UserFacingError, match="restarting"):
         await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
     assert fake_akool.calls["createbyprompt"] == 0
+
+
+# A press made while another is still at AKOOL: how the first one ended
+
+
+def other_process(store: JobStore, akool: Any, clock: Clock, press_wait: float) -> JobService:
+    """A second bot process's service: its own memory, the same database and AKOOL."""
+    loop = create_autospec(JobLoop, instance=True)
+    loop.next_poll_in.return_value = 5.0
+    return JobService(
+        store=store, akool=akool, loop=loop, webhook_url=None, clock=clock, press_wait=press_wait
+    )
+
+
+class Rereads:
+    """Stands in for ``store.get_press`` and counts the reads, for a test to wait on."""
+
+    def __init__(self, store: JobStore) -> None:
+        self._original = store.get_press
+        self.count = 0
+        self._changed = asyncio.Event()
+        store.get_press = self  # type: ignore[method-assign]
+
+    async def __call__(self, parent_akool_id: str, button: str) -> ButtonPress | None:
+        self.count += 1
+        self._changed.set()
+        return await self._original(parent_akool_id, button)
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.count < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+class HeldPresses:
+    """The AKOOL client, with every ``press_button`` held until the test lets it through."""
+
+    def __init__(self, akool: AkoolClient) -> None:
+        self._akool = akool
+        self.arrived = asyncio.Event()
+        self.go = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._akool, name)
+
+    async def press_button(self, *args: Any, **kwargs: Any) -> Any:
+        self.arrived.set()
+        await self.go.wait()
+        return await self._akool.press_button(*args, **kwargs)
+
+
+@pytest.fixture
+def patient_akool(http, fake_akool) -> AkoolClient:
+    """A client that waits long enough for a press the fake holds until the test lets it go."""
+    return AkoolClient(http, Secret(fake_akool.api_key), fake_akool.base_url, timeout=10.0)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def processes(
+    request, tmp_path, patient_akool, clock
+) -> AsyncIterator[tuple[JobService, ...]]:
+    """Two bot processes' services on one database: the same rows, separate memories."""
+    async with openers(request.param, tmp_path) as open_store:
+        stores = [await open_store(), await open_store()]
+        yield tuple(other_process(s, patient_akool, clock, press_wait=10.0) for s in stores)
+
+
+async def test_a_press_that_another_process_fails_is_reported_freed(processes, fake_akool):
+    here, elsewhere = processes
+    parent = await grid(here, fake_akool)
+    answer = asyncio.Event()
+    fake_akool.inject(Fault(FaultKind.CODE, code=1108, endpoint="createbybutton", until=answer))
+    first = asyncio.create_task(here.press(parent, "U2", 111))
+    await fake_akool.wait_for_calls("createbybutton", 1)
+    lost = await elsewhere.press(parent, "U2", 222)
+    assert lost.winner is not None
+    rereads = Rereads(elsewhere.store)
+    outcome = asyncio.create_task(elsewhere.press_outcome(lost.winner))
+    await rereads.wait_for(3)  # still waiting, re-reading the store
+    assert not outcome.done()
+    answer.set()
+    with pytest.raises(AkoolError, match="1108"):
+        await first
+
+    ended = await asyncio.wait_for(outcome, 5)
+    again = await elsewhere.press(parent, "U2", 222)
+
+    assert ended == PressOutcome(PressEnd.FREED)
+    assert again.child is not None
+    assert fake_akool.calls["createbybutton"] == 2
+
+
+async def test_a_press_that_another_process_starts_is_reported_with_its_job(processes, fake_akool):
+    here, elsewhere = processes
+    parent = await grid(here, fake_akool)
+    held = HeldPresses(here.akool)
+    here.akool = held
+    first = asyncio.create_task(here.press(parent, "V1", 111))
+    await asyncio.wait_for(held.arrived.wait(), 5)
+    lost = await elsewhere.press(parent, "V1", 222)
+    assert lost.winner is not None
+    rereads = Rereads(elsewhere.store)
+    outcome = asyncio.create_task(elsewhere.press_outcome(lost.winner))
+    await rereads.wait_for(3)
+    assert not outcome.done()
+    held.go.set()
+    started = await first
+
+    ended = await asyncio.wait_for(outcome, 5)
+
+    assert started.child is not None
+    assert ended.end is PressEnd.STARTED
+    assert ended.child is not None
+    assert ended.child.akool_id == started.child.akool_id
+    assert fake_akool.calls["createbybutton"] == 1
+
+
+async def test_a_press_in_this_process_is_reported_with_akools_reason(
+    store, patient_akool, clock, fake_akool
+):
+    service = other_process(store, patient_akool, clock, press_wait=10.0)
+    parent = await grid(service, fake_akool)
+    answer = asyncio.Event()
+    fake_akool.inject(Fault(FaultKind.CODE, code=1108, endpoint="createbybutton", until=answer))
+    first = asyncio.create_task(service.press(parent, "V3", 111))
+    await fake_akool.wait_for_calls("createbybutton", 1)
+    lost = await service.press(parent, "V3", 222)
+    assert lost.winner is not None
+    outcome = asyncio.create_task(service.press_outcome(lost.winner))
+    answer.set()
+    with pytest.raises(AkoolError, match="1108") as raised:
+        await first
+
+    ended = await asyncio.wait_for(outcome, 5)
+
+    assert ended.end is PressEnd.FREED
+    assert ended.error is raised.value
+
+
+@pytest.mark.parametrize(
+    ("used_at_akool", "end"), [(False, PressEnd.UNKNOWN), (True, PressEnd.SPENT)]
+)
+async def test_a_press_that_never_settles_is_reported_once_the_wait_is_over(
+    store, akool, clock, fake_akool, used_at_akool, end
+):
+    service = other_process(store, akool, clock, press_wait=0.2)
+    parent = await grid(service, fake_akool)
+    # Another process claimed U4 and has said nothing since.
+    await store.claim_press(parent.akool_id, "U4", 111, now=clock.now)
+    if used_at_akool:
+        fake_akool.jobs[parent.akool_id].buttons.remove("U4")
+        fake_akool.jobs[parent.akool_id].used_buttons.append("U4")
+    press = await store.get_press(parent.akool_id, "U4")
+    assert press is not None
+
+    waited = await asyncio.wait_for(service.press_outcome(press), 5)
+    clock.now += 1  # the claim is now older than a press can take: no waiting at all
+    rereads = Rereads(store)
+    late = await asyncio.wait_for(service.press_outcome(press), 5)
+
+    assert waited == late == PressOutcome(end)
+    assert rereads.count == 1
+    assert fake_akool.calls["createbybutton"] == 0
+
+
+async def test_a_press_refused_while_stopping_gives_the_button_back(service, store, fake_akool):
+    parent = await grid(service, fake_akool)
+    await service.drain(grace=1)
+
+    with pytest.raises(UserFacingError, match="restarting"):
+        await service.press(parent, "U1", 111)
+
+    assert await store.get_press(parent.akool_id, "U1") is None
+    assert fake_akool.calls["createbybutton"] == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import World
 from tests.fakes.akool import FaultKind, Timeline
+from tests.fakes.discord import FakeMessage
 
 
 def grid_buttons(job_id: str) -> list[str]:
@@ -125,6 +128,45 @@ async def test_status_autocompletes_recent_jobs_and_reposts(world: World):
     assert repost.attachments[0].data == world.akool.png(ids[0])
     assert world.custom_ids_of(repost) == grid_buttons(ids[0])
     assert repost.mention_ids == []
+
+
+async def test_status_in_another_server_answers_as_for_a_job_it_never_stored(world: World):
+    other = world.discord.add_guild(name="Other Club")
+    elsewhere = world.discord.add_channel(other, name="elsewhere")
+    mallory = world.discord.add_user(name="mallory", guild=other)
+    # The same prompt made in the AKOOL web app: a job no server stored.
+    unstored = world.akool.add_job(prompt="a red fox")
+    async with world.running(discord_guild_id=None) as bot:  # commands in every server
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "a red fox"}
+        )
+        await ix.wait_original_edit(lambda m: "job `" in m.content)
+        (job_id,) = set(world.akool.jobs) - {unstored.id}
+        await world.wait_for_post(world.is_post_of(job_id))
+        before = await bot.store.get_job(job_id)
+        answers = []
+        for asked in (job_id, unstored.id):
+            status = await world.discord.slash_command(
+                mallory, elsewhere, "status", {"job_id": asked}
+            )
+            answers.append(await status.wait_followup())
+        after = await bot.store.get_job(job_id)
+        at_home = await world.discord.slash_command(
+            world.alice, world.channel, "status", {"job_id": job_id}
+        )
+        home = await at_home.wait_followup()
+
+    def shown(message: FakeMessage, job: str) -> str:
+        """The whole answer, with the job's id taken out."""
+        return json.dumps([message.content, message.embeds, message.components]).replace(job, "")
+
+    stored_for_a, never_stored = answers
+    assert stored_for_a.ephemeral
+    assert shown(stored_for_a, job_id) == shown(never_stored, unstored.id)
+    assert after == before  # nothing of server A's job was read back or written
+    # In its own server the same /status shows what the bot stored (the requester, the post).
+    assert shown(home, job_id) != shown(stored_for_a, job_id)
+    assert f"<@{world.alice.id}>" in json.dumps(home.embeds)
 
 
 async def test_status_falls_back_to_the_stored_state_when_akool_is_down(world: World):

@@ -8,6 +8,7 @@ import asyncio
 import discord
 
 from bot.core import AkoolBot
+from bot.server_settings import ServerSettings
 from bot.store import Job
 from tests.e2e.conftest import World, pinged, replied_to
 from tests.fakes.akool import Timeline
@@ -199,6 +200,60 @@ async def test_a_reroll_over_the_limit_is_refused_privately(world: World):
     assert "You have 3 unfinished jobs" in refusal.content
     assert world.akool.calls["createbyprompt"] == 4  # alice's grid and bob's three
     assert not [m for m in world.discord.messages(world.channel) if "Re-roll" in m.content]
+
+
+async def settings_command(
+    world: World, bot: AkoolBot, sub: str, options: dict[str, str]
+) -> ServerSettings:
+    """An admin's ``/settings sub``; the server's settings once it is answered."""
+    admin = world.discord.add_user(
+        "admin", guild=world.guild, permissions=discord.Permissions(manage_guild=True)
+    )
+    ix = await world.discord.slash_command(admin, world.channel, f"settings {sub}", options)
+    await ix.wait_response()
+    assert world.guild.id is not None
+    return await bot.store.server_settings(world.guild.id)
+
+
+async def test_a_reroll_after_its_prompt_word_was_banned_is_refused_privately(world: World):
+    async with world.running() as bot:
+        grid = await post_grid(world, {"prompt": "a red fox"})
+        grid_id = str(grid.nonce)
+        settings = await settings_command(world, bot, "banned-word add", {"word": "fox"})
+        press = await world.discord.click(world.bob, grid, custom_id(grid_id, "reroll"))
+        refusal = await press.wait_response()
+        own = await world.discord.click(world.alice, grid, custom_id(grid_id, "reroll"))
+        own_refusal = await own.wait_response()
+
+    assert settings.banned_words == ("fox",)
+    for answer in (refusal, own_refusal):
+        assert answer.type == 4  # said at once, not deferred
+        assert answer.ephemeral
+        assert "“fox”" in answer.content
+    assert world.akool.calls["createbyprompt"] == 1  # the grid itself, before the ban
+    assert not [m for m in world.discord.messages(world.channel) if "Re-roll" in m.content]
+
+
+async def test_a_reroll_by_another_member_is_refused_when_buttons_are_the_requesters(
+    world: World,
+):
+    async with world.running() as bot:
+        grid = await post_grid(world)
+        grid_id = str(grid.nonce)
+        settings = await settings_command(world, bot, "buttons", {"who": "requester"})
+        press = await world.discord.click(world.bob, grid, custom_id(grid_id, "reroll"))
+        refusal = await press.wait_response()
+        calls = dict(world.akool.calls)
+        own = await world.discord.click(world.alice, grid, custom_id(grid_id, "reroll"))
+        await world.wait_for_post(lambda m: "Re-roll of" in m.content)
+
+    assert not settings.buttons_for_everyone
+    assert refusal.type == 4
+    assert refusal.ephemeral
+    assert f"only <@{world.alice.id}>" in refusal.content
+    assert (calls["createbyprompt"], calls.get("createbybutton", 0)) == (1, 0)
+    assert (await own.wait_response()).type == 6
+    assert world.akool.calls["createbyprompt"] == 2  # the requester's own re-roll
 
 
 async def test_the_requester_deletes_the_post_and_nothing_breaks(world: World):

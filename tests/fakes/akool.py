@@ -67,6 +67,8 @@ class Fault:
     # True: the request takes effect (a job is created) and only then the answer is lost.
     after: bool = False
     endpoint: str | None = None
+    # Set: the request is held until the test sets this event, and only then fails.
+    until: asyncio.Event | None = None
 
 
 @dataclass
@@ -437,6 +439,8 @@ class FakeAkool:
         return None
 
     async def _raise_fault(self, request: web.Request, fault: Fault) -> None:
+        if fault.until is not None:
+            await self._held(fault.until)
         log.info("fake AKOOL injects %s on %s", fault.kind.value, request.path)
         if fault.kind is FaultKind.HTTP_500:
             raise web.HTTPInternalServerError(text="Internal Server Error")
@@ -452,6 +456,15 @@ class FakeAkool:
             raise web.HTTPInternalServerError()
         await self._release.wait()  # TIMEOUT: hang until the client gives up or the fake closes
         raise web.HTTPServiceUnavailable()
+
+    async def _held(self, gate: asyncio.Event) -> None:
+        """Until the test opens ``gate``, or the fake closes."""
+        waits = {asyncio.ensure_future(gate.wait()), asyncio.ensure_future(self._release.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _authenticate(self, request: web.Request) -> None:
         # As documented: when both headers are present, Authorization wins.
