@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 DEFAULT_UPLOAD_LIMIT: Final = 10 * 1024 * 1024
 # Room for the multipart envelope and the embed next to the file.
 _UPLOAD_MARGIN: Final = 64 * 1024
-# A download that keeps failing is reported in the post after this many tries, not retried forever.
-DOWNLOAD_ATTEMPTS: Final = 3
+# A download that keeps failing (an error status, a network error, an error page or a file cut
+# short) is reported in the post after this many tries, not retried forever. With the job loop's
+# doubling backoff that is about 7 poll intervals (some 20 s at the default 3 s) from the first.
+DOWNLOAD_ATTEMPTS: Final = 4
 
 
 class RetryLater(Exception):
