@@ -1,15 +1,21 @@
 """Result images: downloaded only from allowed hosts with a size cap, shrunk when too big to upload.
 
 AKOOL's result URLs expire after 7 days and Discord's CDN links are signed and expire too, so the
-bot uploads the image itself rather than posting a link.
+bot uploads the image itself rather than posting a link. What it uploads is checked first: a
+download is a result only if it decodes whole as a PNG, JPEG, WebP or GIF of at most
+:data:`MAX_PIXELS`, and the file is named by what the bytes are, whatever the server called them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import ipaddress
 import logging
+import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -21,9 +27,38 @@ from bot.bodies import BodyTooLargeError, read_capped
 
 log = logging.getLogger(__name__)
 
+# The most pixels the bot decodes: twice a 4096 x 4096 "4K" square. Pillow holds about four bytes
+# a pixel (some 130 MB here). Its own guard, Image.MAX_IMAGE_PIXELS (89 MP), only warns, and
+# refuses only past twice that: a 12000 x 12000 picture took 1.5 GB to shrink into a preview.
+MAX_PIXELS: Final = 2 * 4096 * 4096
+# Pillow warns when it opens a picture over its own limit. Every such picture is over
+# MAX_PIXELS, so the bot refuses it before decoding and says so in its own log line.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# What Discord shows inline, by Pillow's format name: the file extension and the MIME type.
+_FORMATS: Final = {
+    "PNG": ("png", "image/png"),
+    "JPEG": ("jpg", "image/jpeg"),
+    "MPO": ("jpg", "image/jpeg"),  # a camera's multi-picture JPEG, shown as its first picture
+    "WEBP": ("webp", "image/webp"),
+    "GIF": ("gif", "image/gif"),
+}
+_PARSERS: Final = ("PNG", "JPEG", "WEBP", "GIF")
+# Decodes at once in this process, whatever the number of jobs being delivered, so memory stays
+# bounded at a few times the most that one decode takes. Taken in the worker thread.
+_DECODE_SLOTS: Final = threading.BoundedSemaphore(2)
 # Longest edges tried for a preview, largest first; JPEG at these sizes is well under 10 MiB.
 _PREVIEW_EDGES: Final = (2048, 1536, 1024, 768, 512)
 _PREVIEW_QUALITY: Final = 85
+
+# Why a download is not an image to post. The first three may pass (a CDN that answers an error
+# page for a moment, a transfer cut short); the same bytes would come back for the others.
+EMPTY: Final = "The image could not be fetched: AKOOL sent an empty file."
+NOT_AN_IMAGE: Final = (
+    "The image could not be fetched: AKOOL sent something that is not a PNG, JPEG, WebP or GIF "
+    "image."
+)
+DAMAGED: Final = "The image could not be fetched: what AKOOL sent is damaged or incomplete."
+TOO_MANY_PIXELS: Final = "The image is too large to show here ({width}x{height} pixels)."
 
 
 class ImageDownloadError(Exception):
@@ -106,7 +141,7 @@ class ImageFetcher:
                         retryable=response.status >= 500 or response.status == 429,
                     )
                 data = await read_capped(response, self._max_bytes)
-                content_type = response.content_type or "application/octet-stream"
+                declared = response.content_type or "application/octet-stream"
         except BodyTooLargeError:
             raise ImageDownloadError("The result image is larger than this bot accepts.") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -114,10 +149,66 @@ class ImageFetcher:
             raise ImageDownloadError(
                 "The result image could not be downloaded.", retryable=True
             ) from None
-        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
-            content_type, "png"
-        )
+        try:
+            extension, content_type = await asyncio.to_thread(check_image, data)
+        except ImageDownloadError as exc:
+            log.warning(
+                "The download of %s (%d bytes, declared %.60s) is not a result: %s",
+                url,
+                len(data),
+                declared,
+                exc.reason,
+            )
+            raise
+        if declared != content_type:
+            # A CDN may label every object alike; the bytes are what Discord will show.
+            log.info("The download of %s is declared %.60s but is %s", url, declared, content_type)
         return DownloadedImage(data, content_type, f"{name}.{extension}")
+
+
+def check_image(data: bytes) -> tuple[str, str]:
+    """The file extension and MIME type of ``data`` once it has decoded whole.
+
+    Raises :class:`ImageDownloadError` for anything else: empty, not an image Discord shows,
+    damaged or cut short, or over :data:`MAX_PIXELS` (refused from its header, never decoded).
+    """
+    with _opened(data) as opened:
+        try:
+            opened.load()
+        except Exception as exc:  # a decoder may raise almost anything on broken bytes
+            log.debug("Decoding failed: %s: %s", type(exc).__name__, exc)
+            raise ImageDownloadError(DAMAGED, retryable=True) from None
+        kind = _FORMATS.get(opened.format or "")
+        if kind is None:  # a format plugin that names itself otherwise: not what was asked for
+            raise ImageDownloadError(NOT_AN_IMAGE)
+        return kind
+
+
+@contextlib.contextmanager
+def _opened(data: bytes) -> Iterator[Image.Image]:
+    """``data`` opened (its header read, nothing decoded yet) once its pixel count is allowed.
+
+    Held for the length of the ``with``: one of the few decode slots.
+    """
+    if not data:
+        raise ImageDownloadError(EMPTY, retryable=True)
+    with _DECODE_SLOTS:
+        try:
+            # Only the parsers of what Discord shows ever read AKOOL's bytes.
+            opened = Image.open(io.BytesIO(data), formats=_PARSERS)
+        except Image.DecompressionBombError:
+            # Over twice Pillow's limit, so over MAX_PIXELS too; Pillow does not say the size.
+            raise ImageDownloadError("The image has too many pixels to show here.") from None
+        except UnidentifiedImageError:
+            raise ImageDownloadError(NOT_AN_IMAGE, retryable=True) from None
+        except Exception as exc:  # a header that starts like an image and then breaks
+            log.debug("Opening failed: %s: %s", type(exc).__name__, exc)
+            raise ImageDownloadError(DAMAGED, retryable=True) from None
+        with opened:
+            width, height = opened.size
+            if width * height > MAX_PIXELS:
+                raise ImageDownloadError(TOO_MANY_PIXELS.format(width=width, height=height))
+            yield opened
 
 
 async def make_preview(image: DownloadedImage, limit: int) -> DownloadedImage | None:
@@ -126,10 +217,20 @@ async def make_preview(image: DownloadedImage, limit: int) -> DownloadedImage | 
 
 
 def _shrink(image: DownloadedImage, limit: int) -> DownloadedImage | None:
+    largest = _PREVIEW_EDGES[0]
     try:
-        with Image.open(io.BytesIO(image.data)) as opened:
-            picture = opened.convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        with _opened(image.data) as opened:
+            # Shrunk once to the largest preview before anything else: a JPEG decodes straight
+            # to about that size, and an RGB picture is shrunk in place, not copied.
+            opened.draft("RGB", (largest, largest))
+            picture = opened if opened.mode in ("RGB", "RGBA", "L") else opened.convert("RGB")
+            picture.thumbnail((largest, largest))
+            picture = picture.convert("RGB")
+    except ImageDownloadError as exc:
+        log.warning("No preview of %s: %s", image.filename, exc.reason)
+        return None
+    except Exception as exc:  # a decoder may raise almost anything on broken bytes
+        log.warning("No preview of %s: %s: %s", image.filename, type(exc).__name__, exc)
         return None
     stem = image.filename.rsplit(".", 1)[0]
     for edge in _PREVIEW_EDGES:

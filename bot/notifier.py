@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 DEFAULT_UPLOAD_LIMIT: Final = 10 * 1024 * 1024
 # Room for the multipart envelope and the embed next to the file.
 _UPLOAD_MARGIN: Final = 64 * 1024
-# A download that keeps failing is reported in the post after this many tries, not retried forever.
-DOWNLOAD_ATTEMPTS: Final = 3
+# A download that keeps failing (an error status, a network error, an error page or a file cut
+# short) is reported in the post after this many tries, not retried forever. With the job loop's
+# doubling backoff that is about 7 poll intervals (some 20 s at the default 3 s) from the first.
+DOWNLOAD_ATTEMPTS: Final = 4
 
 
 class RetryLater(Exception):
@@ -178,7 +180,7 @@ class Notifier:
             kwargs.pop("view", None)
             link = render.message_link(job.guild_id, job.channel_id, post_id)
             note = f"-# A copy for you; the post is in <#{job.channel_id}>: {link}"
-            kwargs["content"] = f"{note}\n{kwargs['content']}"
+            kwargs["content"] = _fit(job, f"{note}\n{kwargs['content']}")
             dm = await self._client.create_dm(discord.Object(job.requester_id))
             await dm.send(
                 nonce=dm_copy_nonce_for(job),
@@ -310,6 +312,7 @@ class Notifier:
             # Buttons only work in the job's server (presses are checked against it).
             kwargs.pop("view", None)
             kwargs["content"] = f"{render.dm_fallback_note(job)}\n{kwargs['content']}"
+        kwargs["content"] = _fit(job, kwargs["content"])
         return kwargs
 
     async def _result_post(
@@ -321,22 +324,27 @@ class Notifier:
         *,
         limit: int,
     ) -> dict[str, Any]:
-        """Content, embed, file and buttons of a completed job's post."""
+        """Content, embed, file and buttons of a completed job's post.
+
+        AKOOL's link, when the post needs it (a preview, or no image), goes where its length
+        fits Discord's limits: see :func:`render.preview_note`.
+        """
         view = render.grid_view(job)
-        original_link = False
+        note: render.Note | None = None
         if image is not None and len(image.data) > limit:
-            preview = await make_preview(image, limit)
-            original_link = True
-            image = preview
-            if preview is None:
+            image = await make_preview(image, limit)
+            if image is None:
                 problem = "The image is too large to upload here and could not be shrunk."
-        content = render.result_content(job, parent, original_link=original_link)
+            else:
+                note = render.preview_note(job)
         if problem is not None:
-            content += f"\n{problem}"
-            if job.image_url:
-                content += f" [Open it on AKOOL]({job.image_url})."
+            note = render.problem_note(job, problem)
+        content = render.result_content(job, parent, note=note.line if note else None)
         embed = render.result_embed(
-            job, filename=image.filename if image else None, now=self._clock()
+            job,
+            filename=image.filename if image else None,
+            now=self._clock(),
+            description=note.below if note else None,
         )
         kwargs: dict[str, Any] = {"content": content, "embed": embed}
         if image is not None:
@@ -360,6 +368,15 @@ class Notifier:
                 raise RetryLater(exc.reason) from exc
             log.warning("Job %s is posted without its image: %s", job.akool_id, exc.reason)
             return None, exc.reason
+
+
+def _fit(job: Job, content: str) -> str:
+    """``content`` within Discord's 2,000 characters. Its parts are bounded so that it always
+    is; this only keeps a mistake there from making the job undeliverable."""
+    if len(content) <= render.CONTENT_MAX:
+        return content
+    log.warning("Job %s: the post's text is %d characters; cut to fit", job.akool_id, len(content))
+    return render.cut(content, render.CONTENT_MAX)
 
 
 def _reply_target(job: Job, parent: Job | None) -> int | None:

@@ -23,6 +23,14 @@ COLOUR_DONE: Final = discord.Colour.green()
 COLOUR_FAILED: Final = discord.Colour.red()
 COLOUR_PENDING: Final = discord.Colour.blurple()
 _TITLE_MAX: Final = 256  # Discord's embed title limit
+_DESCRIPTION_MAX: Final = 4096  # Discord's embed description limit
+_FIELD_MAX: Final = 1024  # Discord's embed field value limit
+CONTENT_MAX: Final = 2000  # Discord's message content limit
+# AKOOL's URLs are usually ~100 characters, but nothing bounds them (one of 1,913 was seen).
+# Up to this length a link goes in the content; a longer one in the embed's description, as
+# long as Discord takes it in an embed (2,048 is its cap on any URL there); past that, no link.
+CONTENT_URL_MAX: Final = 512
+EMBED_URL_MAX: Final = 2048
 _ICONS: Final = {
     JobStatus.QUEUED: "⏳",
     JobStatus.PROCESSING: "🎨",
@@ -35,6 +43,11 @@ _WORDS: Final = {
     JobStatus.COMPLETED: "Done",
     JobStatus.FAILED: "Failed",
 }
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` as it is, cut to ``limit`` characters with an ellipsis if it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def excerpt(text: str, limit: int) -> str:
@@ -102,7 +115,9 @@ def mentioned_users(job: Job, parent: Job | None) -> list[int]:
     return users
 
 
-def result_content(job: Job, parent: Job | None, *, original_link: bool) -> str:
+def result_content(job: Job, parent: Job | None, *, note: str | None = None) -> str:
+    """The completion post's text; ``note`` (from :func:`preview_note` or :func:`problem_note`)
+    goes on a line of its own."""
     mentions = " ".join(f"<@{user}>" for user in mentioned_users(job, parent))
     if job.kind is JobKind.BUTTON and job.button:
         action = "Upscaled" if job.button.startswith("U") else "Variation"
@@ -115,12 +130,54 @@ def result_content(job: Job, parent: Job | None, *, original_link: bool) -> str:
             line += f", from <@{parent.requester_id}>'s grid"
     else:
         line = f"{what_prompt(job)} - {mentions}"
-    if original_link and job.image_url:
-        line += (
-            f"\nThe full-size image is too large to upload here: [original]({job.image_url}), "
-            f"available until {timestamp(expires_at(job).timestamp(), 'f')}."
-        )
+    if note:
+        line += f"\n{note}"
     return line
+
+
+def embeddable(url: str | None) -> bool:
+    """Whether Discord takes ``url`` as an embed's image: http(s), at most 2,048 characters."""
+    if not url:
+        return False
+    return len(url) <= EMBED_URL_MAX and url.startswith(("https://", "http://"))
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Why a post shows a preview or no image: a line for its content and, when AKOOL's link is
+    too long for the content, that link for its embed's description."""
+
+    line: str
+    below: str | None = None
+
+
+def preview_note(job: Job) -> Note:
+    """The note on a post whose image is a preview: where the original is, and until when."""
+    until = timestamp(expires_at(job).timestamp(), "f")
+    head = "The full-size image is too large to upload here"
+    url = job.image_url
+    if not url:
+        return Note(f"{head}.")
+    if len(url) <= CONTENT_URL_MAX:
+        return Note(f"{head}: [original]({url}), available until {until}.")
+    if len(url) <= EMBED_URL_MAX:
+        return Note(
+            f"{head}: the original is linked below, available until {until}.",
+            below=f"[Full-size original on AKOOL]({url})",
+        )
+    return Note(f"{head}, and AKOOL's link to the original is too long to post.")
+
+
+def problem_note(job: Job, problem: str) -> Note:
+    """The note on a post without its image: ``problem``, then AKOOL's link where it fits."""
+    url = job.image_url
+    if not url:
+        return Note(problem)
+    if len(url) <= CONTENT_URL_MAX:
+        return Note(f"{problem} [Open it on AKOOL]({url}).")
+    if len(url) <= EMBED_URL_MAX:
+        return Note(f"{problem} AKOOL's link to it is below.", below=f"[Open it on AKOOL]({url})")
+    return Note(f"{problem} AKOOL's link to it is too long to post here.")
 
 
 def what_prompt(job: Job) -> str:
@@ -131,9 +188,13 @@ def what_prompt_text(prompt: str) -> str:
     return f"**{excerpt(prompt, 300)}**"
 
 
-def result_embed(job: Job, *, filename: str | None, now: float) -> discord.Embed:
+def result_embed(
+    job: Job, *, filename: str | None, now: float, description: str | None = None
+) -> discord.Embed:
     embed = discord.Embed(
-        title=excerpt(job.prompt or "AKOOL image", _TITLE_MAX), colour=COLOUR_DONE
+        title=excerpt(job.prompt or "AKOOL image", _TITLE_MAX),
+        description=description,
+        colour=COLOUR_DONE,
     )
     embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
     if job.credits is not None:
@@ -152,7 +213,10 @@ def result_embed(job: Job, *, filename: str | None, now: float) -> discord.Embed
 def failure_embed(job: Job) -> discord.Embed:
     embed = discord.Embed(
         title="The image could not be made",
-        description=job.error or "AKOOL reported the job as failed. Check the prompt and image.",
+        description=cut(
+            job.error or "AKOOL reported the job as failed. Check the prompt and image.",
+            _DESCRIPTION_MAX,
+        ),
         colour=COLOUR_FAILED,
     )
     embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
@@ -270,10 +334,10 @@ def status_embed(snapshot: Snapshot, stored: Job | None, note: str | None) -> di
             link = message_link(stored.guild_id, stored.channel_id, stored.result_message_id)
             embed.add_field(name="Result", value=f"[posted here]({link})", inline=True)
         if stored.error:
-            embed.add_field(name="Error", value=stored.error, inline=False)
+            embed.add_field(name="Error", value=cut(stored.error, _FIELD_MAX), inline=False)
     if snapshot.used_buttons:
         embed.add_field(name="Buttons used", value=", ".join(snapshot.used_buttons), inline=False)
-    if snapshot.status is JobStatus.COMPLETED and snapshot.image_url:
+    if snapshot.status is JobStatus.COMPLETED and embeddable(snapshot.image_url):
         embed.set_image(url=snapshot.image_url)
     if note:
         embed.set_footer(text=note)

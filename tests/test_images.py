@@ -1,14 +1,27 @@
-"""Result downloads: only allowed hosts, no redirects, a byte cap; previews fit the limit."""
+"""Result downloads: only allowed hosts, no redirects, a byte cap, only whole images of a bounded
+size, named by what they are; previews fit the limit."""
 
 from __future__ import annotations
+
+import io
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from PIL import Image, ImageFile
 
-from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, host_allowed, make_preview
-from tests.fakes.akool import FakeAkool
-from tests.fakes.png import make_png
+from bot.images import (
+    MAX_PIXELS,
+    DownloadedImage,
+    ImageDownloadError,
+    ImageFetcher,
+    check_image,
+    host_allowed,
+    make_preview,
+)
+from tests.fakes.akool import HTML_ERROR_PAGE, FakeAkool, ResultFile
+from tests.fakes.png import huge_png, make_png, truncated
 
 HOSTS = ("*.cloudfront.net", "*.akool.com", "127.0.0.1")
 
@@ -102,3 +115,127 @@ async def test_preview_of_garbage_is_none():
     garbage = DownloadedImage(b"not an image", "image/png", "job.png")
 
     assert await make_preview(garbage, 1000) is None
+
+
+def encoded(format: str, mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (24, 16), "orange" if mode == "RGB" else 1).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "extension", "content_type"),
+    [
+        (make_png(8, 8, "png"), "png", "image/png"),
+        (encoded("JPEG"), "jpg", "image/jpeg"),
+        (encoded("WEBP"), "webp", "image/webp"),
+        (encoded("GIF", "P"), "gif", "image/gif"),
+    ],
+)
+def test_a_whole_image_is_known_by_its_bytes(data: bytes, extension: str, content_type: str):
+    assert check_image(data) == (extension, content_type)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (HTML_ERROR_PAGE, "not a PNG, JPEG, WebP or GIF"),
+        (b'{"code": 1000}', "not a PNG, JPEG, WebP or GIF"),
+        (encoded("BMP"), "not a PNG, JPEG, WebP or GIF"),  # Discord does not show it inline
+        (truncated(make_png(300, 300, "cut", noise=True)), "damaged or incomplete"),
+        (encoded("JPEG")[:-200], "damaged or incomplete"),
+    ],
+)
+def test_anything_but_a_whole_image_is_refused(data: bytes, reason: str):
+    with pytest.raises(ImageDownloadError, match=reason) as caught:
+        check_image(data)
+
+    assert caught.value.reason.startswith("The image could not be fetched")
+    assert caught.value.retryable  # an error page or a cut transfer may pass
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The sizes of the pictures Pillow decodes (a huge one is refused rather than decoded)."""
+    sizes: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> Any:
+        sizes.append(self.size)
+        if self.size[0] * self.size[1] > MAX_PIXELS:
+            raise AssertionError(f"decoding a {self.size} picture")
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return sizes
+
+
+# Pillow warns when it opens these; pytest sets aside the filter bot.images adds at import.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(
+    ("width", "height", "reason"),
+    [
+        (12000, 12000, r"too large to show here \(12000x12000 pixels\)"),  # Pillow only warns
+        (14000, 14000, "too many pixels"),  # Pillow refuses it itself
+        (8193, 4096, r"\(8193x4096 pixels\)"),  # just over the bot's own cap
+    ],
+)
+def test_a_huge_picture_is_refused_from_its_header(
+    decoded: list[tuple[int, int]], width: int, height: int, reason: str
+):
+    with pytest.raises(ImageDownloadError, match=reason) as caught:
+        check_image(huge_png(width, height))
+
+    assert not caught.value.retryable  # the same bytes would come back
+    assert decoded == []
+
+
+def test_a_picture_at_the_cap_is_decoded(decoded: list[tuple[int, int]]):
+    assert check_image(huge_png(8192, 4096)) == ("png", "image/png")
+    assert decoded == [(8192, 4096)]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+async def test_a_huge_picture_gets_no_preview_and_is_never_decoded(
+    decoded: list[tuple[int, int]],
+):
+    # 144 megapixels in 11 MiB: this took 1.5 GB to shrink before the bound.
+    bomb = DownloadedImage(huge_png(12000, 12000, pad_to=11 * 1024 * 1024), "image/png", "j.png")
+
+    assert await make_preview(bomb, 10 * 1024 * 1024) is None
+    assert decoded == []
+
+
+async def test_a_preview_decodes_a_jpeg_at_a_reduced_scale(decoded: list[tuple[int, int]]):
+    buffer = io.BytesIO()
+    Image.new("RGB", (4096, 4096), "teal").save(buffer, format="JPEG")
+    original = DownloadedImage(buffer.getvalue(), "image/jpeg", "job.jpg")
+
+    preview = await make_preview(original, len(original.data) - 1)
+
+    assert preview is not None
+    assert set(decoded) == {(2048, 2048)}  # never the full 4096 x 4096
+    with Image.open(io.BytesIO(preview.data)) as opened:
+        assert opened.size == (2048, 2048)
+
+
+async def test_a_download_is_named_by_what_it_is(fetcher: ImageFetcher, fake_akool: FakeAkool):
+    jpeg = encoded("JPEG")
+    job = fake_akool.add_job(result=ResultFile(body=jpeg, content_type="image/png"))
+
+    image = await fetcher.fetch(fake_akool.image_url(job.id), name=job.id)
+
+    assert image == DownloadedImage(jpeg, "image/jpeg", f"{job.id}.jpg")
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "image/png", "application/octet-stream"])
+async def test_an_error_page_is_no_result(
+    fetcher: ImageFetcher, fake_akool: FakeAkool, content_type: str
+):
+    job = fake_akool.add_job(result=ResultFile(body=HTML_ERROR_PAGE, content_type=content_type))
+
+    with pytest.raises(ImageDownloadError, match="not a PNG") as caught:
+        await fetcher.fetch(fake_akool.image_url(job.id), name=job.id)
+
+    assert caught.value.retryable

@@ -12,11 +12,13 @@ import discord
 import pytest
 
 from bot import notifier as notifier_module
+from bot import render
 from bot.custom_ids import GRID_BUTTONS
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher
 from bot.notifier import DOWNLOAD_ATTEMPTS, Notifier, RetryLater, may_pass
 from bot.store import Delivery, Job, JobKind, JobStatus, NewJob, StatusUpdate
 from bot.store.sqlite import SqliteJobStore
+from tests.fakes.discord_server.validation import validate_message
 from tests.fakes.png import make_png
 
 NOW = 1_700_000_000.0
@@ -77,7 +79,12 @@ def notifier(client: Any, store: SqliteJobStore, images: Any) -> Notifier:
 
 
 async def finished(
-    store: SqliteJobStore, *, status: JobStatus = JobStatus.COMPLETED, guild_id: int | None = GUILD
+    store: SqliteJobStore,
+    *,
+    status: JobStatus = JobStatus.COMPLETED,
+    guild_id: int | None = GUILD,
+    url: str = URL,
+    prompt: str = "a fox",
 ) -> Job:
     new = NewJob(
         akool_id=JOB_ID,
@@ -85,13 +92,13 @@ async def finished(
         requester_id=ALICE,
         channel_id=CHANNEL,
         guild_id=guild_id,
-        prompt="a fox",
+        prompt=prompt,
     )
     await store.add_job(new, now=NOW, due_at=NOW)
     failed = status is JobStatus.FAILED
     update = StatusUpdate(
         status,
-        image_url=None if failed else URL,
+        image_url=None if failed else url,
         buttons=() if failed else GRID_BUTTONS,
         error="AKOOL said no." if failed else None,
     )
@@ -449,3 +456,69 @@ async def test_a_post_that_went_by_dm_gets_no_second_copy(
     await notifier.deliver(await finished(store))
 
     assert kwargs_of(dm.send)["nonce"] == JOB_ID  # the fallback post, and nothing else
+
+
+def as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The message body discord.py sends for ``send(**kwargs)``, as Discord checks it."""
+    body: dict[str, Any] = {"content": kwargs.get("content")}
+    if "embed" in kwargs:
+        body["embeds"] = [kwargs["embed"].to_dict()]
+    if "view" in kwargs:
+        body["components"] = kwargs["view"].to_components()
+    return body
+
+
+def long_url(length: int) -> str:
+    head = f"https://cdn.akool.example/{JOB_ID}.png?sig="
+    return head + "x" * (length - len(head))
+
+
+@pytest.mark.parametrize("length", [100, 512, 513, 1913, 2048, 2049, 8000])
+@pytest.mark.parametrize("image", ["preview", "download failed", "failed job"])
+@pytest.mark.parametrize("where", ["channel and DM copy", "DM instead of the channel"])
+async def test_every_post_fits_discords_limits_whatever_akool_returns(
+    notifier: Notifier,
+    store: SqliteJobStore,
+    channel: Any,
+    dm: Any,
+    images: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    length: int,
+    image: str,
+    where: str,
+):
+    url = long_url(length)
+    # The longest prompt a slash command takes, full of what renders longer than it reads.
+    prompt = "<@1234> **fox** " * 375
+    monkeypatch.setattr(notifier_module, "DEFAULT_UPLOAD_LIMIT", 164 * 1024)
+    if image == "preview":
+        big = make_png(200, 200, "noise", noise=True)
+        images.fetch.return_value = DownloadedImage(big, "image/png", f"{JOB_ID}.png")
+    else:
+        images.fetch.side_effect = ImageDownloadError("The image could not be fetched: no.")
+    status = JobStatus.FAILED if image == "failed job" else JobStatus.COMPLETED
+    await store.set_dm_notify(ALICE, True, now=NOW)
+    if where == "channel and DM copy":
+        channel.send.return_value = sent_message(99, CHANNEL)
+    else:
+        channel.send.side_effect = http_error(discord.Forbidden, 403, 50013, "Missing Permissions")
+    dm.send.return_value = sent_message(100, 555)
+    await notifier.deliver(await finished(store, status=status, url=url, prompt=prompt))
+
+    sends = [kwargs_of(dm.send)]
+    if where == "channel and DM copy":
+        sends.append(kwargs_of(channel.send))
+    for sent in sends:
+        body = as_sent(sent)
+        assert validate_message(body, file_count=1 if "file" in sent else 0) is None
+        shown = "\n".join([body["content"], *(str(e.get("description")) for e in body["embeds"])])
+        if status is JobStatus.COMPLETED:
+            assert ("file" in sent) is (image == "preview")
+            # AKOOL's link goes where it fits, or the post says why it is not there.
+            assert (f"]({url})" in shown) is (length <= render.EMBED_URL_MAX)
+            assert (url in body["content"]) is (length <= render.CONTENT_URL_MAX)
+            if length > render.EMBED_URL_MAX:
+                assert "too long to post" in body["content"]
+    stored = await store.get_job(JOB_ID)
+    assert stored is not None
+    assert stored.delivery is Delivery.DELIVERED

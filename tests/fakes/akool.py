@@ -3,9 +3,10 @@
 It serves the endpoints the bot uses (``createbyprompt``, ``createbybutton``, ``infobymodelid``,
 ``quota/info``) plus ``getToken``, authenticates by ``x-api-key`` (or a bearer token from
 ``getToken``), moves jobs queued -> processing -> completed/failed on a per-job timeline, serves
-result images as real PNG bytes, applies button presses to ``buttons``/``used_buttons``, injects
-faults on request, counts requests per endpoint, and sends webhooks encrypted and signed as AKOOL
-documents.
+result images as real PNG bytes (or, per job, a broken download, a huge picture or a file of a
+given size, at a URL of a given length: see :class:`ResultFile`), applies button presses to
+``buttons``/``used_buttons``, injects faults on request, counts requests per endpoint, and sends
+webhooks encrypted and signed as AKOOL documents.
 """
 
 from __future__ import annotations
@@ -84,6 +85,24 @@ class Timeline:
     hold: bool = False
 
 
+HTML_ERROR_PAGE = b"<html><head><title>Error</title></head><body>Something went wrong</body></html>"
+
+
+@dataclass
+class ResultFile:
+    """How ``/results/`` serves one job's image, when a test wants something other than its PNG.
+
+    ``body`` (``None``: the job's own PNG) is answered ``times`` times (``None``: always), then
+    the job's own PNG, as when a CDN hiccup passes; ``url_length`` pads the job's result URLs
+    with a query string to exactly that many characters (the fake ignores the query).
+    """
+
+    body: bytes | None = None
+    content_type: str = "image/png"
+    times: int | None = None
+    url_length: int | None = None
+
+
 @dataclass
 class FakeJob:
     id: str
@@ -105,6 +124,7 @@ class FakeJob:
     noise: bool = False
     # AKOOL's demo suggests upscaled_urls may lag behind status 3; tests can make it so.
     upscaled_pending: bool = False
+    result: ResultFile = field(default_factory=ResultFile)
 
     def status(self, now: float) -> ImageStatus:
         if self.forced is not None:
@@ -150,6 +170,8 @@ class FakeAkool:
         self.next_timelines: deque[Timeline] = deque()
         # A timeline for the next job with exactly this prompt, whatever order creates arrive in.
         self.timelines_by_prompt: dict[str, Timeline] = {}
+        # How the result of the next job with exactly this prompt is served.
+        self.results_by_prompt: dict[str, ResultFile] = {}
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
         self.noise_images = False
@@ -242,6 +264,7 @@ class FakeAkool:
         status: ImageStatus | None = ImageStatus.COMPLETED,
         prompt: str = "made elsewhere",
         kind: str = "grid",
+        result: ResultFile | None = None,
     ) -> FakeJob:
         """A job created outside the bot (the AKOOL web app, a script), for /track tests.
 
@@ -249,6 +272,8 @@ class FakeAkool:
         """
         job = self._new_job(kind=kind, prompt=prompt, scale="1:1", webhook_url=None)
         job.forced = status
+        if result is not None:
+            job.result = result
         return job
 
     def png(self, job_id: str, candidate: int | None = None) -> bytes:
@@ -259,7 +284,13 @@ class FakeAkool:
 
     def image_url(self, job_id: str, candidate: int | None = None) -> str:
         suffix = "" if candidate is None else f"-{candidate}"
-        return f"{self.base_url}/results/{job_id}{suffix}.png"
+        url = f"{self.base_url}/results/{job_id}{suffix}.png"
+        job = self.jobs.get(job_id)
+        length = job.result.url_length if job is not None else None
+        if length is not None:
+            url += "?sig=" + "x" * (length - len(url) - len("?sig="))
+            assert len(url) == length, "url_length is shorter than the URL itself"
+        return url
 
     def requests_to(self, endpoint: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.endpoint == endpoint]
@@ -365,6 +396,8 @@ class FakeAkool:
             image_size=self.image_size,
             noise=self.noise_images,
         )
+        if prompt in self.results_by_prompt:
+            job.result = self.results_by_prompt.pop(prompt)
         if job.offers_buttons and (kind == "grid" or self.variation_buttons):
             job.buttons = list(GRID_BUTTONS)
         self.jobs[job.id] = job
@@ -569,6 +602,12 @@ class FakeAkool:
         if job is None or job.status(self.clock()) is not ImageStatus.COMPLETED:
             raise web.HTTPNotFound()
         self.calls["image"] += 1
+        served = job.result
+        if served.body is not None and served.times != 0:
+            if served.times is not None:
+                served.times -= 1
+            # The raw header: aiohttp's content_type= refuses a value with parameters.
+            return web.Response(body=served.body, headers={"Content-Type": served.content_type})
         data = self.png(job_id, int(candidate) if candidate else None)
         return web.Response(body=data, content_type="image/png")
 

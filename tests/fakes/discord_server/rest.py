@@ -286,7 +286,7 @@ class RestApi(InteractionEndpoints):
             return error(403, 50001, "Missing Access")
         if not perms & SEND_MESSAGES or (files and not perms & ATTACH_FILES):
             return error(403, 50013, "Missing Permissions")
-        too_large = self._too_large(channel, files)
+        too_large = self._too_large(request, channel, files)
         if too_large:
             return too_large
         problem = validate_message(body, file_count=len(files))
@@ -344,7 +344,7 @@ class RestApi(InteractionEndpoints):
         if msg.author.id != self.state.bot_user.id and set(body) - {"flags"}:
             return error(403, 50005, "Cannot edit a message authored by another user")
         channel = self.state.channels[msg.channel_id]
-        too_large = self._too_large(channel, files)
+        too_large = self._too_large(request, channel, files)
         if too_large:
             return too_large
         problem = validate_message(body, file_count=len(files), existing=msg.payload())

@@ -193,10 +193,26 @@ class RestBase:
             return VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES | EMBED_LINKS
         return self.state.guilds[channel.guild_id].member_permissions(self.state.bot_user.id)
 
-    def _too_large(self, channel: FakeChannel, files: list[UploadedFile]) -> web.Response | None:
+    def _too_large(
+        self, request: web.Request, channel: FakeChannel, files: list[UploadedFile]
+    ) -> web.Response | None:
+        """Discord's 413 for an upload over the channel's limit.
+
+        The limit holds for the files together and for the request that carries them (the
+        multipart envelope and ``payload_json`` included), so a file of exactly the limit is
+        refused too.
+        """
+        if not files:
+            return None
         limit = self.state.channel_filesize_limit(channel)
-        for _field, filename, data in files:
-            if len(data) > limit:
-                log.info("fake discord: %s is %d bytes > limit %d", filename, len(data), limit)
-                return error(413, 40005, "Request entity too large")
+        combined = sum(len(data) for _field, _filename, data in files)
+        size = request.content_length
+        if size is None:  # chunked: count what was read, payload_json included
+            size = combined + len(json.dumps(self._body(request) or {}))
+        if combined > limit or size > limit:
+            names = ", ".join(filename for _field, filename, _data in files)
+            log.info(
+                "fake discord: %s is %d bytes (request %d) > limit %d", names, combined, size, limit
+            )
+            return error(413, 40005, "Request entity too large")
         return None

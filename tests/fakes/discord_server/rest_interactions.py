@@ -73,7 +73,9 @@ class InteractionEndpoints(RestBase):
         if channel is None and cb_type in (4, 5):
             return error(404, 10003, "Unknown Channel")
         if cb_type in (4, 7):
-            too_large = self._too_large(channel or self.state.channels[ix.channel_id], files)
+            too_large = self._too_large(
+                request, channel or self.state.channels[ix.channel_id], files
+            )
             if too_large:
                 return too_large
             existing = ix.message.payload() if cb_type == 7 and ix.message else None
@@ -150,7 +152,7 @@ class InteractionEndpoints(RestBase):
             return error(404, 10003, "Unknown Channel")
         body: dict[str, Any] = self._body(request) or {}
         files: list[UploadedFile] = self._files(request)
-        too_large = self._too_large(channel, files)
+        too_large = self._too_large(request, channel, files)
         if too_large:
             return too_large
         problem = validate_message(body, file_count=len(files))
@@ -199,7 +201,7 @@ class InteractionEndpoints(RestBase):
             return no_content()
         body: dict[str, Any] = self._body(request) or {}
         files: list[UploadedFile] = self._files(request)
-        too_large = self._too_large(state.channels[msg.channel_id], files)
+        too_large = self._too_large(request, state.channels[msg.channel_id], files)
         if too_large:
             return too_large
         problem = validate_message(body, file_count=len(files), existing=msg.payload())

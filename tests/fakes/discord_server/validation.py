@@ -2,7 +2,9 @@
 
 Only the limits a bot realistically trips over are enforced, with Discord's error shapes
 (``50006`` for an empty message, ``50035`` "Invalid Form Body" with a nested ``errors`` tree that
-discord.py flattens into ``HTTPException.text``).
+discord.py flattens into ``HTTPException.text``): content 2,000 characters; embed title 256,
+description 4,096, field name 256 and value 1,024, footer 2,048, author 256, all of them together
+6,000, and any URL in an embed 2,048; a link button's URL 512.
 """
 
 from __future__ import annotations
@@ -13,6 +15,18 @@ MESSAGE_FLAG_COMPONENTS_V2 = 1 << 15
 
 _EMBED_TEXT_LIMITS = {"title": 256, "description": 4096}
 _EMBED_TOTAL_LIMIT = 6000
+_EMBED_URL_LIMIT = 2048
+_LINK_BUTTON_URL_LIMIT = 512
+_LINK_BUTTON_STYLE = 5
+# Where an embed carries a URL, and the schemes Discord takes there.
+_EMBED_URLS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("url",): ("http", "https"),
+    ("author", "url"): ("http", "https"),
+    ("author", "icon_url"): ("http", "https", "attachment"),
+    ("footer", "icon_url"): ("http", "https", "attachment"),
+    ("image", "url"): ("http", "https", "attachment"),
+    ("thumbnail", "url"): ("http", "https", "attachment"),
+}
 
 
 def form_error(path: list[str | int], code: str, message: str) -> dict[str, Any]:
@@ -23,9 +37,35 @@ def form_error(path: list[str | int], code: str, message: str) -> dict[str, Any]
     return {"code": 50035, "message": "Invalid Form Body", "errors": leaf}
 
 
+def _url_errors(embed: dict[str, Any], i: int) -> dict[str, Any] | None:
+    for path, schemes in _EMBED_URLS.items():
+        value: Any = embed
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        url = str(value)
+        where: list[str | int] = ["embeds", i, *path]
+        if len(url) > _EMBED_URL_LIMIT:
+            return form_error(
+                where, "BASE_TYPE_MAX_LENGTH", f"Must be {_EMBED_URL_LIMIT} or fewer in length."
+            )
+        scheme = url.partition(":")[0].lower()
+        if scheme not in schemes:
+            return form_error(
+                where,
+                "URL_TYPE_INVALID_SCHEME",
+                f'Scheme "{scheme}" is not supported. Scheme must be one of {schemes}.',
+            )
+    return None
+
+
 def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any] | None:
     total = 0
     for i, embed in enumerate(embeds):
+        url_error = _url_errors(embed, i)
+        if url_error:
+            return url_error
         for key, limit in _EMBED_TEXT_LIMITS.items():
             text = embed.get(key) or ""
             total += len(text)
@@ -97,6 +137,16 @@ def _component_errors(components: list[dict[str, Any]], flags: int) -> dict[str,
     seen: set[str] = set()
     for comp in _walk_components(components):
         custom_id = comp.get("custom_id")
+        if comp.get("type") == 2 and comp.get("style") == _LINK_BUTTON_STYLE:
+            url = str(comp.get("url") or "")
+            if not url:
+                return form_error(["components"], "BASE_TYPE_REQUIRED", "Link buttons need a url.")
+            if len(url) > _LINK_BUTTON_URL_LIMIT:
+                return form_error(
+                    ["components"],
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"url must be {_LINK_BUTTON_URL_LIMIT} or fewer in length.",
+                )
         if comp.get("type") == 2 and comp.get("style") != 5 and comp.get("style") != 6:
             if not custom_id:
                 return form_error(["components"], "BASE_TYPE_REQUIRED", "Buttons need a custom_id.")
