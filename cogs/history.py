@@ -27,6 +27,8 @@ PAGE_SIZE: Final = 10
 # The custom_id template allows pages 0-9999, and ▶ names the page after the one shown.
 MAX_PAGES: Final = 9_999
 _PROMPT_EXCERPT: Final = 80
+# Discord refuses an embed whose description is longer.
+_DESCRIPTION_MAX: Final = 4096
 
 EMPTY: Final = "You have no jobs in this server yet. Start one with /imagine."
 NOT_YOURS: Final = "This is someone else's history; use /history to see yours."
@@ -52,8 +54,12 @@ def page_count(total: int) -> int:
     return max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
 
 
-def describe_job(job: Job) -> str:
-    """Two lines for one job: its status and what it is; then credits, result link and id."""
+def describe_job(job: Job, *, akool_link: bool = True) -> str:
+    """Two lines for one job: its status and what it is; then credits, result link and id.
+
+    ``akool_link=False`` leaves out AKOOL's own link to an image not posted here (a long one
+    would not fit ten to a page; ``/status`` shows it).
+    """
     if job.kind is JobKind.BUTTON and job.button:
         what = f"{job.button} of `{job.parent_akool_id}`"
     elif job.prompt:
@@ -74,7 +80,10 @@ def describe_job(job: Job) -> str:
         details.append("could not be posted")
     if job.result_message_id is None and job.status is JobStatus.COMPLETED and job.image_url:
         # Not posted (yet): AKOOL's own link, which expires 7 days after the job was made.
-        details.append(f"[image on AKOOL]({job.image_url})")
+        if akool_link and len(job.image_url) <= render.CONTENT_URL_MAX:
+            details.append(f"[image on AKOOL]({job.image_url})")
+        else:
+            details.append(f"image: `/status {job.akool_id}`")
     details.append(f"`{job.akool_id}`")
     details.append(render.timestamp(job.created_at))
     return f"{_STATUS[job.status]} · {what}\n{' · '.join(details)}"
@@ -83,9 +92,13 @@ def describe_job(job: Job) -> str:
 def history_page(jobs: list[Job], user_id: int, page: int, total: int) -> HistoryPage:
     """The embed listing ``jobs`` (page ``page``, 0 = newest) and its ◀ / ▶ buttons."""
     pages = page_count(total)
+    description = "\n\n".join(describe_job(job) for job in jobs)
+    if len(description) > _DESCRIPTION_MAX:
+        # AKOOL's URLs are what can make a page too long for Discord's embed description.
+        description = "\n\n".join(describe_job(job, akool_link=False) for job in jobs)
     embed = discord.Embed(
         title="Your jobs in this server",
-        description="\n\n".join(describe_job(job) for job in jobs),
+        description=description[:_DESCRIPTION_MAX],
         colour=render.COLOUR_PENDING,
     )
     plural = "job" if total == 1 else "jobs"

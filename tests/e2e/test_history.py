@@ -260,3 +260,31 @@ async def test_a_single_page_has_no_buttons(world: World):
     assert all(s.job_id in description(history) for s in older)
     assert footer(history) == "Page 1 of 1 · 10 jobs, newest first"
     assert history.components == []
+
+
+async def test_a_page_of_long_akool_links_still_fits_discords_embed(world: World):
+    """Ten unposted results whose AKOOL URLs are each as long as a content link may be: the page
+    points to /status for them rather than going past Discord's 4,096-character description."""
+    async with world.running() as bot:
+        jobs = []
+        for n in range(10):
+            job_id = secrets.token_hex(12)
+            new = NewJob(
+                akool_id=job_id,
+                kind=JobKind.TRACK,
+                requester_id=world.alice.id,
+                channel_id=world.channel.id,
+                guild_id=world.guild.id,
+                prompt=f"long link fox {n}",
+            )
+            await bot.store.add_job(new, now=bot.clock() - 100 - n, due_at=None)
+            url = f"https://cdn.akool.example/{job_id}.png?sig=" + "x" * 460
+            update = StatusUpdate(JobStatus.COMPLETED, image_url=url, credits=1)
+            await bot.store.record_status(job_id, update, now=bot.clock() - 100, due_at=None)
+            jobs.append(job_id)
+        history = await open_history(world, world.alice)
+
+    text = description(history)
+    assert len(text) <= 4096
+    assert all(f"`/status {job_id}`" in text for job_id in jobs)
+    assert "cdn.akool.example" not in text
