@@ -111,6 +111,7 @@ class RestApi(InteractionEndpoints):
                 if request.transport is None or request.transport.is_closing():
                     # Its client died while the call was held: it never reaches Discord.
                     self._bodies.pop(id(request), None)
+                    hold.settled.set()
                     return no_content()
         fault = next((f for f in self.faults if f.matches(request.method, path)), None)
         if fault is not None:
@@ -130,8 +131,10 @@ class RestApi(InteractionEndpoints):
         self._bodies.pop(id(request), None)
         record.status = response.status
         self.state.feed.notify()
-        if hold is not None and hold.after:
-            await hold.keep()
+        if hold is not None:
+            if hold.after:
+                await hold.keep()
+            hold.settled.set()
         return response
 
     # ------------------------------------------------------------------ users, gateway, app

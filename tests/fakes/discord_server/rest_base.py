@@ -148,6 +148,8 @@ class Hold:
     after: bool
     taken: bool = False
     reached: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the held call is done with: answered, or dropped because its client died.
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
     _gate: asyncio.Event = field(default_factory=asyncio.Event)
 
     def matches(self, method: str, path: str) -> bool:
