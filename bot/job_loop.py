@@ -163,10 +163,15 @@ class JobLoop:
                         await self._wake.wait()
 
     async def _idle_delay(self) -> float:
-        next_due = await self._store.next_due_at()
-        if next_due is None:
+        """Until the next job is due or the next create intent can be lost, at most _MAX_IDLE."""
+        moments = [await self._store.next_due_at()]
+        earliest_intent = await self._store.earliest_create_intent()
+        if earliest_intent is not None:
+            moments.append(earliest_intent + self._create_grace)
+        known = [m for m in moments if m is not None]
+        if not known:
             return _MAX_IDLE
-        return min(max(next_due - self._clock(), 0.0), _MAX_IDLE)
+        return min(max(min(known) - self._clock(), 0.0), _MAX_IDLE)
 
     async def tick(self) -> int:
         """Handle every job due now; return how many there were.
@@ -202,11 +207,17 @@ class JobLoop:
         return len(jobs)
 
     async def _report_lost_creates(self) -> None:
+        """Answer every command a crash left unanswered (see :class:`CreateIntent`)."""
         for intent in await self._store.lost_create_intents(self._clock() - self._create_grace):
+            job = await self._store.get_job(intent.akool_id) if intent.akool_id else None
             try:
-                await self._notifier.report_lost_create(intent)
+                await self._notifier.report_lost_create(intent, job)
             except RetryLater as exc:
-                log.warning("Could not report lost create %s yet: %s", intent.id, exc)
+                log.warning("Could not answer lost create %s yet: %s", intent.id, exc)
+                continue
+            except Exception:
+                # One intent that cannot be answered must not stop the loop for every job.
+                log.exception("Answering lost create %s failed; retrying later", intent.id)
                 continue
             await self._store.drop_create_intent(intent.id)
 

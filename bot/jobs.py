@@ -20,7 +20,16 @@ from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
 from bot.policy import LimitReached
 from bot.server_settings import ServerSettings
-from bot.store import ButtonPress, Job, JobKind, JobStore, Limits, NewJob, StatusUpdate
+from bot.store import (
+    ButtonPress,
+    InteractionReply,
+    Job,
+    JobKind,
+    JobStore,
+    Limits,
+    NewJob,
+    StatusUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,11 @@ PRESS_MARGIN = 15.0
 # less often.
 _FIRST_REREAD = 0.05
 _LAST_REREAD = 1.0
+
+RESTARTING = "The bot is restarting. Please try again in a minute."
+# The command's intent was reported lost (it waited longer than any create takes) before AKOOL
+# was asked: the member was told nothing started, so nothing may start now.
+GIVEN_UP = "This took too long to start, so nothing was started and nothing was charged. Try again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +138,7 @@ class JobService:
     @contextlib.asynccontextmanager
     async def _recording(self) -> AsyncIterator[None]:
         if self._stopping:
-            raise UserFacingError("The bot is restarting. Please try again in a minute.")
+            raise UserFacingError(RESTARTING)
         self._in_flight += 1
         self._idle.clear()
         try:
@@ -172,6 +186,34 @@ class JobService:
             raise LimitReached(policy.explain_limit(limits, usage))
         return Admission(settings, limits)
 
+    async def begin_create(
+        self,
+        origin: Origin,
+        prompt: str,
+        *,
+        limits: Limits | None,
+        reply: InteractionReply | None,
+    ) -> int:
+        """Write a create down before the member's interaction is acknowledged; its intent id.
+
+        From then on, whatever the moment of a crash, the command gets an answer: this process
+        gives it (and calls :meth:`answered` or :meth:`forget`), or the restarted one does from
+        the intent and ``reply`` (see ``JobLoop``). Raises LimitReached over a limit, or
+        UserFacingError while stopping, both still in time for a private refusal.
+        """
+        if self._stopping:
+            raise UserFacingError(RESTARTING)
+        return await self._intent(origin, prompt, limits, reply=reply, asked=False)
+
+    async def answered(self, intent: int, job: Job, message_id: int) -> None:
+        """The command ``intent`` was written for is answered: ``message_id`` shows ``job``."""
+        await self.store.set_status_message(job.akool_id, message_id, now=self._clock())
+        await self.store.drop_create_intent(intent)
+
+    async def forget(self, intent: int) -> None:
+        """The command has another answer (a refusal the member was shown): drop its intent."""
+        await self.store.drop_create_intent(intent)
+
     async def imagine(
         self,
         origin: Origin,
@@ -181,20 +223,32 @@ class JobService:
         *,
         limits: Limits | None = None,
         reroll_of: Job | None = None,
+        intent: int | None = None,
     ) -> Job:
         """Start a grid at AKOOL and store it (first look after one poll interval).
 
-        ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it).
+        ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it). ``intent``, from
+        :meth:`begin_create`, stays until the command is answered; without one, an intent is
+        written and dropped here.
         """
         async with self._recording():
-            intent = await self._intent(origin, prompt, limits)
+            own = intent is None
+            if intent is None:
+                intent = await self._intent(origin, prompt, limits)
+            elif not await self.store.mark_akool_call(intent, at=self._clock()):
+                raise UserFacingError(GIVEN_UP)
             try:
                 created = await self.akool.create_image(
                     prompt, scale, source_image=source_image, webhook_url=self._webhook_url
                 )
-            except AkoolError:
+            except AkoolError as exc:
                 # The requester hears why from the command itself; only a crash leaves it behind.
-                await self.store.drop_create_intent(intent)
+                if own:
+                    await self.store.drop_create_intent(intent)
+                elif not isinstance(exc, AkoolUncertainCreateError):
+                    # AKOOL answered, so it started nothing: a crash before the answer is shown
+                    # leaves an intent that says so.
+                    await self.store.mark_akool_call(intent, at=None)
                 raise
             row = NewJob(
                 akool_id=created.id,
@@ -212,10 +266,18 @@ class JobService:
                 intent_id=intent,
             )
             job = await self._store_new(row)
-            await self.store.drop_create_intent(intent)
+            if own:
+                await self.store.drop_create_intent(intent)
             return job
 
-    async def reroll(self, grid: Job, presser_id: int, *, limits: Limits | None = None) -> Job:
+    async def reroll(
+        self,
+        grid: Job,
+        presser_id: int,
+        *,
+        limits: Limits | None = None,
+        intent: int | None = None,
+    ) -> Job:
         """A new grid with the same prompt, aspect and source image, credited to the presser."""
         origin = Origin(presser_id, grid.guild_id, grid.channel_id)
         return await self.imagine(
@@ -225,17 +287,32 @@ class JobService:
             grid.source_image,
             limits=limits,
             reroll_of=grid,
+            intent=intent,
         )
 
-    async def _intent(self, origin: Origin, what: str, limits: Limits | None) -> int:
-        """Write the create intent, within the member's limits; LimitReached if over one."""
+    async def _intent(
+        self,
+        origin: Origin,
+        what: str,
+        limits: Limits | None,
+        *,
+        reply: InteractionReply | None = None,
+        asked: bool = True,
+    ) -> int:
+        """Write the create intent, within the member's limits; LimitReached if over one.
+
+        ``asked``: AKOOL is asked at once, so a crash can never mean it was not.
+        """
+        now = self._clock()
         intent = await self.store.add_create_intent(
             origin.requester_id,
             origin.guild_id,
             origin.channel_id,
             what,
-            now=self._clock(),
+            now=now,
             limits=limits,
+            reply=reply,
+            akool_called_at=now if asked else None,
         )
         if intent is None:
             assert limits is not None

@@ -17,14 +17,14 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 import discord
 
-from bot import render
+from bot import interaction_webhook, render
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
-from bot.store import CreateIntent, Job, JobStatus, JobStore
+from bot.store import CreateIntent, InteractionReply, Job, JobStatus, JobStore, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -258,23 +258,128 @@ class Notifier:
             **kwargs,
         )
 
-    async def report_lost_create(self, intent: CreateIntent) -> None:
-        """Tell a requester that a crash lost track of their job while AKOOL was creating it."""
+    async def report_lost_create(self, intent: CreateIntent, job: Job | None = None) -> None:
+        """Answer a command that a crash left unanswered. Raises :class:`RetryLater`.
+
+        With its ``job`` stored, the answer is the job's status line, which becomes the job's
+        status message (so progress edits and the result's reply follow it); else a sentence:
+        AKOOL was never asked, so nothing was started or charged, or AKOOL was asked and may
+        have made a job the bot cannot follow.
+
+        The interaction itself is answered while its token is good: a slash command's
+        "thinking" response is edited; a button's original response is the grid, so the
+        sentence goes to the presser privately, and a job's status line is posted as a reply
+        to the grid, as the press itself does. Otherwise, or should Discord refuse, a channel
+        message pings the member.
+        """
+        reply = intent.reply
+        if reply is not None and not interaction_webhook.usable(intent.started_at, self._clock()):
+            reply = None
+        if job is not None:
+            answered = await self._answer_with_status(intent, job, reply)
+        else:
+            if intent.akool_called_at is None:
+                content = render.nothing_started_content(intent)
+            else:
+                content = render.lost_create_content(intent)
+            answered = await self._answer_with_sentence(intent, content, reply)
+        if answered:
+            log.warning(
+                "Answered create %s of %s, interrupted by a restart (%s)",
+                intent.id,
+                intent.requester_id,
+                f"job {job.akool_id}" if job is not None else "no job",
+            )
+
+    async def _answer_with_status(
+        self, intent: CreateIntent, job: Job, reply: InteractionReply | None
+    ) -> bool:
+        position = await self._store.queue_position(job.akool_id)
+        content = render.status_line(job, self._clock(), position=position)
+        message_id = None
+        if reply is not None and reply.by is ReplyBy.EDIT:
+            message_id = await self._by_webhook(
+                intent,
+                interaction_webhook.edit_original(
+                    self._client, reply, content, discord.AllowedMentions.none()
+                ),
+            )
+        if message_id is None:
+            parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
+            reference = None
+            if parent is not None and parent.result_message_id is not None:
+                # The grid may have been deleted since: then a plain message rather than none.
+                reference = discord.MessageReference(
+                    message_id=parent.result_message_id,
+                    channel_id=job.channel_id,
+                    fail_if_not_exists=False,
+                )
+            message_id = await self._in_channel(intent, content, reference=reference)
+        if message_id is None:
+            return False
+        await self._store.set_status_message(job.akool_id, message_id, now=self._clock())
+        return True
+
+    async def _answer_with_sentence(
+        self, intent: CreateIntent, content: str, reply: InteractionReply | None
+    ) -> bool:
+        if reply is not None:
+            none = discord.AllowedMentions.none()
+            if reply.by is ReplyBy.EDIT:
+                send = interaction_webhook.edit_original(self._client, reply, content, none)
+            else:
+                send = interaction_webhook.follow_up(
+                    self._client, reply, content, ephemeral=True, allowed_mentions=none
+                )
+            if await self._by_webhook(intent, send) is not None:
+                return True
+        return await self._in_channel(intent, content) is not None
+
+    async def _by_webhook(self, intent: CreateIntent, send: Awaitable[int]) -> int | None:
+        """The message id, or ``None`` when Discord refuses the interaction's webhook for good."""
+        try:
+            return await send
+        except discord.HTTPException as exc:
+            if not interaction_webhook.refused_for_good(exc):
+                raise RetryLater(describe(exc)) from exc
+            log.warning(
+                "Could not answer the interaction of create %s (%s); telling the channel",
+                intent.id,
+                describe(exc),
+            )
+            return None
+
+    async def _in_channel(
+        self,
+        intent: CreateIntent,
+        content: str,
+        *,
+        reference: discord.MessageReference | None = None,
+    ) -> int | None:
+        """Post ``content`` pinging the member; ``None`` if Discord refuses it for good."""
         channel = self._client.get_partial_messageable(intent.channel_id, guild_id=intent.guild_id)
         try:
-            await channel.send(
-                render.lost_create_content(intent),
+            message = await channel.send(
+                content,
+                reference=reference,  # type: ignore[arg-type]
                 allowed_mentions=discord.AllowedMentions(
-                    users=[discord.Object(intent.requester_id)]
+                    everyone=False,
+                    roles=False,
+                    replied_user=False,
+                    users=[discord.Object(intent.requester_id)],
                 ),
             )
         except discord.HTTPException as exc:
             if may_pass(exc):
                 raise RetryLater(describe(exc)) from exc
             log.error(
-                "Could not tell %s about a lost create: %s", intent.requester_id, describe(exc)
+                "Could not tell %s about create %s: %s",
+                intent.requester_id,
+                intent.id,
+                describe(exc),
             )
-        log.warning("Reported create %s of %s as lost in a restart", intent.id, intent.requester_id)
+            return None
+        return message.id
 
     async def repost(self, job: Job, channel: discord.abc.Messageable) -> discord.Message:
         """Post a finished job again (``/status`` → Post here) with live buttons. No nonce."""

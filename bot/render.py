@@ -230,10 +230,20 @@ def failure_content(job: Job) -> str:
 
 
 def lost_create_content(intent: CreateIntent) -> str:
+    """A crash came while AKOOL was being asked: it may have made the job, unseen by the bot."""
     return (
         f"<@{intent.requester_id}> The bot restarted while AKOOL was starting "
         f"{what_prompt_text(intent.prompt)}, so it cannot follow that job. AKOOL may have made it "
         "anyway: check your AKOOL dashboard before trying again."
+    )
+
+
+def nothing_started_content(intent: CreateIntent) -> str:
+    """A crash came after the command was acknowledged but before AKOOL was asked."""
+    return (
+        f"<@{intent.requester_id}> The bot restarted before it asked AKOOL for "
+        f"{what_prompt_text(intent.prompt)}: nothing was started and nothing was charged. "
+        "Please try again."
     )
 
 

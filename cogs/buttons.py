@@ -31,7 +31,8 @@ from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
 from bot.interaction_guard import component_press
 from bot.jobs import Origin, PressEnd
-from bot.store import ButtonPress, Job, JobKind, JobStatus
+from bot.secret import Secret
+from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +168,27 @@ class Buttons(ButtonCog):
             parent_channel_id=policy.parent_channel_id(interaction.channel),
         )
         policy.check_may_press(admission.settings, grid, interaction.user.id)
-        # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
-        await interaction.response.defer()
-        source = await self._reroll_source(grid)
-        child = await self.bot.jobs.reroll(source, interaction.user.id, limits=admission.limits)
+        # Written down before Discord hears back: whatever the moment of a crash from here on,
+        # the restarted bot answers the press. Its original response is the grid itself, so the
+        # answer is a follow-up (or the status line as a reply to the grid, as below).
+        reply = InteractionReply(
+            interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
+        )
+        intent = await self.bot.jobs.begin_create(
+            origin, grid.prompt, limits=admission.limits, reply=reply
+        )
+        try:
+            # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
+            await interaction.response.defer()
+            source = await self._reroll_source(grid)
+            child = await self.bot.jobs.reroll(source, interaction.user.id, intent=intent)
+        except (discord.NotFound, AkoolError, UserFacingError):
+            # Nothing started (or Discord gave up on the press): the presser hears why, if
+            # Discord still listens, from the error handler.
+            await self.bot.jobs.forget(intent)
+            raise
         await self._announce(interaction, grid, child)
+        await self.bot.jobs.forget(intent)  # answered: the announcement is the status message
         log.info("%s re-rolled %s: job %s", interaction.user.id, grid.akool_id, child.akool_id)
 
     async def _reroll_source(self, grid: Job) -> Job:

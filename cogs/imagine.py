@@ -15,6 +15,8 @@ from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
 from bot.jobs import Origin
+from bot.secret import Secret
+from bot.store import InteractionReply, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -101,33 +103,44 @@ class Imagine(commands.Cog):
         if scale not in {c.value for c in ASPECTS}:
             raise UserFacingError("That aspect ratio is not one AKOOL offers.")
 
-        # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept the job.
-        await interaction.response.defer(thinking=True)
+        reply = InteractionReply(
+            interaction.application_id, Secret(interaction.token), ReplyBy.EDIT
+        )
+        # Written down before Discord hears back (and within the member's limits, so a refusal
+        # is still private): whatever the moment of a crash from here on, the restarted bot
+        # finds the intent and answers the command.
+        intent = await self.bot.jobs.begin_create(
+            origin, text, limits=admission.limits, reply=reply
+        )
         try:
-            job = await self.bot.jobs.imagine(origin, text, scale, source, limits=admission.limits)
-        except AkoolError as exc:
+            # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept it.
+            await interaction.response.defer(thinking=True)
+        except discord.NotFound:
+            # Too late for Discord: there is no "thinking" message to answer, nothing started.
+            await self.bot.jobs.forget(intent)
+            raise
+        try:
+            job = await self.bot.jobs.imagine(origin, text, scale, source, intent=intent)
+        except (AkoolError, UserFacingError) as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
             # no private reply, and the channel learns why the image is not coming.
-            log.warning("AKOOL refused a job for %s: %r", origin.requester_id, exc)
-            prompt_text = render.what_prompt_text(text)
+            if isinstance(exc, AkoolError):
+                log.warning("AKOOL refused a job for %s: %r", origin.requester_id, exc)
+                reason = exc.user_message
+            else:  # the bot began stopping, or had given up on the command (see JobService)
+                reason = exc.message
             await interaction.edit_original_response(
-                content=f"❌ {prompt_text} could not be started: {exc.user_message}",
+                content=f"❌ {render.what_prompt_text(text)} could not be started: {reason}",
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-            return
-        except UserFacingError as exc:
-            # A limit reached between the check above and now (another command at the same time).
-            await interaction.edit_original_response(
-                content=f"❌ {render.what_prompt_text(text)} could not be started: {exc.message}",
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            await self.bot.jobs.forget(intent)
             return
         position = await self.bot.store.queue_position(job.akool_id)
         message = await interaction.edit_original_response(
             content=render.status_line(job, self.bot.clock(), position=position),
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        await self.bot.store.set_status_message(job.akool_id, message.id, now=self.bot.clock())
+        await self.bot.jobs.answered(intent, job, message.id)
         log.info("Job %s created by %s in %s", job.akool_id, origin.requester_id, origin.guild_id)
 
 

@@ -310,3 +310,45 @@ async def test_a_press_refused_while_stopping_gives_the_button_back(service, sto
 
     assert await store.get_press(parent.akool_id, "U1") is None
     assert fake_akool.calls["createbybutton"] == 0
+
+
+async def test_a_commands_intent_stays_until_its_answer_is_recorded(service, store, clock):
+    origin = Origin(1, 10, 20)
+    intent = await service.begin_create(origin, "fox", limits=None, reply=None)
+    (before,) = await store.lost_create_intents(started_before=clock.now + 1)
+
+    job = await service.imagine(origin, "fox", "1:1", None, intent=intent)
+    (stored,) = await store.lost_create_intents(started_before=clock.now + 1)
+    await service.answered(intent, job, 4242)
+
+    assert before.akool_called_at is None  # not asked yet: nothing started
+    assert (stored.id, stored.akool_id, stored.akool_called_at) == (intent, job.akool_id, clock.now)
+    assert await store.lost_create_intents(started_before=clock.now + 1) == []
+    answered = await store.get_job(job.akool_id)
+    assert answered is not None
+    assert answered.status_message_id == 4242
+
+
+async def test_a_refused_create_leaves_an_intent_saying_nothing_started(
+    service, store, fake_akool, clock
+):
+    origin = Origin(1, 10, 20)
+    intent = await service.begin_create(origin, "fox", limits=None, reply=None)
+    fake_akool.inject(FaultKind.CODE, code=1003)
+    with pytest.raises(AkoolError, match="1003"):
+        await service.imagine(origin, "fox", "1:1", None, intent=intent)
+
+    # Until the command shows the refusal, a crash would leave this: AKOOL made nothing.
+    (lost,) = await store.lost_create_intents(started_before=clock.now + 1)
+    assert (lost.id, lost.akool_called_at, lost.akool_id) == (intent, None, None)
+
+
+async def test_a_command_given_up_on_never_reaches_akool(service, store, fake_akool):
+    origin = Origin(1, 10, 20)
+    intent = await service.begin_create(origin, "fox", limits=None, reply=None)
+    # Reported lost (the member was told nothing started) before AKOOL was asked.
+    await store.drop_create_intent(intent)
+
+    with pytest.raises(UserFacingError, match="nothing was started"):
+        await service.imagine(origin, "fox", "1:1", None, intent=intent)
+    assert fake_akool.calls["createbyprompt"] == 0

@@ -8,6 +8,7 @@ from bot.store.models import (
     ButtonPress,
     CreateIntent,
     Delivery,
+    InteractionReply,
     Job,
     JobKind,
     JobStatus,
@@ -15,6 +16,7 @@ from bot.store.models import (
     MemberUsage,
     NewJob,
     PressClaim,
+    ReplyBy,
     StatusUpdate,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "ButtonPress",
     "CreateIntent",
     "Delivery",
+    "InteractionReply",
     "Job",
     "JobKind",
     "JobStatus",
@@ -51,6 +54,7 @@ __all__ = [
     "MemberUsage",
     "NewJob",
     "PressClaim",
+    "ReplyBy",
     "StatusUpdate",
     "UnsupportedDatabaseError",
     "open_store",

@@ -12,6 +12,7 @@ from bot.server_settings import ServerSettings
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    InteractionReply,
     Job,
     Limits,
     MemberUsage,
@@ -199,13 +200,28 @@ class JobStore(ABC):
         *,
         now: float,
         limits: Limits | None = None,
+        reply: InteractionReply | None = None,
+        akool_called_at: float | None = None,
     ) -> int | None:
-        """Write down a create before AKOOL is asked; returns its id for the job row.
+        """Write down a create before the command is acknowledged; returns its id for the job row.
 
         With ``limits``, the intent is written only if the member stays within them, counting
         their unfinished jobs and creates under way; ``None`` means over a limit. The check and
         the write are one statement, so two commands at once cannot both slip under a limit.
+        ``reply`` is how to answer the member's interaction should the process die;
+        ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`).
         """
+
+    @abstractmethod
+    async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
+        """Record when the bot began asking AKOOL for the intent's job (``None``: AKOOL refused,
+        so it started nothing). False if the intent is gone: its loss was already reported,
+        and AKOOL must not be asked."""
+
+    @abstractmethod
+    async def earliest_create_intent(self) -> float | None:
+        """The earliest moment from which an intent's age is counted (see
+        :meth:`lost_create_intents`), or ``None`` when there is no intent."""
 
     @abstractmethod
     async def member_usage(
@@ -219,11 +235,17 @@ class JobStore(ABC):
 
     @abstractmethod
     async def drop_create_intent(self, intent_id: int) -> None:
-        """Forget an intent (its job is stored, AKOOL refused it, or its loss was reported)."""
+        """Forget an intent: its command was answered, or its loss was reported. The interaction
+        token goes with it."""
 
     @abstractmethod
     async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
-        """Intents older than ``started_before`` whose job was never stored."""
+        """Intents whose command a crash left unanswered: those asked of AKOOL (or, never asked,
+        written) before ``started_before``, without a job or whose job has no status message yet.
+
+        Each carries the ``akool_id`` of its job, if stored. Intents whose job has its status
+        message were answered, and only the process died before dropping them: they go.
+        """
 
     # Button presses
 

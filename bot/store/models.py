@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.akool.models import ImageJob, ImageStatus
+from bot.secret import Secret
 
 
 class JobKind(StrEnum):
@@ -82,13 +83,34 @@ class NewJob:
     intent_id: int | None = None
 
 
+class ReplyBy(StrEnum):
+    """How a member's interaction is answered through its webhook."""
+
+    EDIT = "edit"  # a slash command: its "thinking" response becomes the answer
+    FOLLOWUP = "followup"  # a button: its original response is the grid itself, never edited
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionReply:
+    """What answering an interaction later takes: its webhook, which Discord keeps 15 minutes.
+
+    The token is a credential: it stays a :class:`Secret`, out of every ``repr`` and log line.
+    """
+
+    application_id: int
+    token: Secret
+    by: ReplyBy
+
+
 @dataclass(frozen=True, slots=True)
 class CreateIntent:
-    """A job about to be created at AKOOL, written down before AKOOL is asked.
+    """A job about to be created at AKOOL, written down before the member's command is
+    acknowledged and kept until the command has its answer.
 
-    If the process dies after AKOOL made the job but before the store recorded it, the job
-    cannot be followed (AKOOL has no way to look it up again), but the intent survives and the
-    requester is told, rather than left waiting.
+    Whatever the moment a crash comes, the restarted bot finds the intent and answers the
+    command: with the job's status line if the job was stored (``akool_id``), else with what is
+    known: AKOOL was never asked (``akool_called_at`` is ``None``), or was asked and its answer
+    was lost (AKOOL may have made the job, and the bot cannot follow it).
     """
 
     id: int
@@ -97,6 +119,10 @@ class CreateIntent:
     channel_id: int
     prompt: str
     started_at: float
+    reply: InteractionReply | None = None
+    akool_called_at: float | None = None
+    # The stored job this intent created, when its command was not answered yet.
+    akool_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

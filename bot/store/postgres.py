@@ -23,6 +23,7 @@ from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    InteractionReply,
     Job,
     Limits,
     MemberUsage,
@@ -161,8 +162,11 @@ LIMIT $4 OFFSET $5
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY created_at, id"
 
 _ADD_INTENT: Final = """
-INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO create_intents (
+    requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
+    reply_by, akool_called_at
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING id
 """
 
@@ -181,8 +185,11 @@ WHERE i.guild_id IS NOT DISTINCT FROM $2 AND i.requester_id = $1
 _LOCK_MEMBER: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
 _ADD_INTENT_WITHIN_LIMITS: Final = f"""
-INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
-SELECT $1, $2, $3, $4, $5
+INSERT INTO create_intents (
+    requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
+    reply_by, akool_called_at
+)
+SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12
 WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6
   AND ({_COUNTED_JOBS} AND created_at >= $7) + ({_LIVE_INTENTS}) < $8
 RETURNING id
@@ -227,16 +234,29 @@ ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at =
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = $1"
 
+_MARK_AKOOL_CALL: Final = (
+    "UPDATE create_intents SET akool_called_at = $1 WHERE id = $2 RETURNING id"
+)
+
+# An intent's age counts from the AKOOL call once there is one: the call is what may take long.
+_EARLIEST_INTENT: Final = "SELECT MIN(COALESCE(akool_called_at, started_at)) FROM create_intents"
+
+# Unanswered: no job, or a job without its status message (the answer to the command).
 _LOST_INTENTS: Final = """
-SELECT * FROM create_intents AS i
-WHERE i.started_at < $1
-  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
-ORDER BY i.started_at
+SELECT i.*, j.akool_id AS akool_id FROM create_intents AS i
+LEFT JOIN jobs AS j ON j.intent_id = i.id
+WHERE COALESCE(i.akool_called_at, i.started_at) < $1 AND j.status_message_id IS NULL
+ORDER BY i.started_at, i.id
 """
 
-_FULFILLED_INTENTS: Final = """
+# Answered, and only the process died before dropping the intent.
+_ANSWERED_INTENTS: Final = """
 DELETE FROM create_intents
-WHERE started_at < $1 AND EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = create_intents.id)
+WHERE COALESCE(akool_called_at, started_at) < $1
+  AND EXISTS (
+    SELECT 1 FROM jobs
+    WHERE jobs.intent_id = create_intents.id AND jobs.status_message_id IS NOT NULL
+  )
 """
 
 _CLAIM_PRESS: Final = """
@@ -490,10 +510,22 @@ class PostgresJobStore(JobStore):
         *,
         now: float,
         limits: Limits | None = None,
+        reply: InteractionReply | None = None,
+        akool_called_at: float | None = None,
     ) -> int | None:
+        application_id, token, reply_by = rows.reply_values(reply)
         if limits is None:
             value = await self._pool.fetchval(
-                _ADD_INTENT, requester_id, guild_id, channel_id, prompt, now
+                _ADD_INTENT,
+                requester_id,
+                guild_id,
+                channel_id,
+                prompt,
+                now,
+                application_id,
+                token,
+                reply_by,
+                akool_called_at,
             )
             return int(value)
         async with self._pool.acquire() as connection, connection.transaction():
@@ -508,14 +540,25 @@ class PostgresJobStore(JobStore):
                 limits.active,
                 limits.since,
                 limits.daily,
+                application_id,
+                token,
+                reply_by,
+                akool_called_at,
             )
         return None if value is None else int(value)
+
+    async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
+        return await self._pool.fetchval(_MARK_AKOOL_CALL, at, intent_id) is not None
+
+    async def earliest_create_intent(self) -> float | None:
+        value = await self._pool.fetchval(_EARLIEST_INTENT)
+        return None if value is None else float(value)
 
     async def drop_create_intent(self, intent_id: int) -> None:
         await self._pool.execute(_DROP_INTENT, intent_id)
 
     async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
-        await self._pool.execute(_FULFILLED_INTENTS, started_before)
+        await self._pool.execute(_ANSWERED_INTENTS, started_before)
         return [rows.intent(row) for row in await self._pool.fetch(_LOST_INTENTS, started_before)]
 
     async def claim_press(

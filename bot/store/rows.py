@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from bot.store.models import ButtonPress, CreateIntent, Delivery, Job, JobKind, JobStatus
+from bot.secret import Secret
+from bot.store.models import (
+    ButtonPress,
+    CreateIntent,
+    Delivery,
+    InteractionReply,
+    Job,
+    JobKind,
+    JobStatus,
+    ReplyBy,
+)
 
 
 class Row(Protocol):
@@ -76,6 +86,11 @@ def press(row: Row) -> ButtonPress:
 
 
 def intent(row: Row) -> CreateIntent:
+    """An intent row, with the ``akool_id`` of its job when the query joined one in."""
+    token = row["interaction_token"]
+    reply = None
+    if token and row["application_id"] is not None and row["reply_by"] is not None:
+        reply = InteractionReply(row["application_id"], Secret(token), ReplyBy(row["reply_by"]))
     return CreateIntent(
         id=row["id"],
         requester_id=row["requester_id"],
@@ -83,4 +98,14 @@ def intent(row: Row) -> CreateIntent:
         channel_id=row["channel_id"],
         prompt=row["prompt"],
         started_at=row["started_at"],
+        reply=reply,
+        akool_called_at=row["akool_called_at"],
+        akool_id=row["akool_id"],
     )
+
+
+def reply_values(reply: InteractionReply | None) -> tuple[int | None, str | None, str | None]:
+    """``(application_id, interaction_token, reply_by)`` as the intent columns hold them."""
+    if reply is None:
+        return None, None, None
+    return reply.application_id, reply.token.reveal(), reply.by.value

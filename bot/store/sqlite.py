@@ -16,6 +16,7 @@ from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    InteractionReply,
     Job,
     Limits,
     MemberUsage,
@@ -173,8 +174,11 @@ LIMIT ? OFFSET ?
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
 
 _ADD_INTENT: Final = """
-INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
-VALUES (?, ?, ?, ?, ?)
+INSERT INTO create_intents (
+    requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
+    reply_by, akool_called_at
+)
+VALUES (:user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called)
 RETURNING id
 """
 
@@ -191,8 +195,11 @@ WHERE i.guild_id IS :guild AND i.requester_id = :user
 
 # Check and write in one statement: two commands at once cannot both slip under a limit.
 _ADD_INTENT_WITHIN_LIMITS: Final = f"""
-INSERT INTO create_intents (requester_id, guild_id, channel_id, prompt, started_at)
-SELECT :user, :guild, :channel, :prompt, :now
+INSERT INTO create_intents (
+    requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
+    reply_by, akool_called_at
+)
+SELECT :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called
 WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active
   AND ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) < :daily
 RETURNING id
@@ -237,17 +244,27 @@ ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at =
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
 
-# An intent whose job row exists was fulfilled; only the process died before dropping it.
+_MARK_AKOOL_CALL: Final = "UPDATE create_intents SET akool_called_at = ? WHERE id = ? RETURNING id"
+
+# An intent's age counts from the AKOOL call once there is one: the call is what may take long.
+_EARLIEST_INTENT: Final = "SELECT MIN(COALESCE(akool_called_at, started_at)) FROM create_intents"
+
+# Unanswered: no job, or a job without its status message (the answer to the command).
 _LOST_INTENTS: Final = """
-SELECT * FROM create_intents AS i
-WHERE i.started_at < ?
-  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
-ORDER BY i.started_at
+SELECT i.*, j.akool_id AS akool_id FROM create_intents AS i
+LEFT JOIN jobs AS j ON j.intent_id = i.id
+WHERE COALESCE(i.akool_called_at, i.started_at) < ? AND j.status_message_id IS NULL
+ORDER BY i.started_at, i.id
 """
 
-_FULFILLED_INTENTS: Final = """
+# Answered, and only the process died before dropping the intent.
+_ANSWERED_INTENTS: Final = """
 DELETE FROM create_intents
-WHERE started_at < ? AND EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = create_intents.id)
+WHERE COALESCE(akool_called_at, started_at) < ?
+  AND EXISTS (
+    SELECT 1 FROM jobs
+    WHERE jobs.intent_id = create_intents.id AND jobs.status_message_id IS NOT NULL
+  )
 """
 
 _CLAIM_PRESS: Final = """
@@ -481,30 +498,40 @@ class SqliteJobStore(JobStore):
         *,
         now: float,
         limits: Limits | None = None,
+        reply: InteractionReply | None = None,
+        akool_called_at: float | None = None,
     ) -> int | None:
+        application_id, token, reply_by = rows.reply_values(reply)
+        params: dict[str, Any] = {
+            "user": requester_id,
+            "guild": guild_id,
+            "channel": channel_id,
+            "prompt": prompt,
+            "now": now,
+            "application": application_id,
+            "token": token,
+            "reply_by": reply_by,
+            "called": akool_called_at,
+        }
         if limits is None:
-            row = await self._fetch_one(
-                _ADD_INTENT, (requester_id, guild_id, channel_id, prompt, now)
-            )
+            row = await self._fetch_one(_ADD_INTENT, params)
         else:
-            params = {
-                "user": requester_id,
-                "guild": guild_id,
-                "channel": channel_id,
-                "prompt": prompt,
-                "now": now,
-                "active": limits.active,
-                "daily": limits.daily,
-                "since": limits.since,
-            }
+            params |= {"active": limits.active, "daily": limits.daily, "since": limits.since}
             row = await self._fetch_one(_ADD_INTENT_WITHIN_LIMITS, params)
         return None if row is None else int(row[0])
+
+    async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
+        return await self._fetch_one(_MARK_AKOOL_CALL, (at, intent_id)) is not None
+
+    async def earliest_create_intent(self) -> float | None:
+        row = await self._fetch_one(_EARLIEST_INTENT, ())
+        return None if row is None or row[0] is None else float(row[0])
 
     async def drop_create_intent(self, intent_id: int) -> None:
         await self._db.execute(_DROP_INTENT, (intent_id,))
 
     async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
-        await self._db.execute(_FULFILLED_INTENTS, (started_before,))
+        await self._db.execute(_ANSWERED_INTENTS, (started_before,))
         async with self._db.execute(_LOST_INTENTS, (started_before,)) as cursor:
             return [rows.intent(row) for row in await cursor.fetchall()]
 

@@ -72,6 +72,32 @@ class Fault:
     until: asyncio.Event | None = None
 
 
+@dataclass(eq=False)
+class Hold:
+    """The next request to ``endpoint``, kept unanswered until :meth:`release` (or close).
+
+    ``after=True``: the request takes effect first (AKOOL makes the job), then only its answer
+    waits. A test waits for :attr:`reached` and knows exactly where the bot stands: asking.
+    """
+
+    endpoint: str
+    after: bool = True
+    taken: bool = False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    _gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self._gate.set()
+
+    async def wait_reached(self, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            await self.reached.wait()
+
+    async def _keep(self) -> None:
+        self.reached.set()
+        await self._gate.wait()
+
+
 @dataclass
 class Timeline:
     """When a new job moves on, in seconds after it was created.
@@ -184,6 +210,9 @@ class FakeAkool:
         # AKOOL may call back when a job starts processing as well as when it ends.
         self.progress_webhooks = False
         self._faults: deque[Fault] = deque()
+        self._holds: list[Hold] = []
+        # Holds taking effect once a request has done its work, by the request's id().
+        self._holding: dict[int, Hold] = {}
         self._chaos_rate = 0.0
         self._chaos_kinds: tuple[FaultKind, ...] = ()
         self._chaos_rng = random.Random(0)
@@ -197,7 +226,7 @@ class FakeAkool:
     # Lifecycle
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._hold_answer])
         app.router.add_post(ENDPOINTS["getToken"][1], self._get_token)
         app.router.add_post(ENDPOINTS["createbyprompt"][1], self._create)
         app.router.add_post(ENDPOINTS["createbybutton"][1], self._press)
@@ -215,6 +244,8 @@ class FakeAkool:
 
     async def close(self) -> None:
         self._release.set()
+        for hold in self._holds:
+            hold.release()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -241,6 +272,12 @@ class FakeAkool:
         if isinstance(fault, FaultKind):
             fault = Fault(fault, code=code)
         self._faults.extend([fault] * times)
+
+    def hold_next(self, endpoint: str, *, after: bool = True) -> Hold:
+        """Keep the next request to ``endpoint`` unanswered until the hold is released."""
+        hold = Hold(endpoint, after=after)
+        self._holds.append(hold)
+        return hold
 
     def chaos(self, rate: float, kinds: tuple[FaultKind, ...], *, seed: int = 0) -> None:
         """Fail a random ``rate`` of all API requests with one of ``kinds`` (seeded)."""
@@ -347,6 +384,17 @@ class FakeAkool:
             return response.status
 
     # Internals
+
+    @web.middleware
+    async def _hold_answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Keep the answer of a request that did its work back while its hold lasts."""
+        try:
+            response: web.StreamResponse = await handler(request)
+        finally:
+            hold = self._holding.pop(id(request), None)
+        if hold is not None:
+            await hold._keep()
+        return response
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -455,6 +503,13 @@ class FakeAkool:
             )
         )
         await self._notify()
+        hold = next((h for h in self._holds if h.endpoint == endpoint and not h.taken), None)
+        if hold is not None:
+            hold.taken = True
+            if hold.after:
+                self._holding[id(request)] = hold
+            else:
+                await hold._keep()
         fault = self._next_fault(endpoint)
         if fault is not None and not fault.after:
             await self._raise_fault(request, fault)

@@ -91,3 +91,29 @@ async def test_open_store_by_url(tmp_path: Path, monkeypatch):
         assert await store.ping()
 
     assert (tmp_path / "data" / "bot.sqlite3").exists()
+
+
+async def test_intents_from_before_0007_keep_their_meaning(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as raw:
+        for migration in migrations.load("sqlite")[:6]:
+            raw.executescript(migration.sql)
+        raw.execute("PRAGMA user_version = 6")
+        raw.execute(
+            "INSERT INTO jobs (akool_id, kind, requester_id, channel_id, created_at, updated_at,"
+            " intent_id, status_message_id) VALUES ('a', 'imagine', 1, 2, 0, 0, 7, 9)"
+        )
+        raw.execute(
+            "INSERT INTO create_intents (id, requester_id, channel_id, prompt, started_at)"
+            " VALUES (3, 1, 2, 'under way', 100)"
+        )
+
+    async with await SqliteJobStore.open(path) as store:
+        (old,) = await store.lost_create_intents(started_before=200)
+        new = await store.add_create_intent(1, None, 2, "new", now=150)
+
+    # Written before the AKOOL call could be told apart: AKOOL may have been asked.
+    assert (old.id, old.prompt, old.akool_called_at, old.reply) == (3, "under way", 100, None)
+    # New ids start above every id a job names, so no old job seems to fulfil a new intent.
+    assert new is not None
+    assert new > 7

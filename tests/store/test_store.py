@@ -304,22 +304,89 @@ async def test_a_webhooks_word_stays_on_the_job_through_claim_and_record(store: 
     }
 
 
-async def test_create_intents_lost_only_without_a_job(store: JobStore):
-    lost = await store.add_create_intent(111, 333, 222, "lost fox", now=T0)
-    kept = await store.add_create_intent(111, 333, 222, "kept fox", now=T0)
-    recent = await store.add_create_intent(111, 333, 222, "recent fox", now=T0 + 100)
-    # The job of "kept" was stored, but the process died before dropping its intent.
-    await store.add_job(new_job(intent_id=kept), now=T0, due_at=None)
+async def test_lost_intents_are_the_commands_left_unanswered(store: JobStore):
+    never_asked = await store.add_create_intent(111, 333, 222, "never asked", now=T0)
+    asked = await store.add_create_intent(111, 333, 222, "asked", now=T0, akool_called_at=T0)
+    stored = await store.add_create_intent(111, 333, 222, "stored", now=T0, akool_called_at=T0)
+    answered = await store.add_create_intent(111, 333, 222, "answered", now=T0, akool_called_at=T0)
+    recent = await store.add_create_intent(111, 333, 222, "recent", now=T0 + 100)
+    assert None not in (never_asked, asked, stored, answered, recent)
+    # "stored": its job was stored, but not its status message (the command's answer), when the
+    # process died; "answered": the process died after answering, before dropping the intent.
+    await store.add_job(new_job("s" * 24, intent_id=stored), now=T0, due_at=None)
+    await store.add_job(new_job("d" * 24, intent_id=answered), now=T0, due_at=None)
+    await store.set_status_message("d" * 24, 42, now=T0)
 
     found = await store.lost_create_intents(started_before=T0 + 50)
-    assert lost is not None
-    await store.drop_create_intent(lost)
+    for intent in found:
+        await store.drop_create_intent(intent.id)
     after = await store.lost_create_intents(started_before=T0 + 200)
 
-    assert [(i.id, i.prompt, i.requester_id, i.channel_id) for i in found] == [
-        (lost, "lost fox", 111, 222)
+    assert [(i.id, i.prompt, i.akool_called_at, i.akool_id) for i in found] == [
+        (never_asked, "never asked", None, None),
+        (asked, "asked", T0, None),
+        (stored, "stored", T0, "s" * 24),
     ]
+    assert [(i.requester_id, i.guild_id, i.channel_id) for i in found] == [(111, 333, 222)] * 3
+    # The answered intent went with the first look; only the recent one is left.
     assert [i.id for i in after] == [recent]
+
+
+async def test_an_intent_keeps_its_interaction_reply_out_of_repr(store: JobStore):
+    from bot.secret import Secret
+    from bot.store import InteractionReply, ReplyBy
+
+    token = "interaction-token-that-is-a-credential"
+    reply = InteractionReply(98765, Secret(token), ReplyBy.EDIT)
+    with_reply = await store.add_create_intent(
+        111, 333, 222, "fox", now=T0, limits=LIMITS, reply=reply
+    )
+    without = await store.add_create_intent(111, 333, 222, "owl", now=T0)
+    assert with_reply is not None
+    assert without is not None
+
+    found = {i.id: i for i in await store.lost_create_intents(started_before=T0 + 1)}
+
+    assert found[with_reply].reply == reply
+    assert found[with_reply].reply.token.reveal() == token  # type: ignore[union-attr]
+    assert found[without].reply is None
+    assert token not in repr(found[with_reply])
+
+
+async def test_an_intent_ages_from_its_akool_call(store: JobStore):
+    intent = await store.add_create_intent(111, 333, 222, "fox", now=T0)
+    assert intent is not None
+    assert await store.earliest_create_intent() == T0
+
+    marked = await store.mark_akool_call(intent, at=T0 + 60)
+    # Asked of AKOOL a minute after the command: a look at T0 + 50 finds it under way.
+    under_way = await store.lost_create_intents(started_before=T0 + 50)
+    earliest = await store.earliest_create_intent()
+    assert await store.mark_akool_call(intent, at=None)  # AKOOL refused: it started nothing
+    (lost,) = await store.lost_create_intents(started_before=T0 + 50)
+    await store.drop_create_intent(intent)
+
+    assert marked
+    assert under_way == []
+    assert earliest == T0 + 60
+    assert lost.akool_called_at is None
+    assert not await store.mark_akool_call(intent, at=T0 + 70)  # gone: AKOOL must not be asked
+    assert await store.earliest_create_intent() is None
+
+
+async def test_an_intent_id_is_never_given_twice(store: JobStore):
+    first = await store.add_create_intent(111, 333, 222, "first", now=T0, akool_called_at=T0)
+    await store.add_job(new_job(intent_id=first), now=T0, due_at=None)
+    await store.set_status_message("a" * 24, 42, now=T0)
+    assert first is not None
+    await store.drop_create_intent(first)  # answered
+
+    second = await store.add_create_intent(111, 333, 222, "second", now=T0, akool_called_at=T0)
+    lost = await store.lost_create_intents(started_before=T0 + 50)
+
+    # Were the id given again, the first job would seem to answer the second command.
+    assert second != first
+    assert [(i.id, i.akool_id) for i in lost] == [(second, None)]
 
 
 LIMITS = Limits(active=2, daily=3, since=T0 - 10)

@@ -18,7 +18,7 @@ from tests.fakes.discord_server.driver import InteractionDriver
 from tests.fakes.discord_server.gateway import Gateway
 from tests.fakes.discord_server.models import RecordedRequest
 from tests.fakes.discord_server.rest import RestApi
-from tests.fakes.discord_server.rest_base import Fault
+from tests.fakes.discord_server.rest_base import Fault, Hold
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class FakeDiscord(InteractionDriver):
     async def close(self) -> None:
         if self._runner is None:
             return
+        for hold in self.rest.holds:
+            hold.release()
         await self.gateway.close()
         await self._runner.cleanup()
         self._runner = None
@@ -172,6 +174,13 @@ class FakeDiscord(InteractionDriver):
         )
         self.rest.faults.append(fault)
         return fault
+
+    def hold_next(self, method: str, path_regex: str, *, after: bool) -> Hold:
+        """Hold the next REST call matching ``method`` and ``path_regex`` (as for
+        :meth:`fail_next`) until the returned hold is released; see :class:`Hold`."""
+        hold = Hold(method=method.upper(), path_regex=re.compile(path_regex), after=after)
+        self.rest.holds.append(hold)
+        return hold
 
     def disconnect_gateway(self, code: int = 4000) -> None:
         """Drop all gateway connections; with 4000 discord.py reconnects and RESUMEs."""

@@ -103,6 +103,16 @@ class RestApi(InteractionEndpoints):
         )
         self.requests.append(record)
         response: web.StreamResponse
+        hold = next((h for h in self.holds if h.matches(request.method, path)), None)
+        if hold is not None:
+            hold.taken = True
+            if not hold.after:
+                await hold.keep()
+                if request.transport is None or request.transport.is_closing():
+                    # Its client died while the call was held: it never reaches Discord.
+                    self._bodies.pop(id(request), None)
+                    hold.settled.set()
+                    return no_content()
         fault = next((f for f in self.faults if f.matches(request.method, path)), None)
         if fault is not None:
             fault.times -= 1
@@ -121,6 +131,10 @@ class RestApi(InteractionEndpoints):
         self._bodies.pop(id(request), None)
         record.status = response.status
         self.state.feed.notify()
+        if hold is not None:
+            if hold.after:
+                await hold.keep()
+            hold.settled.set()
         return response
 
     # ------------------------------------------------------------------ users, gateway, app

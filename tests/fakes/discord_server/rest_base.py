@@ -7,12 +7,13 @@ JSON answer here is built by :func:`json_response`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -133,6 +134,41 @@ class Fault:
         return error(self.status, 0, f"{self.status}: fake error")
 
 
+@dataclass(eq=False)
+class Hold:
+    """The next REST call matching ``method`` and ``path_regex``, held until :meth:`release`.
+
+    ``after=True``: Discord does what the call asks, and only its answer waits (the bot has
+    acknowledged an interaction but does not know it yet). ``after=False``: the call waits
+    before Discord sees it, and if its client dies meanwhile it never arrives at all.
+    """
+
+    method: str
+    path_regex: re.Pattern[str]
+    after: bool
+    taken: bool = False
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the held call is done with: answered, or dropped because its client died.
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    _gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            not self.taken and self.method in ("*", method) and bool(self.path_regex.search(path))
+        )
+
+    def release(self) -> None:
+        self._gate.set()
+
+    async def wait_reached(self, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            await self.reached.wait()
+
+    async def keep(self) -> None:
+        self.reached.set()
+        await self._gate.wait()
+
+
 class RestBase:
     """Request plumbing the endpoint classes share."""
 
@@ -143,6 +179,7 @@ class RestBase:
         self._bodies: dict[int, tuple[Any, list[UploadedFile]]] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         self.unimplemented: list[str] = []
 
     @staticmethod
