@@ -53,7 +53,7 @@ from tests.fakes.discord_server.models import (
     MessageEdit,
     RecordedRequest,
 )
-from tests.fakes.discord_server.rest_base import Fault
+from tests.fakes.discord_server.rest_base import Fault, Stall
 from tests.fakes.discord_server.runner import FAST_GUILD_READY_TIMEOUT, run_bot
 
 __all__ = [
@@ -71,5 +71,6 @@ __all__ = [
     "InteractionCallback",
     "MessageEdit",
     "RecordedRequest",
+    "Stall",
     "run_bot",
 ]

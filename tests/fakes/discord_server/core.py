@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -18,7 +18,7 @@ from tests.fakes.discord_server.driver import InteractionDriver
 from tests.fakes.discord_server.gateway import Gateway
 from tests.fakes.discord_server.models import RecordedRequest
 from tests.fakes.discord_server.rest import RestApi
-from tests.fakes.discord_server.rest_base import Fault
+from tests.fakes.discord_server.rest_base import Fault, Stall
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class FakeDiscord(InteractionDriver):
     async def close(self) -> None:
         if self._runner is None:
             return
+        for stall in self.rest.stalls:
+            stall.release()
         await self.gateway.close()
         await self._runner.cleanup()
         self._runner = None
@@ -172,6 +174,19 @@ class FakeDiscord(InteractionDriver):
         )
         self.rest.faults.append(fault)
         return fault
+
+    def stall_next(
+        self, method: str, path_regex: str, *, when: Callable[[Any], bool] | None = None
+    ) -> Stall:
+        """Let the next matching REST call take effect, then hold back its answer until
+        ``stall.release()`` or :meth:`close`; ``await stall.reached.wait()`` to see it arrive.
+
+        ``when`` tests the call's JSON body. This is the moment a process can die having done
+        something at Discord without learning that it did.
+        """
+        stall = Stall(method.upper(), re.compile(path_regex), when)
+        self.rest.stalls.append(stall)
+        return stall
 
     def disconnect_gateway(self, code: int = 4000) -> None:
         """Drop all gateway connections; with 4000 discord.py reconnects and RESUMEs."""

@@ -121,6 +121,10 @@ class RestApi(InteractionEndpoints):
         self._bodies.pop(id(request), None)
         record.status = response.status
         self.state.feed.notify()
+        stall = next((s for s in self.stalls if s.matches(request.method, path, body)), None)
+        if stall is not None:
+            log.info("fake discord: holding back the answer to %s %s", request.method, path)
+            await stall.hold(record)
         return response
 
     # ------------------------------------------------------------------ users, gateway, app

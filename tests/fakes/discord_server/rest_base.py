@@ -7,12 +7,13 @@ JSON answer here is built by :func:`json_response`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -133,6 +134,36 @@ class Fault:
         return error(self.status, 0, f"{self.status}: fake error")
 
 
+@dataclass(eq=False)
+class Stall:
+    """The next request matching ``method``, ``path_regex`` and ``when`` (a test of its JSON
+    body) takes effect, and then its answer is held back until :meth:`release` (or the fake
+    closes): the client is left waiting on a request that already happened."""
+
+    method: str
+    path_regex: re.Pattern[str]
+    when: Callable[[Any], bool] | None = None
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    request: RecordedRequest | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, method: str, path: str, body: Any) -> bool:
+        return (
+            not self.reached.is_set()
+            and self.method in ("*", method)
+            and bool(self.path_regex.search(path))
+            and (self.when is None or self.when(body))
+        )
+
+    async def hold(self, request: RecordedRequest) -> None:
+        self.request = request
+        self.reached.set()
+        await self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+
 class RestBase:
     """Request plumbing the endpoint classes share."""
 
@@ -143,6 +174,7 @@ class RestBase:
         self._bodies: dict[int, tuple[Any, list[UploadedFile]]] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        self.stalls: list[Stall] = []
         self.unimplemented: list[str] = []
 
     @staticmethod
