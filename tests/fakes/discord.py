@@ -51,6 +51,7 @@ from tests.fakes.discord_server.models import (
     FakeUser,
     InteractionCallback,
     MessageEdit,
+    Ping,
     RecordedRequest,
 )
 from tests.fakes.discord_server.rest_base import Fault, Stall
@@ -70,6 +71,7 @@ __all__ = [
     "Fault",
     "InteractionCallback",
     "MessageEdit",
+    "Ping",
     "RecordedRequest",
     "Stall",
     "run_bot",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import discord.gateway
 import discord.http
@@ -36,10 +36,14 @@ class FakeDiscord(InteractionDriver):
     layers; this class owns the HTTP server and the discord.py patching.
     """
 
+    #: Every fake made in this process, oldest first: a suite can check them all after a test.
+    made: ClassVar[list[FakeDiscord]] = []
+
     def __init__(
         self, *, token: str = "test-token", bot_name: str = "FakeBot", recommended_shards: int = 1
     ) -> None:
         super().__init__(token=token, bot_name=bot_name)
+        FakeDiscord.made.append(self)
         self.recommended_shards = recommended_shards
         self.rest = RestApi(self, recommended_shards=recommended_shards)
         self.gateway = Gateway(self, lambda: self.gateway_url)
