@@ -9,7 +9,7 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from bot.akool import AkoolClient, AkoolError
+from bot.akool import AkoolAPIError, AkoolClient, AkoolError
 from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
 from bot.jobs import STALE_CLAIM, JobService, Origin, PressEnd, PressOutcome
@@ -120,9 +120,10 @@ async def test_an_intent_lives_only_while_akool_is_asked(service, store, fake_ak
 
     job = await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
     fake_akool.inject(FaultKind.CODE, code=1003)
-    with pytest.raises(Exception, match="1003"):
+    with pytest.raises(AkoolAPIError, match="AKOOL answered code 1003: injected fault") as caught:
         await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
 
+    assert caught.value.code == 1003
     assert job.akool_id in fake_akool.jobs
     assert await store.lost_create_intents(started_before=clock.now + 1) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_missing_and_malformed_are_reported_together():
 def test_settings_are_frozen():
     settings = Settings.from_env(REQUIRED)
 
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'http_port'"):
         settings.http_port = 1  # type: ignore[misc]
 
 
@@ -141,7 +142,7 @@ def test_secrets_never_appear_in_repr_or_str():
 def test_secret_cannot_be_pickled():
     import pickle
 
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="Secret values cannot be pickled"):
         pickle.dumps(Secret("x"))
 
 

@@ -77,7 +77,7 @@ def test_tolerant_parsing(data, field, expected):
 
 @pytest.mark.parametrize("data", [None, [], "x", {"image_status": 3}, {"_id": ""}, {"_id": 5}])
 def test_missing_id_is_a_response_error(data):
-    with pytest.raises(AkoolResponseError):
+    with pytest.raises(AkoolResponseError, match=r"expected an object in data|has no _id"):
         ImageJob.from_data(data)
 
 
@@ -90,7 +90,7 @@ def test_credit(data, expected):
 
 @pytest.mark.parametrize("data", [None, {}, {"credit": "5"}, {"credit": True}])
 def test_credit_without_a_number_is_a_response_error(data):
-    with pytest.raises(AkoolResponseError):
+    with pytest.raises(AkoolResponseError, match="credit answer has no numeric credit field"):
         Credit.from_data(data)
 
 

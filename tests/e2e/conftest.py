@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,42 @@ def pinged(message: FakeMessage) -> list[int]:
     if not message.edits:
         return message.mention_ids
     return [int(u["id"]) for u in message.edits[0].previous.get("mentions", [])]
+
+
+def unwanted_pings(discord: FakeDiscord) -> list[str]:
+    """Every ping by the bot beyond the people its message names: any @everyone/@here or role
+    ping, and any user pinged without being named by id in that message's
+    ``allowed_mentions.users`` (so never by ``parse``)."""
+    found = []
+    for message in discord.all_messages.values():
+        if message.author is not discord.bot_user:
+            continue
+        for ping in message.pings:
+            what = []
+            if ping.everyone:
+                what.append("@everyone/@here")
+            if ping.roles:
+                what.append(f"roles {list(ping.roles)}")
+            unnamed = [u for u in ping.users if u not in ping.named_users]
+            if unnamed:
+                what.append(f"users {unnamed} not named in allowed_mentions.users")
+            if what:
+                found.append(
+                    f"message {message.id} ({ping.source}) pinged {', '.join(what)}: "
+                    f"{ping.content[:200]!r} with allowed_mentions={ping.allowed_mentions}"
+                )
+    return found
+
+
+@pytest.fixture(autouse=True)
+def pings_only_the_people_named() -> Iterator[None]:
+    """After every end-to-end test: no message the bot sent anywhere (posts, edits, interaction
+    responses, follow-ups, DMs) pinged more than the people it names."""
+    FakeDiscord.made.clear()
+    yield
+    made, FakeDiscord.made[:] = list(FakeDiscord.made), []
+    problems = [problem for discord in made for problem in unwanted_pings(discord)]
+    assert not problems, "\n".join(problems)
 
 
 @contextlib.asynccontextmanager

@@ -1,20 +1,33 @@
 """The real ``python -m bot`` as a child process, configured only through its environment, and
-the traffic the process tests send it."""
+the traffic the process tests send it.
+
+Nothing here sleeps hoping something happened: commands are answered, grids are posted and
+processes are killed when the fakes or the store show it, each wait with a timeout.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
+import re
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tests.fakes.akool import FakeAkool
-from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeUser
+from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeMessage, FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
+# How long a stopped process is left to run between two looks at what it is doing.
+_RUN_BETWEEN_LOOKS = 0.01
+_JOB_ID = re.compile(r"job `(\w+)`")
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -65,6 +78,33 @@ class BotProcess:
         self.proc.kill()
         await self.proc.wait()
 
+    async def kill_when(
+        self, seen: Callable[[], Awaitable[T | None]], *, timeout: float, what: str
+    ) -> T:
+        """SIGKILL the process at the first moment ``seen()`` finds what it looks for.
+
+        Each look is taken with the process frozen (SIGSTOP), and the kill lands before it
+        runs again, so what ``seen()`` returned is exactly the state the process died in: a
+        claim it held, a create it had in flight. Between looks it runs on for a moment.
+        """
+        assert self.proc is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self.proc.send_signal(signal.SIGSTOP)
+            try:
+                found = await seen()
+            except BaseException:
+                self.proc.send_signal(signal.SIGCONT)
+                raise
+            if found is not None:
+                await self.kill()  # SIGKILL ends a stopped process too
+                return found
+            self.proc.send_signal(signal.SIGCONT)
+            if loop.time() > deadline:
+                raise TimeoutError(f"the process never showed {what} within {timeout:g}s")
+            await asyncio.sleep(_RUN_BETWEEN_LOOKS)  # the gap between looks, not a wait
+
     async def terminate(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
@@ -72,11 +112,28 @@ class BotProcess:
 
     async def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
             await self.proc.wait()
 
 
-async def imagine_and_press(
+@dataclass
+class Press:
+    """One U/V button of a posted grid, pressed by two members at once."""
+
+    grid: FakeMessage
+    grid_job: str
+    button: str
+    presses: list[FakeInteraction] = field(default_factory=list)
+
+    @property
+    def announcement_text(self) -> str:
+        """What the winner's status message says the job is (see ``render.what``)."""
+        action = "Upscale" if self.button.startswith("U") else "Variation"
+        return f"{action} {self.button} of `{self.grid_job}`"
+
+
+async def imagine(
     discord: FakeDiscord,
     channel: FakeChannel,
     members: list[FakeUser],
@@ -84,18 +141,53 @@ async def imagine_and_press(
     label: str,
     *,
     commands: int,
-    grids: int,
 ) -> list[FakeInteraction]:
-    """``commands`` /imagine from random members, then on up to ``grids`` posted grids one U or V
-    button pressed by two members at once; returns the commands."""
-    sent = []
-    for n in range(commands):
-        prompt = f"{label} fox {n}"
-        sent.append(
-            await discord.slash_command(rng.choice(members), channel, "imagine", {"prompt": prompt})
+    """``commands`` /imagine from random members, one after another without waiting."""
+    return [
+        await discord.slash_command(
+            rng.choice(members), channel, "imagine", {"prompt": f"{label} fox {n}"}
         )
-    posted = [m for m in discord.messages(channel) if m.components and not m.ephemeral]
-    for grid in rng.sample(posted, min(len(posted), grids)):
+        for n in range(commands)
+    ]
+
+
+async def answers(commands: list[FakeInteraction], *, timeout: float = 30) -> list[str | None]:
+    """Wait until every /imagine is answered; the AKOOL job id each started, or None for a
+    refusal (a fair-use limit, privately; or AKOOL's own, in the channel)."""
+    started: list[str | None] = []
+    for ix in commands:
+        if (await ix.wait_response(timeout=timeout)).ephemeral:
+            started.append(None)
+            continue
+        message = await ix.wait_original_edit(
+            lambda m: "job `" in m.content or "could not be started" in m.content,
+            timeout=timeout,
+        )
+        started.append(job_answered(message))
+    return started
+
+
+def job_answered(message: FakeMessage | None) -> str | None:
+    """The AKOOL job id a status message names, if it names one."""
+    found = _JOB_ID.search(message.content) if message is not None else None
+    return found.group(1) if found else None
+
+
+async def press_posted_grids(
+    discord: FakeDiscord,
+    channel: FakeChannel,
+    members: list[FakeUser],
+    rng: random.Random,
+    grid_jobs: list[str],
+    *,
+    grids: int,
+    timeout: float = 30,
+) -> list[Press]:
+    """On ``grids`` of these jobs' grids, once each is posted, one U or V button pressed by two
+    members at once."""
+    pressed = []
+    for job_id in rng.sample(grid_jobs, min(grids, len(grid_jobs))):
+        grid = await discord.wait_for_message(channel, _post_of(job_id), timeout=timeout)
         # U/V only: the others would start or delete posts outside what the tests count.
         enabled = [
             c
@@ -103,8 +195,45 @@ async def imagine_and_press(
             if c.rsplit(":", 1)[-1][:1] in ("U", "V")
             and not discord.button(grid, c).get("disabled", False)
         ]
-        if enabled:
-            custom_id = rng.choice(enabled)
-            for member in rng.sample(members, 2):
-                await discord.click(member, grid, custom_id)
-    return sent
+        assert enabled, f"grid {job_id} was posted without U/V buttons: {grid.components}"
+        custom_id = rng.choice(enabled)
+        press = Press(grid, job_id, custom_id.rsplit(":", 1)[-1])
+        for member in rng.sample(members, 2):
+            press.presses.append(await discord.click(member, grid, custom_id))
+        pressed.append(press)
+    return pressed
+
+
+def _post_of(job_id: str) -> Callable[[FakeMessage], bool]:
+    return lambda message: message.nonce == job_id
+
+
+def announced(discord: FakeDiscord, channel: FakeChannel, press: Press) -> str | None:
+    """The job the press started, as its status message (a reply to the grid) names it."""
+    for message in discord.messages(channel):
+        if message.referenced is press.grid and press.announcement_text in message.content:
+            return job_answered(message)
+    return None
+
+
+async def press_outcome(
+    discord: FakeDiscord, channel: FakeChannel, press: Press, *, timeout: float = 30
+) -> str | None:
+    """Wait until the press is settled: the job it started (its announcement), or None when
+    both members were only answered privately (a fair-use limit, or a lost race)."""
+
+    def settled() -> tuple[str | None] | None:
+        child = announced(discord, channel, press)
+        if child is not None:
+            return (child,)
+        private = all(
+            (ix.response is not None and ix.response.type == 4 and ix.response.ephemeral)
+            or ix.followups
+            for ix in press.presses
+        )
+        return (None,) if private else None
+
+    (child,) = await discord.feed.wait_for(
+        settled, timeout, f"the outcome of {press.button} on grid {press.grid_job}"
+    )
+    return child

@@ -51,9 +51,10 @@ from tests.fakes.discord_server.models import (
     FakeUser,
     InteractionCallback,
     MessageEdit,
+    Ping,
     RecordedRequest,
 )
-from tests.fakes.discord_server.rest_base import Fault
+from tests.fakes.discord_server.rest_base import Fault, Hold
 from tests.fakes.discord_server.runner import FAST_GUILD_READY_TIMEOUT, run_bot
 
 __all__ = [
@@ -68,8 +69,10 @@ __all__ = [
     "FakeRole",
     "FakeUser",
     "Fault",
+    "Hold",
     "InteractionCallback",
     "MessageEdit",
+    "Ping",
     "RecordedRequest",
     "run_bot",
 ]

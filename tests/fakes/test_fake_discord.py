@@ -362,7 +362,7 @@ async def test_late_first_response_is_rejected_like_discord(
     fake = world.fake
     fake.interaction_response_deadline = 0.05  # Discord's is 3 s; keep the test fast
     ix = await fake.slash_command(world.alice, world.channel, "slow")
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"timed out after 0\.5s waiting for a response"):
         await ix.wait_response(timeout=0.5)
     [late] = fake.requests_matching("POST", rf"^/interactions/{ix.id}/")
     assert late.status == 404
@@ -468,6 +468,6 @@ async def test_two_bots_on_two_shards_both_get_ready() -> None:
 
 
 async def test_bad_token_is_a_login_failure(world: World) -> None:
-    with pytest.raises(discord.LoginFailure):
+    with pytest.raises(discord.LoginFailure, match="Improper token"):
         async with run_bot(world.fake, make_bot(world.guild.id), token="wrong"):
             pass

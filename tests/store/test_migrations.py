@@ -65,7 +65,7 @@ async def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path, monkeyp
     monkeypatch.setattr(migrations, "load", lambda dialect: broken)
     path = tmp_path / "bot.sqlite3"
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(sqlite3.OperationalError, match='near "SELEC": syntax error'):
         await SqliteJobStore.open(path)
 
     with sqlite3.connect(path) as raw:

@@ -14,14 +14,19 @@ async def test_new_and_woken_jobs_wake_the_other_processes(open_postgres: Opener
     store, listener = await open_postgres(), await open_postgres()
     woke = asyncio.Event()
     await listener.subscribe(woke.set)
+    seen = []
 
-    await store.add_job(new_job(), now=T0, due_at=T0)
-    async with asyncio.timeout(5):
-        await woke.wait()
-    woke.clear()
-    await store.make_due("a" * 24, now=T0 + 1)
-    async with asyncio.timeout(5):
-        await woke.wait()
+    for change in (
+        store.add_job(new_job(), now=T0, due_at=T0),
+        store.make_due("a" * 24, now=T0 + 1),
+    ):
+        woke.clear()
+        await change
+        async with asyncio.timeout(5):
+            await woke.wait()
+        seen.append(woke.is_set())
+
+    assert seen == [True, True]
 
 
 async def test_the_request_budget_is_shared_by_every_process(open_postgres: Opener):

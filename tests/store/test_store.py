@@ -201,7 +201,9 @@ async def test_children_of_a_grid(store: JobStore):
 async def test_child_needs_a_stored_parent(store: JobStore):
     orphan = new_job(kind=JobKind.BUTTON, parent_akool_id="f" * 24, button="U1")
 
-    with pytest.raises((sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError)):
+    with pytest.raises(
+        (sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError), match=r"(?i)foreign key"
+    ):
         await store.add_job(orphan, now=T0, due_at=None)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import discord.gateway
 import discord.http
@@ -36,10 +36,14 @@ class FakeDiscord(InteractionDriver):
     layers; this class owns the HTTP server and the discord.py patching.
     """
 
+    #: Every fake made in this process, oldest first: a suite can check them all after a test.
+    made: ClassVar[list[FakeDiscord]] = []
+
     def __init__(
         self, *, token: str = "test-token", bot_name: str = "FakeBot", recommended_shards: int = 1
     ) -> None:
         super().__init__(token=token, bot_name=bot_name)
+        FakeDiscord.made.append(self)
         self.recommended_shards = recommended_shards
         self.rest = RestApi(self, recommended_shards=recommended_shards)
         self.gateway = Gateway(self, lambda: self.gateway_url)
@@ -175,12 +179,33 @@ class FakeDiscord(InteractionDriver):
         self.rest.faults.append(fault)
         return fault
 
-    def hold_next(self, method: str, path_regex: str, *, after: bool) -> Hold:
+    def hold_next(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        after: bool,
+        when: Callable[[Any], bool] | None = None,
+    ) -> Hold:
         """Hold the next REST call matching ``method`` and ``path_regex`` (as for
-        :meth:`fail_next`) until the returned hold is released; see :class:`Hold`."""
-        hold = Hold(method=method.upper(), path_regex=re.compile(path_regex), after=after)
+        :meth:`fail_next`), and ``when`` (a test of its JSON body), until the returned hold is
+        released; see :class:`Hold`."""
+        hold = Hold(
+            method=method.upper(), path_regex=re.compile(path_regex), after=after, when=when
+        )
         self.rest.holds.append(hold)
         return hold
+
+    def stall_next(
+        self, method: str, path_regex: str, *, when: Callable[[Any], bool] | None = None
+    ) -> Hold:
+        """Let the next matching REST call take effect, then hold back its answer until
+        ``hold.release()`` or :meth:`close`; ``await hold.reached.wait()`` to see it arrive.
+
+        ``when`` tests the call's JSON body. This is the moment a process can die having done
+        something at Discord without learning that it did.
+        """
+        return self.hold_next(method, path_regex, after=True, when=when)
 
     def disconnect_gateway(self, code: int = 4000) -> None:
         """Drop all gateway connections; with 4000 discord.py reconnects and RESUMEs."""

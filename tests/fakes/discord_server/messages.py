@@ -13,6 +13,7 @@ from tests.fakes.discord_server.models import (
     FakeMessage,
     FakeUser,
     MessageEdit,
+    Ping,
     iso_now,
 )
 from tests.fakes.discord_server.state import (
@@ -65,9 +66,14 @@ class DiscordState(WorldState):
 
     # ------------------------------------------------------------------ messages
 
-    def _mentions(self, msg: FakeMessage) -> None:
-        """Resolve pings in ``content`` as Discord does, honouring ``allowed_mentions``."""
-        allowed = msg.allowed_mentions
+    def _mentions(self, msg: FakeMessage, allowed: dict[str, Any] | None, *, source: str) -> None:
+        """Work out whom ``msg.content`` pings as Discord does, and record it (``msg.pings``).
+
+        ``allowed`` is the request's ``allowed_mentions``; without one Discord pings everything
+        the content mentions (and the author of the message replied to). With one, ``parse``
+        lets in every user, role or @everyone/@here mention of its kind, ``users``/``roles``
+        only those named by id, and ``replied_user`` the author replied to.
+        """
         parse = (
             set(allowed.get("parse") or [])
             if allowed is not None
@@ -90,13 +96,25 @@ class DiscordState(WorldState):
         if replied is not None and replied_ok and replied.author not in mentioned:
             mentioned.append(replied.author)
         msg.mentions = mentioned
-        msg.mention_roles = [
-            int(r)
-            for r in _ROLE_MENTION.findall(msg.content)
-            if int(r) in self.roles and ("roles" in parse or int(r) in allowed_roles)
-        ]
+        msg.mention_roles = list(
+            dict.fromkeys(
+                int(r)
+                for r in _ROLE_MENTION.findall(msg.content)
+                if int(r) in self.roles and ("roles" in parse or int(r) in allowed_roles)
+            )
+        )
         msg.mention_everyone = "everyone" in parse and (
             "@everyone" in msg.content or "@here" in msg.content
+        )
+        msg.pings.append(
+            Ping(
+                source=source,
+                content=msg.content,
+                allowed_mentions=allowed,
+                users=tuple(u.id for u in msg.mentions),
+                roles=tuple(msg.mention_roles),
+                everyone=msg.mention_everyone,
+            )
         )
 
     def find_nonce(self, channel: FakeChannel, author: FakeUser, nonce: Any) -> FakeMessage | None:
@@ -164,7 +182,7 @@ class DiscordState(WorldState):
                 "user": interaction.user.payload(),
                 "authorizing_integration_owners": {"0": str(interaction.guild_id or 0)},
             }
-        self._mentions(msg)
+        self._mentions(msg, msg.allowed_mentions, source="create")
         self.all_messages[msg.id] = msg
         if body.get("nonce") is not None and body.get("enforce_nonce"):
             self._nonces[(channel.id, f"{author.id}:{body['nonce']}")] = (msg, self.now())
@@ -221,8 +239,9 @@ class DiscordState(WorldState):
             mutable = (1 << 2) | (1 << 15)
             msg.flags = (msg.flags & ~mutable) | (int(body["flags"]) & mutable)
             changes["flags"] = msg.flags
-        if "allowed_mentions" in body:
-            msg.allowed_mentions = body["allowed_mentions"]
+        if "allowed_mentions" in body or "content" in body:
+            # Discord: an edit's own allowed_mentions, or none (the defaults), not the create's.
+            msg.allowed_mentions = body.get("allowed_mentions")
             changes["allowed_mentions"] = msg.allowed_mentions
         if "attachments" in body or files:
             new, _used = self._new_attachments(
@@ -237,7 +256,9 @@ class DiscordState(WorldState):
             changes["attachments"] = [a.filename for a in msg.attachments]
         if mark_edited:
             msg.edited_timestamp = iso_now()
-        self._mentions(msg)
+        if "content" in body:
+            # Discord rebuilds the mentions from the new content only when the content changes.
+            self._mentions(msg, msg.allowed_mentions, source=source)
         msg.edits.append(
             MessageEdit(changes=changes, previous=previous, time=self.now(), source=source)
         )
@@ -298,6 +319,19 @@ class DiscordState(WorldState):
             f"a message in channel {channel.name!r}",
             lambda: f"channel has {[m.content for m in self.messages(channel)][-10:]}",
         )
+
+    async def wait_for_any_message(
+        self, predicate: MessagePredicate, timeout: float = 5.0, *, what: str = "a message"
+    ) -> FakeMessage:
+        """First live message anywhere (channels, DMs, ephemeral responses and follow-ups), in
+        its current state, matching ``predicate``: for an answer whose route may vary."""
+
+        def check() -> FakeMessage | None:
+            return next(
+                (m for m in self.all_messages.values() if not m.deleted and predicate(m)), None
+            )
+
+        return await self.feed.wait_for(check, timeout, what)
 
     async def wait_for_edit(
         self, message: FakeMessage, predicate: MessagePredicate | None = None, timeout: float = 5.0

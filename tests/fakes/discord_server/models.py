@@ -313,6 +313,24 @@ class FakeAttachment:
         return out
 
 
+@dataclass(frozen=True)
+class Ping:
+    """Whom a message pinged when it was created or its content was edited, worked out as
+    Discord does from the content and the request's ``allowed_mentions``."""
+
+    source: str  # "create", or the edit's source (see MessageEdit)
+    content: str
+    allowed_mentions: dict[str, Any] | None  # as the request sent it; None: none sent
+    users: tuple[int, ...]
+    roles: tuple[int, ...]
+    everyone: bool  # @everyone or @here
+
+    @property
+    def named_users(self) -> set[int]:
+        """The users ``allowed_mentions.users`` names by id (not those ``parse`` lets in)."""
+        return {int(u) for u in (self.allowed_mentions or {}).get("users") or []}
+
+
 @dataclass
 class MessageEdit:
     """One applied edit: the fields changed, the payload before it, and when (loop time)."""
@@ -346,6 +364,8 @@ class FakeMessage:
     mentions: list[FakeUser] = field(default_factory=list)
     mention_roles: list[int] = field(default_factory=list)
     mention_everyone: bool = False
+    # Every ping computation: at creation, then at each edit of the content.
+    pings: list[Ping] = field(default_factory=list)
     timestamp: str = field(default_factory=iso_now)
     edited_timestamp: str | None = None
     edits: list[MessageEdit] = field(default_factory=list)

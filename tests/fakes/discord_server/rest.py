@@ -103,9 +103,10 @@ class RestApi(InteractionEndpoints):
         )
         self.requests.append(record)
         response: web.StreamResponse
-        hold = next((h for h in self.holds if h.matches(request.method, path)), None)
+        hold = next((h for h in self.holds if h.matches(request.method, path, body)), None)
         if hold is not None:
             hold.taken = True
+            hold.request = record
             if not hold.after:
                 await hold.keep()
                 if request.transport is None or request.transport.is_closing():

@@ -146,15 +146,21 @@ class Hold:
     method: str
     path_regex: re.Pattern[str]
     after: bool
+    when: Callable[[Any], bool] | None = None
     taken: bool = False
+    # The call it held, once it came.
+    request: RecordedRequest | None = None
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     # Set once the held call is done with: answered, or dropped because its client died.
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     _gate: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: Any) -> bool:
         return (
-            not self.taken and self.method in ("*", method) and bool(self.path_regex.search(path))
+            not self.taken
+            and self.method in ("*", method)
+            and bool(self.path_regex.search(path))
+            and (self.when is None or self.when(body))
         )
 
     def release(self) -> None:
