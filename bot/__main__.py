@@ -20,7 +20,7 @@ def main() -> int:
     except SettingsError as exc:
         lines = "\n".join(f"  - {problem}" for problem in exc.problems)
         sys.stderr.write(
-            "The bot cannot start: its settings are incomplete.\n"
+            "The bot cannot start: its settings are incomplete or do not work together.\n"
             f"{lines}\n"
             "Set them in a .env file next to where you start the bot (copy .env.example) "
             "or in the environment.\n"

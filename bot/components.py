@@ -27,6 +27,7 @@ from bot.custom_ids import (
     HistoryRef,
 )
 from bot.errors import answer_privately, report
+from bot.guilds import refused_here
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
         ref = ButtonRef.parse(match.string)
         assert ref is not None  # the template matched, so the id parses
         return cls(ref)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # A press from a server the bot does not serve is answered there and goes no further.
+        return not await refused_here(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _dispatch(interaction, self.family, self.ref, self.ref.custom_id)
@@ -185,6 +190,9 @@ class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
     ) -> HistoryPageButton:
         ref = HistoryRef(int(match["user"]), int(match["page"]))
         return cls(ref, label=getattr(item, "label", None) or "page")
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return not await refused_here(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _dispatch(interaction, HISTORY, self.ref, self.ref.custom_id)

@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.akool import AkoolClient
 from bot.budget import shared_budget
 from bot.components import DYNAMIC_ITEMS
+from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
@@ -122,6 +123,7 @@ class AkoolBot(commands.AutoShardedBot):
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
 
     async def setup_hook(self) -> None:
+        warn_if_open(self.settings.allowed_guild_ids)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -148,3 +150,11 @@ class AkoolBot(commands.AutoShardedBot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("Connected to Discord as %s (%s)", self.user, self.user.id)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await leave_unlisted(self.settings.allowed_guild_ids, [guild])
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # A sharded bot hears this for every server as each shard becomes ready (those it was
+        # added to while it was not running among them), and again after an outage.
+        await leave_unlisted(self.settings.allowed_guild_ids, [guild])

@@ -96,6 +96,12 @@ def _matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
+def host_of(url: str) -> str:
+    """The host of ``url``, all a log line names: a result URL's query is a signature that
+    grants the download to whoever holds it."""
+    return urlsplit(url).hostname or "an unnamed host"
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -145,7 +151,12 @@ class ImageFetcher:
         except BodyTooLargeError:
             raise ImageDownloadError("The result image is larger than this bot accepts.") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("Downloading %s failed: %s", url, type(exc).__name__)
+            log.warning(
+                "Downloading the result of %s from %s failed: %s",
+                name,
+                host_of(url),
+                type(exc).__name__,
+            )
             raise ImageDownloadError(
                 "The result image could not be downloaded.", retryable=True
             ) from None
@@ -153,8 +164,9 @@ class ImageFetcher:
             extension, content_type = await asyncio.to_thread(check_image, data)
         except ImageDownloadError as exc:
             log.warning(
-                "The download of %s (%d bytes, declared %.60s) is not a result: %s",
-                url,
+                "The download of %s from %s (%d bytes, declared %.60s) is not a result: %s",
+                name,
+                host_of(url),
                 len(data),
                 declared,
                 exc.reason,
@@ -162,7 +174,13 @@ class ImageFetcher:
             raise
         if declared != content_type:
             # A CDN may label every object alike; the bytes are what Discord will show.
-            log.info("The download of %s is declared %.60s but is %s", url, declared, content_type)
+            log.info(
+                "The download of %s from %s is declared %.60s but is %s",
+                name,
+                host_of(url),
+                declared,
+                content_type,
+            )
         return DownloadedImage(data, content_type, f"{name}.{extension}")
 
 

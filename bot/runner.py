@@ -51,7 +51,10 @@ async def assemble(
     verifier = None
     if settings.akool_client_id is not None:
         verifier = WebhookVerifier(
-            settings.akool_client_id, settings.akool_api_key, max_age=settings.webhook_max_age
+            settings.akool_client_id,
+            settings.akool_api_key,
+            max_age=settings.webhook_max_age,
+            clock=clock,
         )
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
         akool = AkoolClient(

@@ -35,6 +35,8 @@ WHERE_TO_GET: Final[Mapping[str, str]] = {
 }
 
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# AKOOL encrypts callbacks with AES keyed by the API key's bytes: AES-128, -192 or -256.
+_WEBHOOK_KEY_BYTES: Final = (16, 24, 32)
 
 
 class SettingsError(Exception):
@@ -52,6 +54,8 @@ class Settings:
     discord_token: Secret
     akool_api_key: Secret
     discord_guild_id: int | None = None
+    # The servers this bot serves; it leaves any other. ``None``: every server it is invited to.
+    allowed_guild_ids: frozenset[int] | None = None
     akool_client_id: Secret | None = None
     akool_base_url: str = DEFAULT_AKOOL_BASE_URL
     # Not in repr: a PostgreSQL URL may carry a password.
@@ -95,6 +99,7 @@ class Settings:
             discord_token=reader.secret("DISCORD_TOKEN"),
             akool_api_key=reader.secret("AKOOL_API_KEY"),
             discord_guild_id=reader.optional("DISCORD_GUILD_ID", _snowflake),
+            allowed_guild_ids=reader.optional("ALLOWED_GUILD_IDS", _snowflakes),
             akool_client_id=reader.optional("AKOOL_CLIENT_ID", Secret),
             akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
             database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
@@ -118,6 +123,7 @@ class Settings:
             shard_ids=reader.optional("SHARD_IDS", _shard_ids),
             claim_hold=reader.value("CLAIM_HOLD", _positive_float, 120.0),
         )
+        reader.problems.extend(_conflicts(settings))
         if settings.shard_ids is not None:
             if settings.shard_count is None:
                 reader.problems.append("SHARD_IDS needs SHARD_COUNT: how many shards in all.")
@@ -201,6 +207,39 @@ def _snowflake(raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 2**63:
         raise ValueError("expected a Discord id (digits only; right-click the server -> Copy ID)")
     return int(raw)
+
+
+def _snowflakes(raw: str) -> frozenset[int]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("expected Discord server ids separated by commas")
+    try:
+        return frozenset(_snowflake(part) for part in parts)
+    except ValueError:
+        raise ValueError(
+            "expected Discord server ids separated by commas, like 123456789012345678,"
+            "234567890123456789 (right-click each server -> Copy Server ID)"
+        ) from None
+
+
+def _conflicts(settings: Settings) -> list[str]:
+    """Values that are each valid but cannot work together, one line each."""
+    problems = []
+    if settings.webhook_public_url is not None and settings.akool_client_id is None:
+        problems.append(
+            "WEBHOOK_PUBLIC_URL needs AKOOL_CLIENT_ID: without it the bot cannot read AKOOL's "
+            "callbacks and refuses every one. Set AKOOL_CLIENT_ID (API -> API Credentials) "
+            "or remove WEBHOOK_PUBLIC_URL."
+        )
+    key = settings.akool_api_key.reveal().encode()
+    if settings.akool_client_id is not None and key and len(key) not in _WEBHOOK_KEY_BYTES:
+        # The key's length is not shown: it says something about a secret.
+        problems.append(
+            "AKOOL_API_KEY must be 16, 24 or 32 characters long when AKOOL_CLIENT_ID is set: "
+            "AKOOL encrypts its callbacks with it. Check that the whole key was copied, or "
+            "remove AKOOL_CLIENT_ID (and WEBHOOK_PUBLIC_URL) to poll only."
+        )
+    return problems
 
 
 def _positive_int(raw: str) -> int:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError, answer_privately, report
+from bot.guilds import no_choices, refused_here
 from bot.options import kind_words, options_problem
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,11 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
     """Domain errors show their sentence; anything unexpected an apology with a reference id."""
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        """Refuse, privately, options the command does not take (Discord's client never sends
-        them; a forged one can), before discord.py turns them into arguments."""
+        """Refuse, privately, anything from a server the bot does not serve, and options the
+        command does not take (Discord's client never sends them; a forged one can), before
+        discord.py turns them into arguments."""
+        if await refused_here(interaction):
+            return False
         autocomplete = interaction.type is discord.InteractionType.autocomplete
         problem = options_problem(self, interaction)
         if problem is None:
@@ -32,7 +36,7 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
             problem.reason,
         )
         if autocomplete:
-            await _no_choices(interaction)
+            await no_choices(interaction)
         else:
             await answer_privately(interaction, problem.message)
         return False
@@ -49,14 +53,6 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
             original = _transformer_error(interaction, error)
         command = interaction.command.qualified_name if interaction.command else "unknown command"
         await report(interaction, original, what=f"/{command}")
-
-
-async def _no_choices(interaction: discord.Interaction) -> None:
-    try:
-        await interaction.response.autocomplete([])
-    except discord.HTTPException as exc:
-        # Autocomplete answers must come within 3 seconds; a late one changes nothing.
-        log.debug("Could not answer autocomplete %s: %s", interaction.id, exc)
 
 
 def _check_failure(error: app_commands.CheckFailure) -> BaseException:

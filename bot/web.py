@@ -163,7 +163,7 @@ class WebServer:
             return _answer(exc.status, exc.reason)
         now = self._clock()
         fresh = await self._store.first_sighting(
-            event.signature, now=now, forget_before=now - self._verifier.max_age
+            event.signature, now=now, forget_before=now - self._verifier.replay_window
         )
         if not fresh:
             log.warning("Refused a webhook from %s: it was already received", request.remote)

@@ -26,6 +26,10 @@ from bot.akool.models import ImageStatus
 from bot.secret import Secret
 
 _AES_KEY_SIZES: Final = (16, 24, 32)
+# How far ahead of the bot's clock a callback's timestamp may be (clocks drift a little). Any
+# more and it is refused: a callback stamped far ahead would stay fresh for longer than the
+# replay ledger remembers it.
+MAX_FUTURE_SKEW: Final = 30.0
 # AKOOL's callbacks are flat: a body of four fields, a payload of four more. Refusing anything
 # nested deeper before parsing keeps a hostile body from driving json's recursive parser into a
 # RecursionError (``[`` repeated a thousand times is enough).
@@ -89,8 +93,9 @@ def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> 
 class WebhookVerifier:
     """Checks AKOOL callbacks.
 
-    A callback older than ``max_age`` is refused here; a younger one seen before is a replay,
-    which the store recognises by :attr:`WebhookEvent.signature` (so that every process does).
+    A callback older than ``max_age``, or stamped more than :data:`MAX_FUTURE_SKEW` ahead, is
+    refused here; one in between seen before is a replay, which the store recognises by
+    :attr:`WebhookEvent.signature` (so that every process does) for :attr:`replay_window`.
     AKOOL's nonces are only four digits ("1529"), so two genuine callbacks within the window
     often share one: the signature, which covers the timestamp, the nonce and the payload, is
     what must not repeat.
@@ -116,6 +121,13 @@ class WebhookVerifier:
 
     def __repr__(self) -> str:
         return f"WebhookVerifier(max_age={self.max_age})"
+
+    @property
+    def replay_window(self) -> float:
+        """How long after it arrives a callback could still pass :meth:`open`: it may be stamped
+        up to :data:`MAX_FUTURE_SKEW` ahead and is fresh until ``max_age`` past its stamp. The
+        replay ledger remembers each callback at least this long."""
+        return self.max_age + MAX_FUTURE_SKEW
 
     def open(self, body: object) -> WebhookEvent:
         """The event in ``body``, or :class:`WebhookRejected` saying why not."""
@@ -151,7 +163,7 @@ class WebhookVerifier:
         except ValueError:
             raise WebhookRejected(400, "the timestamp is not a number") from None
         now = self._clock()
-        if abs(now - sent) > self.max_age:
+        if now - sent > self.max_age or sent - now > MAX_FUTURE_SKEW:
             raise WebhookRejected(401, "the timestamp is outside the accepted window")
 
     def _decrypt(self, data: str) -> dict[str, Any]:

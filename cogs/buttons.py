@@ -29,6 +29,7 @@ from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
+from bot.guilds import refused_here
 from bot.interaction_guard import component_press
 from bot.jobs import Origin, PressEnd
 from bot.secret import Secret
@@ -87,6 +88,8 @@ class Buttons(ButtonCog):
         custom_id, component_type = pressed
         # Mirrors discord.py's own dispatch, so a press an item takes is never answered twice.
         if reaches_dynamic_item(custom_id, component_type, components_on(interaction.message)):
+            return  # the item answers, a server the bot does not serve included
+        if await refused_here(interaction):
             return
         log.warning(
             "Refused a press of %.100r by %s in guild %s: no button of this bot takes it",

@@ -4,6 +4,8 @@ size, named by what they are; previews fit the limit."""
 from __future__ import annotations
 
 import io
+import logging
+import socket
 from typing import Any
 
 import aiohttp
@@ -239,3 +241,46 @@ async def test_an_error_page_is_no_result(
         await fetcher.fetch(fake_akool.image_url(job.id), name=job.id)
 
     assert caught.value.retryable
+
+
+SIGNED_QUERY = "?Expires=1700000000&Signature=c2lnbmF0dXJlLXRoYXQtZ3JhbnRz&Key-Pair-Id=KPSECRET"
+
+
+async def test_logs_name_only_the_host_of_a_signed_result_url(
+    fetcher: ImageFetcher, serve, caplog: pytest.LogCaptureFixture
+):
+    """A result URL's query signs the download for whoever holds it: no log line carries it."""
+
+    async def html(request: web.Request) -> web.Response:
+        return web.Response(body=HTML_ERROR_PAGE, content_type="text/html")
+
+    async def mislabelled(request: web.Request) -> web.Response:
+        return web.Response(body=make_png(4, 4, "c"), content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/error.png", html)
+    app.router.add_get("/mislabelled.png", mislabelled)
+    base = await serve(app)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    caplog.set_level(logging.DEBUG, logger="bot")
+
+    with pytest.raises(ImageDownloadError, match="could not be downloaded"):
+        await fetcher.fetch(f"{closed}/x.png{SIGNED_QUERY}", name="job-a")
+    with pytest.raises(ImageDownloadError, match="not a PNG"):
+        await fetcher.fetch(f"{base}/error.png{SIGNED_QUERY}", name="job-b")
+    await fetcher.fetch(f"{base}/mislabelled.png{SIGNED_QUERY}", name="job-c")
+
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    for line in lines:
+        assert "Signature" not in line, line
+        assert "KPSECRET" not in line, line
+        assert "/x.png" not in line, line
+        assert "error.png" not in line, line
+    assert [n for n in ("job-a", "job-b", "job-c") if any(n in line for line in lines)] == [
+        "job-a",
+        "job-b",
+        "job-c",
+    ], lines
+    assert all("127.0.0.1" in line for line in lines if "job-" in line), lines

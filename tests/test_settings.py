@@ -10,15 +10,16 @@ import pytest
 from bot.secret import Secret
 from bot.settings import DEFAULT_IMAGE_HOSTS, Settings, SettingsError
 
-REQUIRED = {"DISCORD_TOKEN": "discord-token-value", "AKOOL_API_KEY": "akool-key-value"}
+REQUIRED = {"DISCORD_TOKEN": "discord-token-value", "AKOOL_API_KEY": "akool-key-val-16"}
 
 
 def test_defaults():
     settings = Settings.from_env(REQUIRED)
 
     assert settings.discord_token.reveal() == "discord-token-value"
-    assert settings.akool_api_key.reveal() == "akool-key-value"
+    assert settings.akool_api_key.reveal() == "akool-key-val-16"
     assert settings.discord_guild_id is None
+    assert settings.allowed_guild_ids is None  # every server, with a warning at start-up
     assert settings.akool_client_id is None
     assert settings.akool_base_url == "https://openapi.akool.com"
     assert settings.database_url == "sqlite:///data/bot.sqlite3"
@@ -33,6 +34,7 @@ def test_every_variable_is_read():
     env = {
         **REQUIRED,
         "DISCORD_GUILD_ID": "123456789012345678",
+        "ALLOWED_GUILD_IDS": "123456789012345678, 234567890123456789,",
         "AKOOL_CLIENT_ID": "client-id-value",
         "AKOOL_BASE_URL": "http://127.0.0.1:9999/",
         "DATABASE_URL": "sqlite:////var/lib/bot/jobs.sqlite3",
@@ -51,6 +53,7 @@ def test_every_variable_is_read():
     settings = Settings.from_env(env)
 
     assert settings.discord_guild_id == 123456789012345678
+    assert settings.allowed_guild_ids == frozenset({123456789012345678, 234567890123456789})
     assert settings.akool_client_id == Secret("client-id-value")
     assert settings.akool_base_url == "http://127.0.0.1:9999"
     assert settings.sqlite_path == Path("/var/lib/bot/jobs.sqlite3")
@@ -94,6 +97,9 @@ def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
         ("IMAGE_HOSTS", ","),
         ("IMAGE_HOSTS", "https://cdn.example.com/"),
         ("IMAGE_HOSTS", "a.*.example.com"),
+        ("ALLOWED_GUILD_IDS", "123456789012345678;234567890123456789"),
+        ("ALLOWED_GUILD_IDS", "my-server"),
+        ("ALLOWED_GUILD_IDS", ", ,"),
         ("LOG_LEVEL", "LOUD"),
         ("POLL_INTERVAL", "soon"),
         ("POLL_INTERVAL", "0"),
@@ -134,9 +140,9 @@ def test_secrets_never_appear_in_repr_or_str():
     settings = Settings.from_env({**REQUIRED, "AKOOL_CLIENT_ID": "client-id-value"})
 
     shown = repr(settings) + str(settings) + f"{settings.discord_token}"
-    for secret in ("discord-token-value", "akool-key-value", "client-id-value"):
+    for secret in ("discord-token-value", "akool-key-val-16", "client-id-value"):
         assert secret not in shown
-    assert set(settings.secrets) == {"discord-token-value", "akool-key-value", "client-id-value"}
+    assert set(settings.secrets) == {"discord-token-value", "akool-key-val-16", "client-id-value"}
 
 
 def test_secret_cannot_be_pickled():
@@ -181,3 +187,46 @@ def test_a_database_password_stays_out_of_repr_and_is_scrubbed_from_logs():
 
     assert "hunter22" not in repr(settings)
     assert "hunter22" in settings.secrets
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        # Every callback would be answered 503: the bot cannot read one without the client id.
+        ({"WEBHOOK_PUBLIC_URL": "https://bot.example.org/akool/webhook"}, "WEBHOOK_PUBLIC_URL"),
+        # AES takes a 16, 24 or 32 byte key; this one is 15.
+        (
+            {"AKOOL_API_KEY": "fifteen-bytes!!", "AKOOL_CLIENT_ID": "client-id-value"},
+            "AKOOL_API_KEY must be 16, 24 or 32 characters long",
+        ),
+    ],
+)
+def test_settings_that_cannot_work_together_are_refused_in_one_line(
+    extra: dict[str, str], complaint: str
+):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**REQUIRED, **extra})
+
+    (problem,) = caught.value.problems
+    assert problem.startswith(complaint)
+    assert "\n" not in problem
+    assert "fifteen-bytes!!" not in problem
+    assert "client-id-value" not in problem
+
+
+@pytest.mark.parametrize("key", ["k" * 16, "k" * 24, "k" * 32])
+def test_webhooks_take_an_api_key_of_an_aes_length(key: str):
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": "t",
+            "AKOOL_API_KEY": key,
+            "AKOOL_CLIENT_ID": "client-id-value",
+            "WEBHOOK_PUBLIC_URL": "https://bot.example.org/akool/webhook",
+        }
+    )
+
+    assert settings.webhook_public_url == "https://bot.example.org/akool/webhook"
+
+
+def test_an_api_key_of_any_length_is_fine_without_webhooks():
+    assert Settings.from_env({**REQUIRED, "AKOOL_API_KEY": "short"}).akool_client_id is None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.akool import ImageStatus
 from bot.secret import Secret
 from bot.webhook import (
+    MAX_FUTURE_SKEW,
     MAX_JSON_DEPTH,
     NestedTooDeeplyError,
     WebhookRejected,
@@ -98,13 +99,26 @@ def test_tampering(signer: FakeAkool, mutate, status):
     assert caught.value.status == status
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -(10**6)])
-def test_stale_or_future_timestamps_are_replays(signer: FakeAkool, skew: int):
+@pytest.mark.parametrize("skew", [-301, 301, -(10**6), MAX_FUTURE_SKEW + 1, 290])
+def test_stale_or_future_timestamps_are_replays(signer: FakeAkool, skew: float):
     with pytest.raises(WebhookRejected) as caught:
         verifier().open(body(signer, timestamp=int((NOW + skew) * 1000)))
 
     assert caught.value.status == 401
     assert "window" in caught.value.reason
+
+
+@pytest.mark.parametrize("skew", [-300, -1, 0, MAX_FUTURE_SKEW])
+def test_a_timestamp_up_to_max_age_old_or_slightly_ahead_is_fresh(signer: FakeAkool, skew: float):
+    event = verifier().open(body(signer, timestamp=int((NOW + skew) * 1000)))
+
+    assert event.job_id == "a" * 24
+
+
+def test_the_ledger_outlives_every_callback_that_could_pass():
+    """A callback arriving at t, stamped up to MAX_FUTURE_SKEW ahead, is fresh until
+    stamp + max_age: the receiver remembers it for as long."""
+    assert verifier().replay_window >= 300 + MAX_FUTURE_SKEW
 
 
 def test_the_signature_is_what_makes_a_callback_unique(signer: FakeAkool):

@@ -17,6 +17,7 @@ from bot.secret import Secret
 from bot.store import Job, JobStatus
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
+from tests.fakes.discord import run_bot
 
 # Polls so rare that only the webhook can explain a quick delivery.
 SLOW_POLL = 30.0
@@ -160,6 +161,51 @@ async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked:
     assert after.status in (JobStatus.QUEUED, JobStatus.PROCESSING)
     assert after.image_url is None
     assert world.posts_for(job_id) == []
+
+
+class ShiftedClock:
+    """The real time plus an offset the test moves forward: the bot's clock, minutes ahead."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.mark.parametrize(
+    ("ahead", "first"),
+    [
+        # Stamped far ahead: refused on arrival, so it is not remembered then forgotten while
+        # still fresh (it is taken once it is due, as any first sighting would be).
+        (290.0, 401),
+        # Stamped a little ahead (clock drift): accepted, and remembered while it stays fresh.
+        (20.0, 200),
+    ],
+)
+async def test_a_callback_stamped_ahead_cannot_be_replayed_later(
+    hooked: World, ahead: float, first: int
+):
+    world = hooked
+    clock = ShiftedClock()
+    async with (
+        assemble(world.settings, clock=clock) as runtime,
+        run_bot(world.discord, runtime.bot),
+    ):
+        world.runtime = runtime
+        stamp = int((time.time() + ahead) * 1000)
+        callback = world.akool.webhook_body({"_id": "b" * 24, "status": 3}, timestamp=stamp)
+        statuses = [await post_webhook(world, callback)]
+        # Later, but with the stamp still within WEBHOOK_MAX_AGE (300 s) of the bot's clock:
+        # past the 300 s after arrival the ledger would remember it for by arrival time alone.
+        for later in (301.0, 305.0, ahead + 299.0):
+            clock.offset = later
+            statuses.append(await post_webhook(world, callback))
+
+    assert statuses[0] == first
+    # However the clock moves, the one callback gets past the receiver at most once.
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 401, 409}, statuses
 
 
 async def test_a_webhook_for_a_job_already_delivered_or_unknown_is_acknowledged(hooked: World):

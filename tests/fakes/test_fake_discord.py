@@ -471,3 +471,29 @@ async def test_bad_token_is_a_login_failure(world: World) -> None:
     with pytest.raises(discord.LoginFailure, match="Improper token"):
         async with run_bot(world.fake, make_bot(world.guild.id), token="wrong"):
             pass
+
+
+async def test_the_bot_leaves_a_guild(world: World, bot: commands.Bot) -> None:
+    fake = world.fake
+    other = fake.add_guild(name="Other Guild")
+    fake.add_channel(other, name="elsewhere")
+    fake.add_member(world.alice, other)
+    joined = await bot.wait_for("guild_join", check=lambda g: g.id == other.id, timeout=5)
+    removed = asyncio.create_task(bot.wait_for("guild_remove", timeout=5))
+    await asyncio.sleep(0)
+
+    await joined.leave()
+
+    assert (await removed).id == other.id
+    assert bot.get_guild(other.id) is None
+    assert other.bot_left
+    assert fake.bot_user.id not in other.members
+    assert fake.requests_matching("DELETE", rf"^/users/@me/guilds/{other.id}$")
+    with pytest.raises(discord.NotFound):
+        await joined.leave()  # not a member any more: Unknown Guild
+    with pytest.raises(ValueError, match="the bot left guild 'Other Guild'"):
+        await fake.slash_command(
+            world.alice, fake.channels[other.channel_ids[0]], "imagine", {"prompt": "a cat"}
+        )
+    assert bot.get_guild(world.guild.id) is not None
+    assert not world.guild.bot_left

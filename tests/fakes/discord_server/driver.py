@@ -137,6 +137,9 @@ class InteractionDriver(DiscordState):
         self, ix: FakeInteraction, timeout: float = 5.0
     ) -> FakeInteraction:
         """Send INTERACTION_CREATE to the live shard that owns the interaction's guild."""
+        guild = self.guilds.get(ix.guild_id) if ix.guild_id is not None else None
+        if guild is not None and guild.bot_left:
+            raise ValueError(f"the bot left guild {guild.name!r}: Discord delivers nothing from it")
         session = await self.feed.wait_for(
             lambda: self.gateway.session_for_guild(ix.guild_id),
             timeout,

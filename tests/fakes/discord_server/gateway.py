@@ -238,7 +238,7 @@ class Gateway:
         )
         conn.session = session
         self.sessions[session.session_id] = session
-        owned = [g for g in state.guilds.values() if session.owns(g.id)]
+        owned = [g for g in state.guilds.values() if session.owns(g.id) and not g.bot_left]
         user = state.bot_user.payload()
         user.update(verified=True, mfa_enabled=False, email=None)
         session.dispatch(

@@ -228,6 +228,9 @@ class FakeGuild:
     members: dict[int, FakeMember] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)
     locale: str = "en-US"
+    #: The bot left (``DELETE /users/@me/guilds/{id}``): it is no member, gets no events or
+    #: interactions from it, and a new gateway session does not list it.
+    bot_left: bool = False
 
     @property
     def filesize_limit(self) -> int:

@@ -71,6 +71,7 @@ class RestApi(InteractionEndpoints):
                 "/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
                 self.unreact,
             ),
+            ("DELETE", "/users/@me/guilds/{guild:[0-9]+}", self.leave_guild),
             ("GET", "/guilds/{guild:[0-9]+}", self.get_guild),
             ("GET", "/guilds/{guild:[0-9]+}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild:[0-9]+}/roles", self.get_guild_roles),
@@ -401,6 +402,15 @@ class RestApi(InteractionEndpoints):
         return web.Response(body=attachment.data, headers={"Content-Type": attachment.content_type})
 
     # ------------------------------------------------------------------ guilds
+
+    async def leave_guild(self, request: web.Request) -> web.Response:
+        guild = self.state.guilds.get(int(request.match_info["guild"]))
+        if guild is None or guild.bot_left:
+            return error(404, 10004, "Unknown Guild")
+        if guild.owner_id == self.state.bot_user.id:
+            return error(400, 50055, "Invalid Guild")  # an owner deletes its server instead
+        self.state.bot_leaves(guild)
+        return no_content()
 
     async def get_guild(self, request: web.Request) -> web.Response:
         guild = self.state.guilds.get(int(request.match_info["guild"]))

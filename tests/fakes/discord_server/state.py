@@ -262,6 +262,14 @@ class WorldState:
         self._emit("CHANNEL_DELETE", channel.payload(), channel.guild_id, INTENT_GUILDS)
         self.feed.notify()
 
+    def bot_leaves(self, guild: FakeGuild) -> None:
+        """The bot leaves ``guild``: its member goes, and its sessions get GUILD_DELETE (with no
+        ``unavailable`` key: discord.py's ``guild_remove``)."""
+        guild.members.pop(self.bot_user.id, None)
+        guild.bot_left = True
+        self._emit("GUILD_DELETE", {"id": str(guild.id)}, guild.id, INTENT_GUILDS)
+        self.feed.notify()
+
     def shard_of(self, guild: FakeGuild | int, shard_count: int) -> int:
         gid = guild.id if isinstance(guild, FakeGuild) else guild
         return (gid >> 22) % shard_count if shard_count > 1 else 0
