@@ -507,6 +507,29 @@ async def test_a_banned_word_is_refused_before_akool(world: World, admin: FakeUs
     ]
 
 
+DODGES = {
+    "zero-width space": "a dra\u200bgon over the sea",
+    "Cyrillic o": "a dragon over the sea".replace("o", "\u043e"),
+    "full-width": "a \uff44\uff52\uff41\uff47\uff4f\uff4e over the sea",
+    "soft hyphen and Greek alpha": "a dr\u03b1\u00adgon over the sea",
+}
+
+
+@pytest.mark.parametrize("prompt", DODGES.values(), ids=DODGES.keys())
+async def test_a_disguised_banned_word_is_refused_before_akool(
+    world: World, admin: FakeUser, prompt: str
+):
+    async with world.running():
+        await settings_command(world, admin, "banned-word add", {"word": "Dragon"})
+        refusal = await refused_imagine(world, world.alice, prompt)
+
+    assert refusal.type == 4
+    assert refusal.ephemeral
+    assert "“dragon”" in refusal.content
+    assert "Nothing was spent" in refusal.content
+    assert world.akool.calls["createbyprompt"] == 0
+
+
 async def test_buttons_for_the_requester_only(world: World, admin: FakeUser):
     async with world.running():
         grid = await start_grid(world, world.alice)
