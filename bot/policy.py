@@ -76,7 +76,8 @@ def check_prompt(settings: ServerSettings, prompt: str) -> None:
     word = settings.banned_word_in(prompt)
     if word is not None:
         raise UserFacingError(
-            f"The prompt contains “{word}”, which this server does not allow. Nothing was spent."
+            f"The prompt contains “{render.shown(word)}”, which this server does not allow. "
+            "Nothing was spent."
         )
 
 

@@ -6,6 +6,7 @@ exactly like the first post.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -45,6 +46,43 @@ _WORDS: Final = {
 }
 
 
+# What makes Discord format a member's text, or turn it into a link, a mention, a timestamp or an
+# emoji: bold, italics, underline, strike, spoiler, code, a backslash, masked links ([x](url)),
+# <@id> <#id> <@&id> <t:...> <:emoji:id>, @everyone, a bare URL's "://", headings and quotes.
+# discord.utils.escape_markdown is not enough on its own: it escapes only the first of several
+# masked links ("[a](b) [c](d)" keeps the second) and leaves mentions and mid-line # alone.
+_INLINE: Final = re.compile(r"[\\*_~|`\[\]<>#@]|:(?=//)")
+# These format only at the start of a line: a list item, "-#" small text, a "1." list.
+_LINE_START: Final = re.compile(r"^(?:[-+]|\d+\.)")
+
+
+def shown(text: str, limit: int | None = None) -> str:
+    """Member-provided text (a prompt, a banned word) as the bot shows it: on one line, with
+    every character Discord would format escaped, so it reads as typed and nothing in it becomes
+    a link, a mention or formatting in the bot's voice. With ``limit``, it is cut (with an
+    ellipsis) so that the escaped text fits in that many characters."""
+    pieces = _escaped_pieces(" ".join(text.split()))
+    if limit is None or sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    size = 0
+    for piece in pieces:  # cut between characters, never inside an escape
+        if size + len(piece) > limit - 1:
+            break
+        kept.append(piece)
+        size += len(piece)
+    return "".join(kept).rstrip() + "…"
+
+
+def _escaped_pieces(flat: str) -> list[str]:
+    """Each character of ``flat``, behind a backslash if Discord would format it."""
+    marked = {m.start() for m in _INLINE.finditer(flat)}
+    start = _LINE_START.match(flat)
+    if start:
+        marked.add(start.end() - 1)  # the "-", the "+" or the "." of "1."
+    return ["\\" + c if i in marked else c for i, c in enumerate(flat)]
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` as it is, cut to ``limit`` characters with an ellipsis if it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -80,7 +118,7 @@ def what(job: Job) -> str:
         action = "Upscale" if job.button.startswith("U") else "Variation"
         return f"{action} {job.button} of `{job.parent_akool_id}`"
     if job.prompt:
-        return f"**{excerpt(job.prompt, 200)}**"
+        return f"**{shown(job.prompt, 200)}**"
     return f"Job `{job.akool_id}`"
 
 
@@ -185,14 +223,14 @@ def what_prompt(job: Job) -> str:
 
 
 def what_prompt_text(prompt: str) -> str:
-    return f"**{excerpt(prompt, 300)}**"
+    return f"**{shown(prompt, 300)}**"
 
 
 def result_embed(
     job: Job, *, filename: str | None, now: float, description: str | None = None
 ) -> discord.Embed:
     embed = discord.Embed(
-        title=excerpt(job.prompt or "AKOOL image", _TITLE_MAX),
+        title=shown(job.prompt, _TITLE_MAX) if job.prompt else "AKOOL image",
         description=description,
         colour=COLOUR_DONE,
     )
@@ -221,7 +259,7 @@ def failure_embed(job: Job) -> discord.Embed:
     )
     embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
     if job.prompt:
-        embed.add_field(name="Prompt", value=excerpt(job.prompt, 1000), inline=False)
+        embed.add_field(name="Prompt", value=shown(job.prompt, 1000), inline=False)
     return embed
 
 
@@ -330,7 +368,7 @@ def status_embed(snapshot: Snapshot, stored: Job | None, note: str | None) -> di
     colour = {JobStatus.COMPLETED: COLOUR_DONE, JobStatus.FAILED: COLOUR_FAILED}.get(
         snapshot.status, COLOUR_PENDING
     )
-    title = excerpt(snapshot.prompt or f"Job {snapshot.job_id}", _TITLE_MAX)
+    title = shown(snapshot.prompt, _TITLE_MAX) if snapshot.prompt else f"Job {snapshot.job_id}"
     embed = discord.Embed(title=title, colour=colour)
     embed.add_field(name="Job", value=f"`{snapshot.job_id}`", inline=True)
     embed.add_field(

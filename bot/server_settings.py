@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, Self
 
+from bot.lookalikes import comparable
+
 log = logging.getLogger(__name__)
 
 ASPECTS: Final = ("1:1", "4:3", "3:2", "16:9", "3:4", "2:3", "9:16")
@@ -59,11 +61,11 @@ class ServerSettings:
 
     def with_banned_word(self, word: str) -> Self:
         cleaned = normalise_word(word)
-        if not any(c.isalnum() for c in cleaned):
+        if not any(c.isalnum() for c in comparable(cleaned)):
             raise InvalidSetting("A banned word needs at least one letter or digit.")
         if len(cleaned) > BANNED_WORD_LENGTH:
             raise InvalidSetting(f"A banned word can be at most {BANNED_WORD_LENGTH} characters.")
-        if cleaned in self.banned_words:
+        if self._banned(cleaned) is not None:
             raise InvalidSetting(f"“{cleaned}” is already banned.")
         if len(self.banned_words) >= BANNED_WORDS_MAX:
             raise InvalidSetting(
@@ -73,17 +75,28 @@ class ServerSettings:
 
     def without_banned_word(self, word: str) -> Self:
         cleaned = normalise_word(word)
-        if cleaned not in self.banned_words:
+        stored = self._banned(cleaned)
+        if stored is None:
             raise InvalidSetting(f"“{cleaned}” is not on the banned list.")
-        return replace(self, banned_words=tuple(w for w in self.banned_words if w != cleaned))
+        return replace(self, banned_words=tuple(w for w in self.banned_words if w != stored))
 
     def banned_word_in(self, prompt: str) -> str | None:
-        """The first banned word the prompt contains as a whole word (any case), if any."""
-        text = " ".join(prompt.casefold().split())
+        """The first banned word the prompt contains as a whole word, if any.
+
+        Both are compared in :func:`comparable` form, so case, styled or full-width letters,
+        accents, invisible characters and look-alike letters from other scripts do not hide one.
+        """
+        text = comparable(prompt)
         for word in self.banned_words:
-            if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text):
+            folded = comparable(word)
+            if folded and re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", text):
                 return word
         return None
+
+    def _banned(self, word: str) -> str | None:
+        """The stored banned word that ``word`` is a spelling of, if any."""
+        wanted = comparable(word)
+        return next((w for w in self.banned_words if comparable(w) == wanted), None)
 
     def to_json(self) -> str:
         data = asdict(self)

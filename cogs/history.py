@@ -64,8 +64,7 @@ def describe_job(job: Job, *, akool_link: bool = True) -> str:
         what = f"{job.button} of `{job.parent_akool_id}`"
     elif job.prompt:
         # The prompt is the member's own text: shown as text, never as links or formatting.
-        prompt = discord.utils.escape_markdown(render.excerpt(job.prompt, _PROMPT_EXCERPT))
-        what = f"**{prompt}**"
+        what = f"**{render.shown(job.prompt, _PROMPT_EXCERPT)}**"
     else:
         what = f"job `{job.akool_id}`"
     if job.credits is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import policy
+from bot import lookalikes, policy
 from bot.errors import UserFacingError
-from bot.server_settings import ServerSettings
+from bot.server_settings import InvalidSetting, ServerSettings
 from bot.store import Limits, MemberUsage
 
 LIMITS = Limits(active=3, daily=25, since=1_000.0)
@@ -46,3 +46,71 @@ def test_roles():
     policy.check_place(settings, 1, [4, 5])
     with pytest.raises(UserFacingError, match="certain roles"):
         policy.check_place(settings, 1, [4])
+
+
+# Each prompt spells the banned word "gore" (or "free nitro") the way a member dodging the filter
+# might; the check must see through every one, and must still match whole words only.
+@pytest.mark.parametrize(
+    ("banned", "prompt", "found"),
+    [
+        ("gore", "a gore scene", "gore"),
+        ("gore", "a GORE scene", "gore"),
+        ("gore", "a go\u200bre scene", "gore"),  # zero-width space
+        ("gore", "a g\u200co\u200dre scene", "gore"),  # zero-width non-joiner and joiner
+        ("gore", "a go\u2060re scene", "gore"),  # word joiner
+        ("gore", "a \ufeffgore scene", "gore"),  # byte-order mark
+        ("gore", "a go\u00adre scene", "gore"),  # soft hyphen
+        ("gore", "a g\u043ere scene", "gore"),  # Cyrillic small o
+        ("gore", "a g\u03bfre scene", "gore"),  # Greek omicron
+        ("gore", "a \u0261ore scene", None),  # Latin script g: same script, not folded
+        ("gore", "a G\u041eRE scene", "gore"),  # Cyrillic capital o
+        ("gore", "a \uff47\uff4f\uff52\uff45 scene", "gore"),  # full-width
+        ("gore", "a \U0001d420\U0001d428\U0001d42b\U0001d41e scene", "gore"),  # mathematical bold
+        ("gore", "a g\u00f3r\u00e9 scene", "gore"),  # accents
+        ("gore", "a go\u0335re scene", "gore"),  # combining overlay
+        ("g\u043ere", "a gore scene", "g\u043ere"),  # the stored word is folded too
+        ("free nitro", "get fr\u0435e  n\u0456tro now", "free nitro"),  # Cyrillic ie and i
+        ("gore", "a gorey scene", None),  # whole words only
+        ("gore", "a g\u043erey scene", None),
+        ("gore", "gorgeous", None),
+        ("gore", "a gore.", "gore"),
+    ],
+)
+def test_banned_words_match_after_normalisation(banned, prompt, found):
+    settings = ServerSettings().with_banned_word(banned)
+
+    assert settings.banned_word_in(prompt) == found
+    if found is None:
+        policy.check_prompt(settings, prompt)
+    else:
+        with pytest.raises(UserFacingError, match="which this server does not allow"):
+            policy.check_prompt(settings, prompt)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("G\u043eRE", "gore"),
+        ("go\u200b\u200c\u200d\u2060\ufeff\u00adre", "gore"),
+        ("\uff27\uff4f\uff52\uff45", "gore"),
+        ("caf\u00e9", "cafe"),
+        ("l1m rn", "l1m rn"),  # ASCII is never folded into other ASCII
+        # Greek gamma and iota look like y and i; epsilon has no Latin twin and stays.
+        ("\u0393\u03b5\u03b9\u03ac", "y\u03b5ia"),
+    ],
+)
+def test_comparable_form(text, expected):
+    assert lookalikes.comparable(text) == expected
+
+
+def test_a_spelling_of_a_banned_word_is_already_banned():
+    settings = ServerSettings().with_banned_word("gore")
+
+    with pytest.raises(InvalidSetting, match="already banned"):
+        settings.with_banned_word("g\u043ere")
+    assert settings.without_banned_word("G\u041eRE").banned_words == ()
+
+
+def test_a_banned_word_of_invisible_characters_is_refused():
+    with pytest.raises(InvalidSetting, match="at least one letter or digit"):
+        ServerSettings().with_banned_word("\u200b\u200d")

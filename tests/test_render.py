@@ -129,3 +129,49 @@ def test_a_long_error_still_fits_the_status_embed():
     embed = render.status_embed(snapshot, stored, None)
 
     assert validate_message({"embeds": [embed.to_dict()]}, file_count=0) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a red fox", "a red fox"),
+        ("**bold** __u__ ~~s~~ ||x|| `c`", r"\*\*bold\*\* \_\_u\_\_ \~\~s\~\~ \|\|x\|\| \`c\`"),
+        ("[a](https://b) [c](https://d)", r"\[a\](https\://b) \[c\](https\://d)"),
+        ("see https://evil.example", r"see https\://evil.example"),
+        ("<@123> <#4> <@&5> <t:1:R> @everyone", r"\<\@123\> \<\#4\> \<\@&5\> \<t:1:R\> \@everyone"),
+        ("a\\b", r"a\\b"),
+        ("# title", r"\# title"),
+        ("-# small", r"\-\# small"),
+        ("> quote", r"\> quote"),
+        ("1. first", r"1\. first"),
+        ("+ item", r"\+ item"),
+        ("a - b 16:9 2. c", "a - b 16:9 2. c"),  # only at the start of the line do these format
+        ("two\nlines", "two lines"),
+    ],
+)
+def test_shown_escapes_what_discord_would_format(text, expected):
+    assert render.shown(text) == expected
+
+
+@pytest.mark.parametrize("limit", range(2, 30))
+def test_shown_cuts_between_characters_never_inside_an_escape(limit):
+    text = "**a** [b](c) <@1>" * 3
+    cut = render.shown(text, limit)
+
+    assert len(cut) <= limit
+    assert cut.endswith("…")
+    body = cut.removesuffix("…")
+    assert render.shown(text).startswith(body)
+    trailing = len(body) - len(body.rstrip("\\"))
+    assert trailing % 2 == 0  # no lone backslash at the end
+
+
+def test_prompts_are_shown_escaped_in_titles_within_discords_limit():
+    prompt = "*" * 300
+    embed = render.result_embed(
+        dataclasses.replace(completed(None), prompt=prompt), filename=None, now=0.0
+    )
+
+    assert embed.title is not None
+    assert len(embed.title) <= 256
+    assert embed.title.startswith(r"\*\*")

@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import render
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
 from bot.server_settings import (
@@ -239,7 +240,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
             updated = s.with_banned_word(word)
-            return updated, f"Banned “{discord.utils.escape_markdown(updated.banned_words[-1])}”."
+            return updated, f"Banned “{render.shown(updated.banned_words[-1])}”."
 
         await self._change(interaction, change)
 
@@ -250,7 +251,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
             updated = s.without_banned_word(word)
-            allowed = discord.utils.escape_markdown(normalise_word(word))
+            allowed = render.shown(normalise_word(word))
             return updated, f"“{allowed}” is allowed again."
 
         await self._change(interaction, change)

@@ -7,6 +7,7 @@ from typing import Final
 
 import discord
 
+from bot import render
 from bot.server_settings import ServerSettings
 
 _FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
@@ -46,9 +47,7 @@ def settings_embed(settings: ServerSettings, note: str | None = None) -> discord
         else "Only the member who asked for the image"
     )
     words = (
-        joined(discord.utils.escape_markdown(w) for w in settings.banned_words)
-        if settings.banned_words
-        else "None"
+        joined(render.shown(w) for w in settings.banned_words) if settings.banned_words else "None"
     )
     embed.add_field(name="Channels", value=channels, inline=False)
     embed.add_field(name="Who may create images and press buttons", value=roles, inline=False)

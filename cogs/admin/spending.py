@@ -20,6 +20,11 @@ _FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
 
 Spent = dict[int, int]
 
+NOT_THE_OWNER: Final = (
+    "Only the bot's owner can see the AKOOL account's balance. Use /usage for what this server "
+    "spent."
+)
+
 
 def usage_embed(windows: list[Spent]) -> discord.Embed:
     """Totals per window, then each member's credits in every window, biggest spender first."""
@@ -84,8 +89,14 @@ class Spending(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def credits(self, interaction: discord.Interaction) -> None:
-        """Show how many credits the bot's AKOOL account has left."""
+        """Show how many credits the bot's AKOOL account has left (for the bot's owner)."""
         # AKOOL may take longer than Discord's 3 seconds to answer, with retries.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        # One AKOOL account pays for every server the bot is in: its balance is the operator's
+        # business, not that of each server's admins. is_owner asks Discord who owns the
+        # application (its owner, or a team's admins and developers) once, then remembers.
+        if not await self.bot.is_owner(interaction.user):
+            await interaction.followup.send(NOT_THE_OWNER, ephemeral=True)
+            return
         credit = await self.bot.akool.get_credit()
         await interaction.followup.send(credit_text(credit.balance), ephemeral=True)

@@ -507,6 +507,29 @@ async def test_a_banned_word_is_refused_before_akool(world: World, admin: FakeUs
     ]
 
 
+DODGES = {
+    "zero-width space": "a dra\u200bgon over the sea",
+    "Cyrillic o": "a dragon over the sea".replace("o", "\u043e"),
+    "full-width": "a \uff44\uff52\uff41\uff47\uff4f\uff4e over the sea",
+    "soft hyphen and Greek alpha": "a dr\u03b1\u00adgon over the sea",
+}
+
+
+@pytest.mark.parametrize("prompt", DODGES.values(), ids=DODGES.keys())
+async def test_a_disguised_banned_word_is_refused_before_akool(
+    world: World, admin: FakeUser, prompt: str
+):
+    async with world.running():
+        await settings_command(world, admin, "banned-word add", {"word": "Dragon"})
+        refusal = await refused_imagine(world, world.alice, prompt)
+
+    assert refusal.type == 4
+    assert refusal.ephemeral
+    assert "“dragon”" in refusal.content
+    assert "Nothing was spent" in refusal.content
+    assert world.akool.calls["createbyprompt"] == 0
+
+
 async def test_buttons_for_the_requester_only(world: World, admin: FakeUser):
     async with world.running():
         grid = await start_grid(world, world.alice)
@@ -662,12 +685,13 @@ async def credits(world: World, user: FakeUser) -> FakeMessage:
     return await ix.wait_followup()
 
 
-async def test_credits_shows_the_account_balance(world: World, admin: FakeUser):
+async def test_credits_shows_the_account_balance(world: World):
+    owner = world.discord.owner  # owns the application (and, here, the server)
     async with world.running():
         world.akool.balance = 1234.5
-        fractional = await credits(world, admin)
+        fractional = await credits(world, owner)
         world.akool.balance = 987
-        whole = await credits(world, admin)
+        whole = await credits(world, owner)
 
     assert fractional.ephemeral
     assert "1,234.50 credits left" in fractional.content
@@ -675,10 +699,49 @@ async def test_credits_shows_the_account_balance(world: World, admin: FakeUser):
     assert world.akool.calls["quota"] == 2
 
 
-async def test_credits_says_what_akool_refused(world: World, admin: FakeUser):
+async def test_credits_says_what_akool_refused(world: World):
     world.akool.inject(Fault(FaultKind.CODE, code=1101, endpoint="quota"))
     async with world.running():
-        answer = await credits(world, admin)
+        answer = await credits(world, world.discord.owner)
 
     assert answer.ephemeral
     assert answer.content == USER_MESSAGES[1101]
+
+
+async def test_credits_is_refused_to_a_server_admin_who_does_not_own_the_bot(
+    world: World, admin: FakeUser
+):
+    world.akool.balance = 987
+    async with world.running():
+        answer = await credits(world, admin)
+        # The owner still gets it, in the same process.
+        owned = await credits(world, world.discord.owner)
+
+    assert answer.ephemeral
+    assert "Only the bot's owner" in answer.content
+    assert "987" not in answer.content
+    assert "987 credits left" in owned.content
+    assert world.akool.calls["quota"] == 1  # the owner's only
+
+
+async def test_credits_answers_the_owning_teams_admins_and_developers(
+    world: World, admin: FakeUser
+):
+    lead, dev, viewer = (world.discord.add_user(name=n, guild=world.guild) for n in "ldv")
+    world.discord.set_application_team(lead, {lead: "admin", dev: "developer", viewer: "read_only"})
+    world.akool.balance = 987
+    async with world.running():
+        answers = {
+            who.name: await credits(world, who)
+            for who in (lead, dev, viewer, admin, world.discord.owner)
+        }
+
+    assert {name: "987 credits left" in a.content for name, a in answers.items()} == {
+        "l": True,
+        "d": True,
+        "v": False,  # a read-only team member is not an owner of the bot
+        "admin": False,
+        "owner": False,  # owned by the team now, not by its old owner
+    }
+    assert all(a.ephemeral for a in answers.values())
+    assert world.akool.calls["quota"] == 2

@@ -8,6 +8,10 @@ sure a prompt full of mentions really goes through every one of those paths.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from bot import render
 from bot.akool.models import ImageStatus
 from tests.e2e.conftest import World, unwanted_pings
 from tests.fakes.akool import Fault, FaultKind, Timeline
@@ -51,7 +55,9 @@ async def test_a_prompt_full_of_mentions_pings_nobody_it_mentions(world: World):
         await ix.wait_original_edit(lambda m: "Done" in m.content)
         grid_id = str(grid.nonce)
         dm = world.discord.dm_channel(world.alice)
-        dm_copy = await world.discord.wait_for_message(dm, lambda m: prompt in m.content)
+        dm_copy = await world.discord.wait_for_message(
+            dm, lambda m: render.shown(prompt) in m.content
+        )
 
         # 🔄 by bob: an announcement replying to the grid, then bob's own grid.
         await world.discord.click(world.bob, grid, custom_id(grid_id, "reroll"))
@@ -91,7 +97,9 @@ async def test_a_prompt_full_of_mentions_pings_nobody_it_mentions(world: World):
         show = await world.discord.click(world.alice, status, custom_id(grid_id, "show"))
         await show.wait_followup(lambda m: "Posted" in m.content)
         repost = await world.wait_for_post(
-            lambda m: not world.is_post(m) and prompt in m.content and bool(m.attachments)
+            lambda m: (
+                not world.is_post(m) and render.shown(prompt) in m.content and bool(m.attachments)
+            )
         )
         history_ix = await world.discord.slash_command(world.alice, world.channel, "history")
         history = await history_ix.wait_response()
@@ -109,12 +117,15 @@ async def test_a_prompt_full_of_mentions_pings_nobody_it_mentions(world: World):
         "refusal": refusal,
         "repost": repost,
     }
+    # Each shows the mentions as text, escaped so that they do not even look like mentions.
+    escaped = render.shown(mentions)
     for name, message in shown.items():
-        assert mentions in message.content or mentions in str(message.embeds), name
+        assert escaped in message.content or escaped in embed_text(message.embeds), name
     assert press_announcement.referenced is grid
-    assert mentions in str(status.embeds)
-    # (/history cuts each prompt short, in the middle of the last mention.)
-    assert f"@everyone @here <@&{role.id}> <@{carol.id}>" in str(history.data)
+    assert escaped in embed_text(status.embeds)
+    # (/history cuts each prompt short, in the middle of the mentions.)
+    history_text = embed_text((history.data or {}).get("embeds") or [])
+    assert render.shown(f"@everyone @here <@&{role.id}>") in history_text
     # None of them, nor anything else the bot sent, pinged beyond the people it is for.
     assert unwanted_pings(world.discord) == []
     everything = sent_by_bot(world)
@@ -127,3 +138,8 @@ async def test_a_prompt_full_of_mentions_pings_nobody_it_mentions(world: World):
     assert pinged_at_creation(press_announcement) == {world.bob.id}
     assert pinged_at_creation(upscale) == {world.alice.id, world.bob.id}
     assert pinged_at_creation(reroll_post) == {world.alice.id, world.bob.id}
+
+
+def embed_text(embeds: list[dict[str, Any]]) -> str:
+    """The embeds' texts as Discord shows them (not as Python's repr escapes them)."""
+    return json.dumps(embeds, ensure_ascii=False).replace("\\\\", "\\")

@@ -119,6 +119,42 @@ class FakeUser:
 
 
 @dataclass(eq=False)
+class FakeTeam:
+    """The developer team that owns the application, as GET /oauth2/applications/@me shows it.
+
+    ``members`` maps each user to their team role: "admin", "developer" or "read_only"
+    (discord.py counts only admins and developers as the bot's owners).
+    """
+
+    id: int
+    owner: FakeUser
+    members: dict[FakeUser, str]
+    name: str = "the team"
+
+    def pseudo_user(self) -> FakeUser:
+        """The application's ``owner`` when a team owns it: a user standing for the team."""
+        return FakeUser(id=self.id, name=f"team{self.id}", discriminator="0000")
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "icon": None,
+            "owner_user_id": str(self.owner.id),
+            "members": [
+                {
+                    "team_id": str(self.id),
+                    "membership_state": 2,  # accepted
+                    "permissions": ["*"],
+                    "role": role,
+                    "user": user.payload(),
+                }
+                for user, role in self.members.items()
+            ],
+        }
+
+
+@dataclass(eq=False)
 class FakeRole:
     id: int
     guild_id: int

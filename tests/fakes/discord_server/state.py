@@ -28,6 +28,7 @@ from tests.fakes.discord_server.models import (
     FakeMember,
     FakeMessage,
     FakeRole,
+    FakeTeam,
     FakeUser,
     SnowflakeFactory,
     permissions_value,
@@ -65,6 +66,8 @@ class WorldState:
             id=self.application_id, name=bot_name, bot=True, discriminator="0001"
         )
         self.owner = FakeUser(id=self.snowflakes.next(), name="owner")
+        #: The developer team owning the application, if a team does (see set_application_team).
+        self.team: FakeTeam | None = None
         self.feed = ChangeFeed()
         self.http_base = ""  # "http://127.0.0.1:PORT" once started
         self.guilds: dict[int, FakeGuild] = {}
@@ -199,6 +202,16 @@ class WorldState:
             INTENT_GUILDS,
         )
         return role
+
+    def set_application_team(self, owner: FakeUser, members: dict[FakeUser, str]) -> FakeTeam:
+        """Make a developer team own the application: ``members`` maps each user to their team
+        role ("admin", "developer" or "read_only"); ``owner`` is the team's owner."""
+        self.team = FakeTeam(id=self.snowflakes.next(), owner=owner, members=dict(members))
+        return self.team
+
+    def application_owner(self) -> FakeUser:
+        """The application's ``owner`` field: its owner, or the team's pseudo-user."""
+        return self.team.pseudo_user() if self.team is not None else self.owner
 
     def add_user(
         self,
