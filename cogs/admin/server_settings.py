@@ -208,9 +208,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     @app_commands.describe(role="A role whose members should not create images")
     async def role_disallow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Stop a role's members creating images (everyone else still may unless you chose some)."""
-        _not_everyone(
-            role, "To let only some members in, allow their roles instead."
-        )
+        _not_everyone(role, "To let only some members in, allow their roles instead.")
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
             scope, note = disallowed(s.role_scope, role.id, role.mention, ROLES)

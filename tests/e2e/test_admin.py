@@ -639,6 +639,61 @@ async def test_the_channel_rules_apply_where_the_member_acts(
         assert replied_to(announced) == pressed.id  # beside the grid pressed, copy or not
 
 
+ROLE_MODES: dict[str, Callable[[FakeRole], ServerSettings]] = {
+    "everyone": lambda artists: ServerSettings(),
+    "only artists": lambda artists: ServerSettings(roles=frozenset({artists.id})),
+    "everyone except artists": lambda artists: ServerSettings(
+        roles_excluded=frozenset({artists.id})
+    ),
+}
+# (mode, whether the member is an artist) -> the refusal's words, or None where allowed.
+ROLE_RULES: dict[tuple[str, bool], str | None] = {
+    ("everyone", True): None,
+    ("everyone", False): None,
+    ("only artists", True): None,
+    ("only artists", False): "Only members with certain roles may create images",
+    ("everyone except artists", True): "One of your roles may not create images",
+    ("everyone except artists", False): None,
+}
+
+
+@pytest.mark.parametrize("action", ["imagine", "U1", "reroll"])
+@pytest.mark.parametrize(
+    "mode_and_member", ROLE_RULES.keys(), ids=lambda k: f"{k[0]}, {'an' if k[1] else 'no'} artist"
+)
+async def test_the_role_rules_apply_to_every_paid_action(
+    world: World, artists: FakeRole, mode_and_member: tuple[str, bool], action: str
+):
+    mode, is_artist = mode_and_member
+    member = world.discord.add_user(
+        name="carol", guild=world.guild, roles=[artists] if is_artist else []
+    )
+    refusal = ROLE_RULES[mode_and_member]
+    async with world.running() as bot:
+        grid = await grid_in(world, world.channel)
+        await save(bot, world, ROLE_MODES[mode](artists))
+        before = set(world.akool.jobs)
+        calls = dict(world.akool.calls)
+        if action == "imagine":
+            ix = await world.discord.slash_command(
+                member, world.channel, "imagine", {"prompt": "a cat"}
+            )
+        else:
+            ix = await world.discord.click(member, grid, button(grid, action))
+        answer = await ix.wait_response()
+        if refusal is None:
+            made = await world.wait_for_post(lambda m: world.is_post(m) and m.nonce not in before)
+
+    if refusal is not None:
+        assert answer.type == 4
+        assert answer.ephemeral
+        assert refusal in answer.content
+        assert world.akool.calls == calls
+        return
+    assert answer.type == (5 if action == "imagine" else 6)
+    assert member.id in made.mention_ids  # the new job is the member's
+
+
 async def test_a_member_without_an_allowed_role_is_refused(
     world: World, admin: FakeUser, artists: FakeRole
 ):
