@@ -145,7 +145,7 @@ EXCEPT_1 = Scope(excluded=frozenset({1}))
         (EXCEPT_1, "allow", 3, "already allowed"),
     ],
 )
-def test_allowing_and_disallowing_move_between_modes(scope, action, item, after):
+def test_allowing_and_disallowing_move_between_modes(scope: Scope, action, item, after):
     def act() -> Scope:
         if action == "allow":
             return scope.allowing(item, "#x", kind="channel", reset="/reset")
