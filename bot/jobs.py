@@ -277,9 +277,15 @@ class JobService:
         *,
         limits: Limits | None = None,
         intent: int | None = None,
+        channel_id: int | None = None,
     ) -> Job:
-        """A new grid with the same prompt, aspect and source image, credited to the presser."""
-        origin = Origin(presser_id, grid.guild_id, grid.channel_id)
+        """A new grid with the same prompt, aspect and source image, credited to the presser.
+
+        It belongs to ``channel_id``, where the press happened (a repost of the grid may be
+        elsewhere), or else to the grid's channel.
+        """
+        here = grid.channel_id if channel_id is None else channel_id
+        origin = Origin(presser_id, grid.guild_id, here)
         return await self.imagine(
             origin,
             grid.prompt,
@@ -357,6 +363,7 @@ class JobService:
         *,
         limits: Limits | None = None,
         refusal: UserFacingError | None = None,
+        channel_id: int | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
@@ -365,6 +372,7 @@ class JobService:
         for the presser to see. A loser learns how the winning press ended from
         :meth:`press_outcome`. ``refusal`` is why this presser may start no job (the server's
         rules): they may only lose, and it is raised should the button turn out to be free.
+        The job belongs to ``channel_id``, where the press happened, or else to the grid's.
         """
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won and await self._release_if_stale(parent, claim.press):
@@ -383,7 +391,8 @@ class JobService:
         settlement = self._settlement(key)
         outcome = PressOutcome(PressEnd.UNKNOWN)
         try:
-            result = await self._use_claim(parent, button, presser_id, limits)
+            here = parent.channel_id if channel_id is None else channel_id
+            result = await self._use_claim(parent, button, presser_id, limits, here)
             outcome = PressOutcome(PressEnd.STARTED, child=result.child)
             return result
         except Exception as exc:
@@ -395,16 +404,16 @@ class JobService:
                 settlement.set_result(outcome)
 
     async def _use_claim(
-        self, parent: Job, button: str, presser_id: int, limits: Limits | None
+        self, parent: Job, button: str, presser_id: int, limits: Limits | None, channel_id: int
     ) -> PressResult:
-        origin = Origin(presser_id, parent.guild_id, parent.channel_id)
+        origin = Origin(presser_id, parent.guild_id, channel_id)
         asked = False
         try:
             async with self._recording():
                 intent = await self._intent(origin, f"{button} of {parent.akool_id}", limits)
                 try:
                     asked = True
-                    return await self._start_press(parent, button, presser_id, intent)
+                    return await self._start_press(parent, button, origin, intent)
                 finally:
                     await self.store.drop_create_intent(intent)
         except Exception:
@@ -491,7 +500,7 @@ class JobService:
         return PressOutcome(PressEnd.UNKNOWN)
 
     async def _start_press(
-        self, parent: Job, button: str, presser_id: int, intent: int
+        self, parent: Job, button: str, origin: Origin, intent: int
     ) -> PressResult:
         try:
             created = await self.akool.press_button(
@@ -516,9 +525,9 @@ class JobService:
             NewJob(
                 akool_id=created.id,
                 kind=JobKind.BUTTON,
-                requester_id=presser_id,
+                requester_id=origin.requester_id,
                 guild_id=parent.guild_id,
-                channel_id=parent.channel_id,
+                channel_id=origin.channel_id,
                 prompt=parent.prompt,
                 scale=parent.scale,
                 parent_akool_id=parent.akool_id,

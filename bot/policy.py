@@ -64,12 +64,18 @@ def check_place(
     parent_channel_id: int | None = None,
 ) -> None:
     """The channel (or, in a thread, its parent) and the member's roles against the server's
-    allow-lists (empty = all)."""
-    if settings.channels and not settings.channels.intersection({channel_id, parent_channel_id}):
+    channel and role settings: all, only the allowed ones, or all but the disallowed ones."""
+    place = {channel_id} if parent_channel_id is None else {channel_id, parent_channel_id}
+    if settings.channels and not settings.channels & place:
         where = ", ".join(f"<#{c}>" for c in sorted(settings.channels))
         raise UserFacingError(f"The image bot works only in {where} on this server.")
-    if settings.roles and not settings.roles.intersection(role_ids):
+    if excluded := sorted(settings.channels_excluded & place):
+        raise UserFacingError(f"The image bot does not work in <#{excluded[0]}> on this server.")
+    roles = set(role_ids)
+    if settings.roles and not settings.roles & roles:
         raise UserFacingError("Only members with certain roles may create images on this server.")
+    if settings.roles_excluded & roles:
+        raise UserFacingError("One of your roles may not create images on this server.")
 
 
 def check_prompt(settings: ServerSettings, prompt: str) -> None:

@@ -6,6 +6,7 @@ in a stored row fall back to their defaults rather than breaking the server.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import re
@@ -31,15 +32,34 @@ class InvalidSetting(ValueError):
 class ServerSettings:
     """One server's settings; the defaults are what a server that never ran /settings gets."""
 
-    # Empty means every channel / everyone.
+    # Where the bot works and who may use it, each in one of three modes (see :class:`Scope`):
+    # both sets empty is every channel / everyone; ``channels`` (``roles``) non-empty is only
+    # those; ``channels_excluded`` (``roles_excluded``) non-empty is all but those. A row stored
+    # before the exclusions existed has none, so it keeps its meaning.
     channels: frozenset[int] = field(default_factory=frozenset)
     roles: frozenset[int] = field(default_factory=frozenset)
+    channels_excluded: frozenset[int] = field(default_factory=frozenset)
+    roles_excluded: frozenset[int] = field(default_factory=frozenset)
     max_active_jobs: int = 3
     max_daily_jobs: int = 25
     banned_words: tuple[str, ...] = ()
     # False: only the job's requester may press its buttons.
     buttons_for_everyone: bool = True
     default_aspect: str = "1:1"
+
+    @property
+    def channel_scope(self) -> Scope:
+        return Scope(self.channels, self.channels_excluded)
+
+    @property
+    def role_scope(self) -> Scope:
+        return Scope(self.roles, self.roles_excluded)
+
+    def with_channels(self, scope: Scope) -> Self:
+        return replace(self, channels=scope.only, channels_excluded=scope.excluded)
+
+    def with_roles(self, scope: Scope) -> Self:
+        return replace(self, roles=scope.only, roles_excluded=scope.excluded)
 
     def with_limits(self, *, active: int | None, daily: int | None) -> Self:
         if active is not None:
@@ -102,6 +122,8 @@ class ServerSettings:
         data = asdict(self)
         data["channels"] = sorted(self.channels)
         data["roles"] = sorted(self.roles)
+        data["channels_excluded"] = sorted(self.channels_excluded)
+        data["roles_excluded"] = sorted(self.roles_excluded)
         data["banned_words"] = list(self.banned_words)
         return json.dumps(data, sort_keys=True)
 
@@ -120,6 +142,71 @@ class ServerSettings:
             if f.name in data:
                 values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
         return cls(**values)
+
+
+class Mode(enum.Enum):
+    ALL = "all"
+    ONLY = "only"
+    EXCEPT = "all except"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which channels (or roles) the bot serves: all of them, only some, or all but some.
+
+    At most one of the two sets is non-empty after any change made here; should a stored row
+    hold both, :func:`bot.policy.check_place` applies both (listed, and not excluded).
+    """
+
+    only: frozenset[int] = frozenset()
+    excluded: frozenset[int] = frozenset()
+
+    @property
+    def mode(self) -> Mode:
+        if self.only:
+            return Mode.ONLY
+        return Mode.EXCEPT if self.excluded else Mode.ALL
+
+    def allowing(self, item: int, mention: str, *, kind: str, reset: str) -> Scope:
+        """``item`` allowed: "all" becomes "only it"; "only" gains it; "all except" loses it."""
+        match self.mode:
+            case Mode.ALL:
+                return Scope(only=frozenset({item}))
+            case Mode.ONLY:
+                if item in self.only:
+                    raise InvalidSetting(f"{mention} is already allowed.")
+                return replace(self, only=self.only | {item})
+            case Mode.EXCEPT:
+                if item not in self.excluded:
+                    raise InvalidSetting(
+                        f"{mention} is already allowed: only the {kind}s you disallowed are "
+                        f"not. To allow only certain {kind}s, use {reset} and then allow them."
+                    )
+                return replace(self, excluded=self.excluded - {item})
+
+    def disallowing(
+        self, item: int, mention: str, *, kind: str, everything: str, reset: str
+    ) -> Scope:
+        """``item`` disallowed: "all" becomes "all except it"; "all except" gains it; "only"
+        loses it, but never its last one, since an empty list would mean all, the opposite."""
+        match self.mode:
+            case Mode.ALL:
+                return Scope(excluded=frozenset({item}))
+            case Mode.EXCEPT:
+                if item in self.excluded:
+                    raise InvalidSetting(f"{mention} is already disallowed.")
+                return replace(self, excluded=self.excluded | {item})
+            case Mode.ONLY:
+                if item not in self.only:
+                    raise InvalidSetting(
+                        f"{mention} is not on the allowed list, so it is already disallowed."
+                    )
+                if self.only == {item}:
+                    raise InvalidSetting(
+                        f"{mention} is the only {kind} allowed, and removing it would allow "
+                        f"{everything}. Allow another {kind} first, or use {reset}."
+                    )
+                return replace(self, only=self.only - {item})
 
 
 def normalise_word(word: str) -> str:

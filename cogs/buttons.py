@@ -115,8 +115,11 @@ class Buttons(ButtonCog):
         # comes too late only learns who was first, so a member refused here may still learn.
         limits = None
         refusal: UserFacingError | None = None
+        # The rules of the channel pressed in apply (a repost may be far from the grid), and the
+        # job belongs there: it is made where it was asked for.
+        here = pressed_in(interaction)
         try:
-            origin = Origin(interaction.user.id, interaction.guild_id, parent.channel_id)
+            origin = Origin(interaction.user.id, interaction.guild_id, here)
             admission = await self.bot.jobs.admit(
                 origin,
                 policy.role_ids(interaction.user),
@@ -132,7 +135,7 @@ class Buttons(ButtonCog):
         await interaction.response.defer()
         try:
             result = await self.bot.jobs.press(
-                parent, button, interaction.user.id, limits=limits, refusal=refusal
+                parent, button, interaction.user.id, limits=limits, refusal=refusal, channel_id=here
             )
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
@@ -162,7 +165,9 @@ class Buttons(ButtonCog):
             raise UserFacingError(NO_PROMPT)
         # Every press spends the presser's credits: the server's rules and their limits apply,
         # and a refusal is private because nothing has been acknowledged yet.
-        origin = Origin(interaction.user.id, interaction.guild_id, grid.channel_id)
+        # Where pressed, as for U/V: that channel's rules, and the new grid is made there.
+        here = pressed_in(interaction)
+        origin = Origin(interaction.user.id, interaction.guild_id, here)
         roles = policy.role_ids(interaction.user)
         admission = await self.bot.jobs.admit(
             origin,
@@ -184,7 +189,9 @@ class Buttons(ButtonCog):
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
             await interaction.response.defer()
             source = await self._reroll_source(grid)
-            child = await self.bot.jobs.reroll(source, interaction.user.id, intent=intent)
+            child = await self.bot.jobs.reroll(
+                source, interaction.user.id, intent=intent, channel_id=here
+            )
         except (discord.NotFound, AkoolError, UserFacingError):
             # Nothing started (or Discord gave up on the press): the presser hears why, if
             # Discord still listens, from the error handler.
@@ -213,13 +220,15 @@ class Buttons(ButtonCog):
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
         grid_id = grid.result_message_id
-        if grid_id is None and interaction.message is not None:
-            grid_id = interaction.message.id
+        if (
+            grid_id is None or child.channel_id != grid.channel_id
+        ) and interaction.message is not None:
+            grid_id = interaction.message.id  # pressed on a repost: a reply to it, beside it
         reference = None
         if grid_id is not None:
             # The grid may have been deleted (🗑️) since: then a plain message rather than none.
             reference = discord.MessageReference(
-                message_id=grid_id, channel_id=grid.channel_id, fail_if_not_exists=False
+                message_id=grid_id, channel_id=child.channel_id, fail_if_not_exists=False
             )
         announcement = await channel.send(
             render.status_line(
@@ -329,6 +338,13 @@ def _why(error: AkoolError | None) -> str:
     if isinstance(error, AkoolUncertainCreateError):
         return " AKOOL did not answer it in time."
     return f" {error.user_message}"
+
+
+def pressed_in(interaction: discord.Interaction) -> int:
+    """The channel a button was pressed in (a thread is its own channel; its parent's rules
+    apply to it through ``policy.parent_channel_id``)."""
+    assert interaction.channel_id is not None  # a button is always on a message in a channel
+    return interaction.channel_id
 
 
 def may_delete(interaction: discord.Interaction, job: Job) -> bool:

@@ -40,6 +40,29 @@ def test_a_thread_inherits_its_channel():
         policy.check_place(settings, 99, [], parent_channel_id=11)
 
 
+@pytest.mark.parametrize(
+    ("channel", "parent", "refused"),
+    [(99, None, False), (10, None, True), (99, 10, True), (99, 11, False)],
+)
+def test_a_thread_of_a_disallowed_channel_is_disallowed(channel, parent, refused):
+    settings = ServerSettings(channels_excluded=frozenset({10}))
+
+    if refused:
+        with pytest.raises(UserFacingError, match="does not work in <#10>"):
+            policy.check_place(settings, channel, [], parent_channel_id=parent)
+    else:
+        policy.check_place(settings, channel, [], parent_channel_id=parent)
+
+
+def test_a_disallowed_role_refuses_whatever_other_roles_a_member_has():
+    settings = ServerSettings(roles_excluded=frozenset({5}))
+
+    policy.check_place(settings, 1, [4])
+    policy.check_place(settings, 1, [])
+    with pytest.raises(UserFacingError, match="One of your roles"):
+        policy.check_place(settings, 1, [4, 5])
+
+
 def test_roles():
     settings = ServerSettings(roles=frozenset({5}))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.server_settings import InvalidSetting, ServerSettings
+from bot.server_settings import InvalidSetting, Mode, Scope, ServerSettings
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,64 @@ def test_unusable_stored_values_fall_back_to_defaults(raw):
 def test_a_banned_word_needs_a_letter_or_digit():
     with pytest.raises(InvalidSetting, match="letter or digit"):
         ServerSettings().with_banned_word("!!!")
+
+
+def test_json_round_trip_of_exclusions():
+    settings = ServerSettings(channels_excluded=frozenset({5, 6}), roles_excluded=frozenset({7}))
+
+    assert ServerSettings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize(
+    ("raw", "channels", "roles"),
+    [
+        # Rows stored before the exclusions existed keep their meaning.
+        ('{"channels": [], "roles": [], "max_active_jobs": 4}', Mode.ALL, Mode.ALL),
+        ('{"channels": [1, 2], "roles": [3]}', Mode.ONLY, Mode.ONLY),
+        ('{"channels_excluded": [1], "roles_excluded": [3]}', Mode.EXCEPT, Mode.EXCEPT),
+    ],
+)
+def test_stored_rows_load_in_their_mode(raw, channels, roles):
+    settings = ServerSettings.from_json(raw)
+
+    assert (settings.channel_scope.mode, settings.role_scope.mode) == (channels, roles)
+
+
+ALL = Scope()
+ONLY_1_2 = Scope(only=frozenset({1, 2}))
+ONLY_1 = Scope(only=frozenset({1}))
+EXCEPT_1_2 = Scope(excluded=frozenset({1, 2}))
+EXCEPT_1 = Scope(excluded=frozenset({1}))
+
+
+# (scope, action, item) -> the scope after, or the words of the refusal.
+@pytest.mark.parametrize(
+    ("scope", "action", "item", "after"),
+    [
+        (ALL, "allow", 1, ONLY_1),
+        (ALL, "disallow", 1, EXCEPT_1),
+        (ONLY_1, "allow", 2, ONLY_1_2),
+        (ONLY_1, "allow", 1, "already allowed"),
+        (ONLY_1_2, "disallow", 2, ONLY_1),
+        (ONLY_1, "disallow", 1, "is the only channel allowed"),
+        (ONLY_1, "disallow", 3, "already disallowed"),
+        (EXCEPT_1, "disallow", 2, EXCEPT_1_2),
+        (EXCEPT_1, "disallow", 1, "already disallowed"),
+        (EXCEPT_1_2, "allow", 2, EXCEPT_1),
+        (EXCEPT_1, "allow", 1, ALL),
+        (EXCEPT_1, "allow", 3, "already allowed"),
+    ],
+)
+def test_allowing_and_disallowing_move_between_modes(scope: Scope, action, item, after):
+    def act() -> Scope:
+        if action == "allow":
+            return scope.allowing(item, "#x", kind="channel", reset="/reset")
+        return scope.disallowing(
+            item, "#x", kind="channel", everything="every channel", reset="/reset"
+        )
+
+    if isinstance(after, str):
+        with pytest.raises(InvalidSetting, match=after):
+            act()
+    else:
+        assert act() == after

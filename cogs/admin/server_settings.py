@@ -25,6 +25,8 @@ from bot.server_settings import (
     ASPECTS,
     DAILY_RANGE,
     InvalidSetting,
+    Mode,
+    Scope,
     ServerSettings,
     normalise_word,
 )
@@ -51,29 +53,58 @@ BUTTON_CHOICES: Final = [
 ]
 
 
-def allow(listed: frozenset[int], item: int, mention: str) -> frozenset[int]:
-    if item in listed:
-        raise InvalidSetting(f"{mention} is already allowed.")
-    return listed | {item}
+@dataclasses.dataclass(frozen=True, slots=True)
+class Words:
+    """How the answers name one kind of scope (channels or roles), and each mode of it."""
+
+    kind: str
+    everything: str
+    reset: str
+    modes: dict[Mode, str]
+
+    def now(self, scope: Scope) -> str:
+        return self.modes[scope.mode]
 
 
-def disallow(
-    listed: frozenset[int], item: int, mention: str, *, kind: str, everything: str, reset: str
-) -> frozenset[int]:
-    """``listed`` without ``item``. Never empty: an empty list means all, the very opposite."""
-    if not listed:
-        raise InvalidSetting(
-            f"No {kind} is singled out yet ({everything} may be used), so there is nothing to "
-            f"disallow. Allow the {kind}s you want instead."
-        )
-    if item not in listed:
-        raise InvalidSetting(f"{mention} is not on the allowed list.")
-    if listed == {item}:
-        raise InvalidSetting(
-            f"{mention} is the only {kind} allowed, and removing it would allow {everything}. "
-            f"Allow another {kind} first, or use {reset}."
-        )
-    return listed - {item}
+CHANNELS: Final = Words(
+    "channel",
+    "every channel",
+    "/settings channel all",
+    {
+        Mode.ALL: "The bot works in every channel.",
+        Mode.ONLY: "The bot works only in the channels you allowed.",
+        Mode.EXCEPT: "The bot works in every channel except the ones you disallowed.",
+    },
+)
+ROLES: Final = Words(
+    "role",
+    "every member",
+    "/settings role everyone",
+    {
+        Mode.ALL: "Every member may create images.",
+        Mode.ONLY: "Only members with a role you allowed may create images.",
+        Mode.EXCEPT: "Every member may create images except members with a role you disallowed.",
+    },
+)
+
+
+def allowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, str]:
+    """``scope`` with ``item`` allowed, and a sentence saying what that now means."""
+    updated = scope.allowing(item, mention, kind=words.kind, reset=words.reset)
+    return updated, f"Allowed {mention}. {words.now(updated)}"
+
+
+def disallowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, str]:
+    """``scope`` with ``item`` disallowed, and a sentence saying what that now means."""
+    updated = scope.disallowing(
+        item, mention, kind=words.kind, everything=words.everything, reset=words.reset
+    )
+    return updated, f"Disallowed {mention}. {words.now(updated)}"
+
+
+def _not_everyone(role: discord.Role, why: str) -> None:
+    if role.is_default():
+        raise UserFacingError(f"@everyone is every member. {why}")
 
 
 class ServerSettingsCog(commands.Cog, name="Server settings"):
@@ -131,34 +162,24 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     async def channel_allow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        """Let the bot work in a channel. Once one is allowed, it works only in allowed ones."""
+        """Let the bot work in a channel: only there (and in other allowed ones), or again."""
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            channels = allow(s.channels, channel.id, channel.mention)
-            note = f"Allowed {channel.mention}."
-            if not s.channels:
-                note += " The bot now works only in the channels you allow."
-            return dataclasses.replace(s, channels=channels), note
+            scope, note = allowed(s.channel_scope, channel.id, channel.mention, CHANNELS)
+            return s.with_channels(scope), note
 
         await self._change(interaction, change)
 
     @channel.command(name="disallow")
-    @app_commands.describe(channel="An allowed channel the bot should no longer work in")
+    @app_commands.describe(channel="A channel the bot should not work in")
     async def channel_disallow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        """Stop the bot working in a channel you allowed before."""
+        """Stop the bot working in a channel (it works in every other one unless you chose some)."""
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            left = disallow(
-                s.channels,
-                channel.id,
-                channel.mention,
-                kind="channel",
-                everything="every channel",
-                reset="/settings channel all",
-            )
-            return dataclasses.replace(s, channels=left), f"Disallowed {channel.mention}."
+            scope, note = disallowed(s.channel_scope, channel.id, channel.mention, CHANNELS)
+            return s.with_channels(scope), note
 
         await self._change(interaction, change)
 
@@ -167,43 +188,31 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
         """Let the bot work in every channel again."""
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return dataclasses.replace(s, channels=frozenset()), "The bot works in every channel."
+            return s.with_channels(Scope()), "The bot works in every channel."
 
         await self._change(interaction, change)
 
     @role.command(name="allow")
     @app_commands.describe(role="A role whose members may create images and press buttons")
     async def role_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        """Let a role create images. Once one is allowed, only allowed roles may."""
-        if role.is_default():
-            raise UserFacingError(
-                "@everyone is every member. Use /settings role everyone to let everyone in."
-            )
+        """Let a role create images: only it (and other allowed ones), or again."""
+        _not_everyone(role, "Use /settings role everyone to let everyone in.")
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            roles = allow(s.roles, role.id, role.mention)
-            note = f"Allowed {role.mention}."
-            if not s.roles:
-                note += " Now only members with an allowed role may create images."
-            return dataclasses.replace(s, roles=roles), note
+            scope, note = allowed(s.role_scope, role.id, role.mention, ROLES)
+            return s.with_roles(scope), note
 
         await self._change(interaction, change)
 
     @role.command(name="disallow")
-    @app_commands.describe(role="An allowed role whose members should no longer create images")
+    @app_commands.describe(role="A role whose members should not create images")
     async def role_disallow(self, interaction: discord.Interaction, role: discord.Role) -> None:
-        """Stop a role you allowed before from creating images."""
+        """Stop a role's members creating images (everyone else still may unless you chose some)."""
+        _not_everyone(role, "To let only some members in, allow their roles instead.")
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            left = disallow(
-                s.roles,
-                role.id,
-                role.mention,
-                kind="role",
-                everything="every member",
-                reset="/settings role everyone",
-            )
-            return dataclasses.replace(s, roles=left), f"Disallowed {role.mention}."
+            scope, note = disallowed(s.role_scope, role.id, role.mention, ROLES)
+            return s.with_roles(scope), note
 
         await self._change(interaction, change)
 
@@ -212,7 +221,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
         """Let every member create images and press buttons again."""
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return dataclasses.replace(s, roles=frozenset()), "Every member may create images."
+            return s.with_roles(Scope()), "Every member may create images."
 
         await self._change(interaction, change)
 

@@ -8,7 +8,7 @@ from typing import Final
 import discord
 
 from bot import render
-from bot.server_settings import ServerSettings
+from bot.server_settings import Mode, Scope, ServerSettings
 
 _FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
 
@@ -30,17 +30,28 @@ def joined(items: Iterable[str], limit: int = _FIELD_MAX) -> str:
     return text
 
 
+def scope_text(scope: Scope, mention: str, *, everything: str) -> str:
+    """ "All channels", "All channels except #a", "Only #a, #b" (roles alike)."""
+    match scope.mode:
+        case Mode.ALL:
+            return everything
+        case Mode.ONLY:
+            return _listed("Only ", scope.only, mention)
+        case Mode.EXCEPT:
+            return _listed(f"{everything} except ", scope.excluded, mention)
+
+
+def _listed(lead: str, ids: frozenset[int], mention: str) -> str:
+    return lead + joined((mention.format(i) for i in sorted(ids)), _FIELD_MAX - len(lead))
+
+
 def settings_embed(settings: ServerSettings, note: str | None = None) -> discord.Embed:
     """All of a server's settings; ``note`` says what was just changed."""
     embed = discord.Embed(
         title="Image bot settings", description=note, colour=discord.Colour.blurple()
     )
-    channels = (
-        joined(f"<#{c}>" for c in sorted(settings.channels))
-        if settings.channels
-        else "All channels"
-    )
-    roles = joined(f"<@&{r}>" for r in sorted(settings.roles)) if settings.roles else "Everyone"
+    channels = scope_text(settings.channel_scope, "<#{}>", everything="All channels")
+    roles = scope_text(settings.role_scope, "<@&{}>", everything="Everyone")
     buttons = (
         "Anyone in the channel"
         if settings.buttons_for_everyone

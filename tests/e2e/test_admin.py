@@ -18,7 +18,7 @@ from bot.akool.errors import USER_MESSAGES
 from bot.core import AkoolBot
 from bot.server_settings import ServerSettings
 from bot.store import JobKind, NewJob
-from tests.e2e.conftest import World
+from tests.e2e.conftest import World, replied_to
 from tests.fakes.akool import CREDITS_PER_JOB, Fault, FaultKind, Timeline
 from tests.fakes.discord import (
     FakeChannel,
@@ -163,21 +163,56 @@ CHANGES: dict[str, Case] = {
         "channel allow",
         lambda w: {"channel": w.channel},
         lambda w: ServerSettings(channels=frozenset({w.channel.id})),
-        lambda w: ("Channels", f"<#{w.channel.id}>"),
+        lambda w: ("Channels", f"Only <#{w.channel.id}>"),
     ),
     "allow a second channel": (
         lambda w: ServerSettings(channels=frozenset({w.channel.id})),
         "channel allow",
         lambda w: {"channel": extra_channel(w)},
         lambda w: ServerSettings(channels=frozenset({w.channel.id, extra_channel(w)})),
-        lambda w: ("Channels", f"<#{w.channel.id}>, <#{extra_channel(w)}>"),
+        lambda w: ("Channels", f"Only <#{w.channel.id}>, <#{extra_channel(w)}>"),
     ),
     "disallow a channel": (
         lambda w: ServerSettings(channels=frozenset({w.channel.id, extra_channel(w)})),
         "channel disallow",
         lambda w: {"channel": w.channel},
         lambda w: ServerSettings(channels=frozenset({extra_channel(w)})),
-        lambda w: ("Channels", f"<#{extra_channel(w)}>"),
+        lambda w: ("Channels", f"Only <#{extra_channel(w)}>"),
+    ),
+    "disallow a channel with all allowed": (
+        defaults,
+        "channel disallow",
+        lambda w: {"channel": w.channel},
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id})),
+        lambda w: ("Channels", f"All channels except <#{w.channel.id}>"),
+    ),
+    "disallow a second channel": (
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id})),
+        "channel disallow",
+        lambda w: {"channel": extra_channel(w)},
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id, extra_channel(w)})),
+        lambda w: ("Channels", f"All channels except <#{w.channel.id}>, <#{extra_channel(w)}>"),
+    ),
+    "allow a disallowed channel again": (
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id, extra_channel(w)})),
+        "channel allow",
+        lambda w: {"channel": w.channel},
+        lambda w: ServerSettings(channels_excluded=frozenset({extra_channel(w)})),
+        lambda w: ("Channels", f"All channels except <#{extra_channel(w)}>"),
+    ),
+    "allow the last disallowed channel again": (
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id})),
+        "channel allow",
+        lambda w: {"channel": w.channel},
+        defaults,
+        lambda w: ("Channels", "All channels"),
+    ),
+    "all channels again after disallowing": (
+        lambda w: ServerSettings(channels_excluded=frozenset({w.channel.id})),
+        "channel all",
+        lambda w: {},
+        defaults,
+        lambda w: ("Channels", "All channels"),
     ),
     "all channels again": (
         lambda w: ServerSettings(channels=frozenset({w.channel.id})),
@@ -191,14 +226,35 @@ CHANGES: dict[str, Case] = {
         "role allow",
         lambda w: {"role": role_named(w, "artists")},
         lambda w: ServerSettings(roles=frozenset({role_named(w, "artists")})),
-        lambda w: ("Who may create", f"<@&{role_named(w, 'artists')}>"),
+        lambda w: ("Who may create", f"Only <@&{role_named(w, 'artists')}>"),
     ),
     "disallow a role": (
         lambda w: ServerSettings(roles=frozenset({role_named(w, "artists"), 1234})),
         "role disallow",
         lambda w: {"role": role_named(w, "artists")},
         lambda w: ServerSettings(roles=frozenset({1234})),
-        lambda w: ("Who may create", "<@&1234>"),
+        lambda w: ("Who may create", "Only <@&1234>"),
+    ),
+    "disallow a role with everyone allowed": (
+        defaults,
+        "role disallow",
+        lambda w: {"role": role_named(w, "artists")},
+        lambda w: ServerSettings(roles_excluded=frozenset({role_named(w, "artists")})),
+        lambda w: ("Who may create", f"Everyone except <@&{role_named(w, 'artists')}>"),
+    ),
+    "allow a disallowed role again": (
+        lambda w: ServerSettings(roles_excluded=frozenset({role_named(w, "artists"), 1234})),
+        "role allow",
+        lambda w: {"role": role_named(w, "artists")},
+        lambda w: ServerSettings(roles_excluded=frozenset({1234})),
+        lambda w: ("Who may create", "Everyone except <@&1234>"),
+    ),
+    "everyone again after disallowing": (
+        lambda w: ServerSettings(roles_excluded=frozenset({1234})),
+        "role everyone",
+        lambda w: {},
+        defaults,
+        lambda w: ("Who may create", "Everyone"),
     ),
     "everyone again": (
         lambda w: ServerSettings(roles=frozenset({1234})),
@@ -380,17 +436,38 @@ REFUSALS: dict[str, Refusal] = {
         lambda w: {"channel": w.channel},
         "is already allowed",
     ),
-    "disallowing with all channels allowed": (
-        distinct,
-        "channel disallow",
-        lambda w: {"channel": w.channel},
-        "No channel is singled out yet (every channel may be used)",
-    ),
-    "disallowing a channel not on the list": (
+    "disallowing a channel not on the allowed list": (
         lambda w: dataclasses.replace(DISTINCT, channels=frozenset({extra_channel(w)})),
         "channel disallow",
         lambda w: {"channel": w.channel},
-        "is not on the allowed list",
+        "is not on the allowed list, so it is already disallowed",
+    ),
+    "a channel disallowed already": (
+        lambda w: dataclasses.replace(DISTINCT, channels_excluded=frozenset({w.channel.id})),
+        "channel disallow",
+        lambda w: {"channel": w.channel},
+        "is already disallowed",
+    ),
+    "allowing a channel not disallowed": (
+        lambda w: dataclasses.replace(DISTINCT, channels_excluded=frozenset({extra_channel(w)})),
+        "channel allow",
+        lambda w: {"channel": w.channel},
+        "is already allowed: only the channels you disallowed are not. To allow only certain "
+        "channels, use /settings channel all and then allow them.",
+    ),
+    "disallowing @everyone as a role": (
+        distinct,
+        "role disallow",
+        lambda w: {"role": w.guild.roles[guild_id(w)]},
+        "@everyone is every member.",
+    ),
+    "a role disallowed already": (
+        lambda w: dataclasses.replace(
+            DISTINCT, roles_excluded=frozenset({role_named(w, "artists")})
+        ),
+        "role disallow",
+        lambda w: {"role": role_named(w, "artists")},
+        "is already disallowed",
     ),
     "disallowing the last channel": (
         lambda w: dataclasses.replace(DISTINCT, channels=frozenset({w.channel.id})),
@@ -463,6 +540,158 @@ async def test_a_disallowed_channel_refuses_imagine_and_buttons(world: World, ad
         assert f"works only in <#{studio.id}>" in refusal.content
     assert (creates, presses) == (1, 0)
     assert world.akool.calls["createbyprompt"] == 2
+
+
+# Every channel mode, on every action that spends credits, in each channel: a press is judged
+# where it happens (on a grid posted there, or a copy reposted there from the other channel), and
+# a job it starts belongs there.
+
+PlaceRule = Callable[[World, FakeChannel], ServerSettings]  # (world, studio) -> settings
+
+CHANNEL_MODES: dict[str, PlaceRule] = {
+    "all": lambda w, studio: ServerSettings(),
+    "only studio": lambda w, studio: ServerSettings(channels=frozenset({studio.id})),
+    "all except images": lambda w, studio: ServerSettings(
+        channels_excluded=frozenset({w.channel.id})
+    ),
+}
+# (mode, channel acted in) -> the refusal's words, or None where the action is allowed.
+CHANNEL_RULES: dict[tuple[str, str], Callable[[World, FakeChannel], str] | None] = {
+    ("all", "images"): None,
+    ("all", "studio"): None,
+    ("only studio", "images"): lambda w, studio: f"works only in <#{studio.id}> on this server",
+    ("only studio", "studio"): None,
+    ("all except images", "images"): lambda w, studio: f"does not work in <#{w.channel.id}>",
+    ("all except images", "studio"): None,
+}
+PAID_ACTIONS = ("imagine", "U1", "reroll", "U1 on a repost", "reroll on a repost")
+
+
+async def grid_in(world: World, channel: FakeChannel) -> FakeMessage:
+    """A finished grid, made with /imagine in ``channel``."""
+    job_id = await start_job(world, world.alice, "a red fox", channel)
+    return await world.discord.wait_for_message(channel, world.is_post_of(job_id))
+
+
+async def repost_in(world: World, channel: FakeChannel, grid: FakeMessage) -> FakeMessage:
+    """``grid`` posted again in ``channel`` with /status and Post here."""
+    status = await world.discord.slash_command(
+        world.alice, channel, "status", {"job_id": str(grid.nonce)}
+    )
+    shown = await status.wait_followup()
+    show = await world.discord.click(world.alice, shown, button(grid, "show"))
+    await show.wait_followup(lambda m: "Posted" in m.content)
+    return await world.discord.wait_for_message(
+        channel, lambda m: m.id != grid.id and button(grid, "U1") in world.custom_ids_of(m)
+    )
+
+
+@pytest.mark.parametrize("action", PAID_ACTIONS)
+@pytest.mark.parametrize("mode_and_place", CHANNEL_RULES.keys(), ids="{0[0]} in {0[1]}".format)
+async def test_the_channel_rules_apply_where_the_member_acts(
+    world: World, mode_and_place: tuple[str, str], action: str
+):
+    mode, place = mode_and_place
+    studio = world.discord.add_channel(world.guild, name="studio")
+    here, other = (world.channel, studio) if place == "images" else (studio, world.channel)
+    refusal = CHANNEL_RULES[mode_and_place]
+    async with world.running() as bot:
+        # The grid (and its copy) are made while every channel is allowed.
+        pressed: FakeMessage | None = None
+        grid: FakeMessage | None = None
+        if action in ("U1", "reroll"):
+            pressed = grid = await grid_in(world, here)
+        elif action != "imagine":
+            grid = await grid_in(world, other)
+            pressed = await repost_in(world, here, grid)
+        await save(bot, world, CHANNEL_MODES[mode](world, studio))
+        before = set(world.akool.jobs)
+        calls = dict(world.akool.calls)
+        if pressed is None or grid is None:
+            ix = await world.discord.slash_command(world.bob, here, "imagine", {"prompt": "a cat"})
+        else:
+            ix = await world.discord.click(world.bob, pressed, button(grid, action.split()[0]))
+        answer = await ix.wait_response()
+        if refusal is None:
+            if pressed is None:
+                await ix.wait_original_edit(lambda m: "job `" in m.content)
+            else:
+                announced = await world.discord.wait_for_message(
+                    here, lambda m: f"<@{world.bob.id}>" in m.content and replied_to(m) is not None
+                )
+            (made,) = set(world.akool.jobs) - before
+            result = await world.discord.wait_for_message(here, world.is_post_of(made))
+            job = await bot.store.get_job(made)
+
+    if refusal is not None:
+        assert answer.type == 4
+        assert answer.ephemeral
+        assert refusal(world, studio) in answer.content
+        assert world.akool.calls == calls  # nothing asked of AKOOL
+        return
+    assert answer.type == (5 if pressed is None else 6)
+    # The job belongs to the channel it was asked for in, and is delivered there.
+    assert job is not None
+    assert job.channel_id == here.id
+    assert result in world.discord.messages(here)
+    assert not any(m.nonce == made for m in world.discord.messages(other))
+    if pressed is not None:
+        assert replied_to(announced) == pressed.id  # beside the grid pressed, copy or not
+
+
+ROLE_MODES: dict[str, Callable[[FakeRole], ServerSettings]] = {
+    "everyone": lambda artists: ServerSettings(),
+    "only artists": lambda artists: ServerSettings(roles=frozenset({artists.id})),
+    "everyone except artists": lambda artists: ServerSettings(
+        roles_excluded=frozenset({artists.id})
+    ),
+}
+# (mode, whether the member is an artist) -> the refusal's words, or None where allowed.
+ROLE_RULES: dict[tuple[str, bool], str | None] = {
+    ("everyone", True): None,
+    ("everyone", False): None,
+    ("only artists", True): None,
+    ("only artists", False): "Only members with certain roles may create images",
+    ("everyone except artists", True): "One of your roles may not create images",
+    ("everyone except artists", False): None,
+}
+
+
+@pytest.mark.parametrize("action", ["imagine", "U1", "reroll"])
+@pytest.mark.parametrize(
+    "mode_and_member", ROLE_RULES.keys(), ids=lambda k: f"{k[0]}, {'an' if k[1] else 'no'} artist"
+)
+async def test_the_role_rules_apply_to_every_paid_action(
+    world: World, artists: FakeRole, mode_and_member: tuple[str, bool], action: str
+):
+    mode, is_artist = mode_and_member
+    member = world.discord.add_user(
+        name="carol", guild=world.guild, roles=[artists] if is_artist else []
+    )
+    refusal = ROLE_RULES[mode_and_member]
+    async with world.running() as bot:
+        grid = await grid_in(world, world.channel)
+        await save(bot, world, ROLE_MODES[mode](artists))
+        before = set(world.akool.jobs)
+        calls = dict(world.akool.calls)
+        if action == "imagine":
+            ix = await world.discord.slash_command(
+                member, world.channel, "imagine", {"prompt": "a cat"}
+            )
+        else:
+            ix = await world.discord.click(member, grid, button(grid, action))
+        answer = await ix.wait_response()
+        if refusal is None:
+            made = await world.wait_for_post(lambda m: world.is_post(m) and m.nonce not in before)
+
+    if refusal is not None:
+        assert answer.type == 4
+        assert answer.ephemeral
+        assert refusal in answer.content
+        assert world.akool.calls == calls
+        return
+    assert answer.type == (5 if action == "imagine" else 6)
+    assert member.id in made.mention_ids  # the new job is the member's
 
 
 async def test_a_member_without_an_allowed_role_is_refused(
