@@ -126,16 +126,17 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "jobs-intent-unlimited",
         "bot/jobs.py",
-        "            now=self._clock(),\n            limits=limits,\n",
-        "            now=self._clock(),\n            limits=None,\n",
+        "            limits=limits,\n            reply=reply,\n",
+        "            limits=None,\n            reply=reply,\n",
         "limits not checked atomically when the create is written down",
         (*POLICY, "tests/e2e/test_reroll_delete.py"),
     ),
     Mutant(
         "jobs-intent-left-on-refusal",
         "bot/jobs.py",
-        "                await self.store.drop_create_intent(intent)\n                raise\n",
-        "                raise\n",
+        "                if own:\n"
+        "                    await self.store.drop_create_intent(intent)\n",
+        "                if own:\n                    pass\n",
         "a create AKOOL refused leaves its intent behind (counted, later reported as lost)",
         ("tests/test_jobs.py", "tests/e2e/test_imagine.py", "tests/e2e/test_fair_use.py"),
     ),
@@ -298,8 +299,14 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "notifier-everyone-pinged",
         "bot/notifier.py",
-        "                everyone=False,\n",
-        "                everyone=True,\n",
+        "                everyone=False,\n"
+        "                roles=False,\n"
+        "                replied_user=False,\n"
+        "                users=[discord.Object(u) for u in pings],\n",
+        "                everyone=True,\n"
+        "                roles=False,\n"
+        "                replied_user=False,\n"
+        "                users=[discord.Object(u) for u in pings],\n",
         "a completion post may ping @everyone from the prompt",
         (*DELIVERY, "tests/e2e/test_hostile.py"),
     ),
