@@ -12,7 +12,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 from tests.fakes.akool import FakeAkool
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeInteraction, FakeMessage, FakeUser
+from tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # How long a stopped process is left to run between two looks at what it is doing.
@@ -31,9 +31,8 @@ T = TypeVar("T")
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port for a child's HTTP server that no other test process is given meanwhile."""
+    return reserved_port()
 
 
 def bot_env(

@@ -25,6 +25,7 @@ import bot.runner
 from bot.secret import Secret
 from bot.web import WebServer
 from tests.e2e.conftest import World
+from tests.ports import reserved_port
 
 DEADLINE = 1.0
 # Generous for a loaded machine, yet short of aiohttp's own 10 s of lingering after an answer.
@@ -41,19 +42,13 @@ BODY_HEAD = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def receiver(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
     """The world with webhooks on and the bot's HTTP server built with a short deadline."""
     monkeypatch.setattr(
         bot.runner, "WebServer", functools.partial(WebServer, request_deadline=DEADLINE)
     )
-    port = free_port()
+    port = reserved_port()
     world.settings = dataclasses.replace(
         world.settings,
         http_port=port,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import time
 
 import aiohttp
@@ -18,21 +17,16 @@ from bot.store import Job, JobStatus
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
 from tests.fakes.discord import run_bot
+from tests.ports import reserved_port
 
 # Polls so rare that only the webhook can explain a quick delivery.
 SLOW_POLL = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def hooked(world: World) -> World:
     """The world with webhooks on: AKOOL is told the bot's URL and the client id is set."""
-    port = free_port()
+    port = reserved_port()
     world.settings = dataclasses.replace(
         world.settings,
         http_port=port,

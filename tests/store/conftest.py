@@ -1,6 +1,7 @@
 """Every store test runs against both backends: SQLite always, PostgreSQL when
 ``TEST_DATABASE_URL`` names a server (``.ci/run`` provides one). Without it the PostgreSQL cases
-are reported as skipped, with the reason, never passed silently.
+are reported as skipped, with the reason, never passed silently; under ``REQUIRE_POSTGRES=1``
+(CI) they fail.
 
 Each PostgreSQL case gets a schema of its own (see :func:`tests.postgres.postgres_schema`).
 """

@@ -1,0 +1,5 @@
+import sys
+
+from tools.mutants.runner import main
+
+sys.exit(main())

@@ -1,0 +1,411 @@
+"""The defects the suite must catch: each one a mistake a developer could plausibly make in the
+code that holds the bot's promises (who may spend credits, every job posted exactly once, nothing
+trusted from outside).
+
+Each is an exact snippet of one file and its replacement. A snippet that is no longer in its file
+(or is there twice) is reported by the runner, so a refactor that moves code shows up here
+rather than leaving a mutant that tests nothing. ``tests`` are the test files that should catch
+the defect; a defect they miss is tried against the whole suite before it counts as survived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    name: str
+    path: str
+    original: str
+    replacement: str
+    description: str
+    tests: tuple[str, ...]
+
+    @property
+    def needs_postgres(self) -> bool:
+        """Only the PostgreSQL half of the store tests can catch a defect in its store."""
+        return self.path.endswith("postgres.py")
+
+
+WEBHOOK = ("tests/test_webhook.py", "tests/e2e/test_webhooks.py")
+STORE = ("tests/store",)
+PRESSES = (
+    "tests/test_jobs.py",
+    "tests/e2e/test_buttons.py",
+    "tests/e2e/test_reroll_delete.py",
+    "tests/e2e/test_hostile.py",
+    "tests/e2e/test_admin.py",
+    "tests/e2e/test_fair_use.py",
+)
+POLICY = ("tests/test_policy.py", "tests/e2e/test_admin.py", "tests/e2e/test_fair_use.py")
+DELIVERY = (
+    "tests/test_notifier.py",
+    "tests/e2e/test_notify.py",
+    "tests/e2e/test_imagine.py",
+    "tests/e2e/test_discord_faults.py",
+    "tests/e2e/test_restart.py",
+)
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- bot/webhook.py: nothing from outside is trusted ---
+    Mutant(
+        "webhook-signature-skipped",
+        "bot/webhook.py",
+        "if not hmac.compare_digest(expected.encode(), sig.lower().encode()):",
+        "if False:",
+        "webhook signature check skipped",
+        WEBHOOK,
+    ),
+    Mutant(
+        "webhook-freshness-skipped",
+        "bot/webhook.py",
+        "        self._check_fresh(timestamp)\n",
+        "",
+        "webhook freshness check skipped",
+        WEBHOOK,
+    ),
+    Mutant(
+        "webhook-replay-key-is-nonce",
+        "bot/webhook.py",
+        "            signature=expected,\n",
+        "            signature=nonce,\n",
+        "replays recognised by AKOOL's 4-digit nonce (genuine callbacks sharing one are dropped)",
+        WEBHOOK,
+    ),
+    Mutant(
+        "webhook-replay-ledger-skipped",
+        "bot/web.py",
+        "        if not fresh:\n",
+        "        if False:\n",
+        "replay ledger not consulted",
+        WEBHOOK,
+    ),
+    # --- bot/policy.py: who may spend the server's credits ---
+    Mutant(
+        "policy-thread-parent-ignored",
+        "bot/policy.py",
+        "settings.channels.intersection({channel_id, parent_channel_id})",
+        "settings.channels.intersection({channel_id})",
+        "a thread no longer inherits its channel's place on the allow-list",
+        POLICY,
+    ),
+    Mutant(
+        "policy-roles-ignored",
+        "bot/policy.py",
+        "if settings.roles and not settings.roles.intersection(role_ids):",
+        "if False:",
+        "the role allow-list is not checked",
+        POLICY,
+    ),
+    Mutant(
+        "policy-everyone-setting-ignored",
+        "bot/policy.py",
+        "if not settings.buttons_for_everyone and job.requester_id != user_id:",
+        "if job.requester_id != user_id:",
+        "buttons are requester-only even where the server opened them to everyone",
+        (*POLICY, "tests/e2e/test_buttons.py", "tests/e2e/test_reroll_delete.py"),
+    ),
+    # --- bot/jobs.py: starting jobs and pressing buttons ---
+    Mutant(
+        "jobs-banned-word-skipped",
+        "bot/jobs.py",
+        "        if prompt is not None:\n            policy.check_prompt(settings, prompt)\n",
+        "",
+        "banned-word check skipped on /imagine",
+        POLICY,
+    ),
+    Mutant(
+        "jobs-daily-limit-not-admitted",
+        "bot/jobs.py",
+        "if usage.active >= limits.active or usage.daily >= limits.daily:",
+        "if usage.active >= limits.active:",
+        "the daily limit is not checked before the command is acknowledged",
+        POLICY,
+    ),
+    Mutant(
+        "jobs-intent-unlimited",
+        "bot/jobs.py",
+        "            limits=limits,\n            reply=reply,\n",
+        "            limits=None,\n            reply=reply,\n",
+        "limits not checked atomically when the create is written down",
+        (*POLICY, "tests/e2e/test_reroll_delete.py"),
+    ),
+    Mutant(
+        "jobs-intent-left-on-refusal",
+        "bot/jobs.py",
+        "                if own:\n"
+        "                    await self.store.drop_create_intent(intent)\n",
+        "                if own:\n                    pass\n",
+        "a create AKOOL refused leaves its intent behind (counted, later reported as lost)",
+        ("tests/test_jobs.py", "tests/e2e/test_imagine.py", "tests/e2e/test_fair_use.py"),
+    ),
+    Mutant(
+        "jobs-ambiguous-press-released",
+        "bot/jobs.py",
+        "            if button not in fresh.used_buttons:\n",
+        "            if True:\n",
+        "claim released after an ambiguous createbybutton failure",
+        (*PRESSES, "tests/e2e/test_akool_faults.py"),
+    ),
+    Mutant(
+        "jobs-refused-press-kept",
+        "bot/jobs.py",
+        "            else:\n"
+        "                await self.store.release_press(parent.akool_id, button)\n",
+        "",
+        "a press AKOOL refused keeps the button blocked",
+        PRESSES,
+    ),
+    Mutant(
+        "jobs-used-elsewhere-released",
+        "bot/jobs.py",
+        "if exc.code in (1010, 1011):",
+        "if False:",
+        "a button used elsewhere (1010/1011) is released for another press",
+        PRESSES,
+    ),
+    Mutant(
+        "jobs-stale-claim-used-released",
+        "bot/jobs.py",
+        "        if press.button in fresh.used_buttons:\n            return False\n",
+        "",
+        "a stale claim is released although AKOOL did use the button",
+        PRESSES,
+    ),
+    Mutant(
+        "jobs-reroll-credited-to-requester",
+        "bot/jobs.py",
+        "origin = Origin(presser_id, grid.guild_id, grid.channel_id)",
+        "origin = Origin(grid.requester_id, grid.guild_id, grid.channel_id)",
+        "a re-roll is credited to the grid's requester, not to the member who pressed it",
+        PRESSES,
+    ),
+    # --- cogs/buttons.py: what a press may do ---
+    Mutant(
+        "buttons-guild-check-dropped",
+        "cogs/buttons.py",
+        "if job is None or job.guild_id != interaction.guild_id:",
+        "if job is None:",
+        "guild check dropped from a button press",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-reroll-banned-word-skipped",
+        "cogs/buttons.py",
+        "            prompt=grid.prompt,\n",
+        "            prompt=None,\n",
+        "banned-word check skipped on re-roll",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-reroll-requester-only-skipped",
+        "cogs/buttons.py",
+        "        policy.check_may_press(admission.settings, grid, interaction.user.id)\n",
+        "",
+        "requester-only rule skipped on re-roll",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-press-requester-only-skipped",
+        "cogs/buttons.py",
+        "            policy.check_may_press(admission.settings, parent, interaction.user.id)\n",
+        "",
+        "requester-only rule skipped on U/V presses",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-press-not-limited",
+        "cogs/buttons.py",
+        "            limits = admission.limits\n",
+        "",
+        "a U/V press is not counted against the presser's limits",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-delete-by-anyone",
+        "cogs/buttons.py",
+        "return interaction.guild_id is not None and interaction.permissions.manage_messages",
+        "return interaction.guild_id is not None",
+        "any member may delete any post",
+        PRESSES,
+    ),
+    Mutant(
+        "buttons-post-here-other-server",
+        "cogs/buttons.py",
+        "if job is not None and job.guild_id != interaction.guild_id:",
+        "if False:",
+        "Post here re-posts another server's job",
+        (*PRESSES, "tests/e2e/test_jobs.py"),
+    ),
+    # --- cogs/jobs.py and bot/core.py ---
+    Mutant(
+        "status-other-server-shown",
+        "cogs/jobs.py",
+        "if stored is not None and stored.guild_id != interaction.guild_id:",
+        "if False:",
+        "/status shows another server's job as stored",
+        ("tests/e2e/test_jobs.py", "tests/e2e/test_hostile.py"),
+    ),
+    Mutant(
+        "client-default-mentions-removed",
+        "bot/core.py",
+        "            allowed_mentions=discord.AllowedMentions.none(),\n",
+        "",
+        "client default allowed_mentions removed",
+        ("tests/e2e/test_hostile.py", "tests/test_bot.py", "tests/e2e/test_imagine.py"),
+    ),
+    # --- bot/notifier.py: every job posted exactly once ---
+    Mutant(
+        "notifier-margin-added",
+        "bot/notifier.py",
+        "return limit - _UPLOAD_MARGIN",
+        "return limit + _UPLOAD_MARGIN",
+        "upload margin added instead of subtracted",
+        DELIVERY,
+    ),
+    Mutant(
+        "notifier-nonce-not-sent",
+        "bot/notifier.py",
+        "            nonce=nonce_for(job),\n",
+        "",
+        "nonce not sent with the completion post",
+        (*DELIVERY, "tests/e2e/test_crash.py"),
+    ),
+    Mutant(
+        "notifier-dm-copy-on-retry",
+        "bot/notifier.py",
+        "if first and in_channel:",
+        "if in_channel:",
+        "a delivery that did not record the post sends the DM copy again",
+        DELIVERY,
+    ),
+    Mutant(
+        "notifier-rate-limit-given-up",
+        "bot/notifier.py",
+        "return exc.status >= 500 or exc.status in (401, 429)",
+        "return exc.status >= 500",
+        "a post refused for a rate limit or a reset token is given up instead of retried",
+        DELIVERY,
+    ),
+    Mutant(
+        "notifier-forbidden-not-dmed",
+        "bot/notifier.py",
+        "except (discord.Forbidden, discord.NotFound) as exc:",
+        "except discord.NotFound as exc:",
+        "a channel closed to the bot (403) is given up on instead of sending the post by DM",
+        DELIVERY,
+    ),
+    Mutant(
+        "notifier-everyone-pinged",
+        "bot/notifier.py",
+        "                everyone=False,\n"
+        "                roles=False,\n"
+        "                replied_user=False,\n"
+        "                users=[discord.Object(u) for u in pings],\n",
+        "                everyone=True,\n"
+        "                roles=False,\n"
+        "                replied_user=False,\n"
+        "                users=[discord.Object(u) for u in pings],\n",
+        "a completion post may ping @everyone from the prompt",
+        (*DELIVERY, "tests/e2e/test_hostile.py"),
+    ),
+    # --- bot/store: the database is the source of truth ---
+    Mutant(
+        "sqlite-status-not-forward-only",
+        "bot/store/sqlite.py",
+        "  AND (jobs.status_rank < v.status_rank OR jobs.status = v.status)\n",
+        "",
+        "forward-only status transition dropped (SQLite)",
+        STORE,
+    ),
+    Mutant(
+        "postgres-status-not-forward-only",
+        "bot/store/postgres.py",
+        "  AND (jobs.status_rank < v.status_rank OR jobs.status = v.status)\n",
+        "",
+        "forward-only status transition dropped (PostgreSQL)",
+        STORE,
+    ),
+    Mutant(
+        "sqlite-delivered-twice",
+        "bot/store/sqlite.py",
+        "    claimed_until = NULL, updated_at = ?\nWHERE akool_id = ? AND delivery = 'pending'\n"
+        '"""\n\n_MARK_UNDELIVERABLE',
+        '    claimed_until = NULL, updated_at = ?\nWHERE akool_id = ?\n"""\n\n_MARK_UNDELIVERABLE',
+        "a second delivery of a job counts as the first (mark_delivered not pending-only)",
+        (*STORE, "tests/e2e/test_notify.py"),
+    ),
+    Mutant(
+        "sqlite-every-press-wins",
+        "bot/store/sqlite.py",
+        "ON CONFLICT (parent_akool_id, button) DO NOTHING",
+        "ON CONFLICT (parent_akool_id, button) DO UPDATE SET presser_id = excluded.presser_id",
+        "every press of a button wins its claim (SQLite)",
+        (*STORE, "tests/e2e/test_buttons.py"),
+    ),
+    Mutant(
+        "postgres-every-press-wins",
+        "bot/store/postgres.py",
+        "ON CONFLICT (parent_akool_id, button) DO NOTHING",
+        "ON CONFLICT (parent_akool_id, button) DO UPDATE SET presser_id = excluded.presser_id",
+        "every press of a button wins its claim (PostgreSQL)",
+        STORE,
+    ),
+    Mutant(
+        "sqlite-replay-seen-as-new",
+        "bot/store/sqlite.py",
+        "ON CONFLICT (signature) DO NOTHING",
+        "ON CONFLICT (signature) DO UPDATE SET seen_at = excluded.seen_at",
+        "replay ledger forgets: a repeated webhook signature counts as first seen",
+        STORE + WEBHOOK,
+    ),
+    Mutant(
+        "sqlite-limits-not-atomic",
+        "bot/store/sqlite.py",
+        "        if limits is None:\n            row = await self._fetch_one(",
+        "        if True:\n            row = await self._fetch_one(",
+        "limits not checked atomically in add_create_intent (SQLite)",
+        (*STORE, "tests/e2e/test_fair_use.py"),
+    ),
+    Mutant(
+        "postgres-member-lock-dropped",
+        "bot/store/postgres.py",
+        '            await connection.execute(_LOCK_MEMBER, f"limits:{guild_id}:{requester_id}")\n',
+        "",
+        "two processes can both slip under a member's limit (advisory lock dropped)",
+        STORE,
+    ),
+    Mutant(
+        "postgres-claims-not-skip-locked",
+        "bot/store/postgres.py",
+        "    FOR UPDATE SKIP LOCKED\n",
+        "",
+        "two processes can claim the same due job",
+        STORE,
+    ),
+    Mutant(
+        "postgres-new-job-not-announced",
+        "bot/store/postgres.py",
+        "            await self._announce(self._pool)\n            return rows.job(row), True\n",
+        "            return rows.job(row), True\n",
+        "a new job does not wake the other processes",
+        STORE,
+    ),
+    Mutant(
+        "sqlite-dead-holder-never-due",
+        "bot/store/sqlite.py",
+        "UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0",
+        "UPDATE jobs SET claimed_until = :until, due_at = NULL, woken = 0",
+        "a claimed job whose holder dies never comes due again",
+        STORE,
+    ),
+    Mutant(
+        "sqlite-history-across-servers",
+        "bot/store/sqlite.py",
+        "WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE",
+        "WHERE ? IS NOT NULL AND requester_id = ? AND akool_id LIKE ? ESCAPE",
+        "a member's history and autocomplete list their jobs from other servers",
+        (*STORE, "tests/e2e/test_history.py"),
+    ),
+)
