@@ -430,9 +430,8 @@ class JobService:
             if self._stopping:
                 raise UserFacingError(RESTARTING)
             origin = Origin(presser_id, parent.guild_id, parent.channel_id)
-            intent = await self._intent(
-                origin, parent.prompt, limits, reply=reply, asked=False, claim=press
-            )
+            what = f"{button} of {parent.akool_id}"
+            intent = await self._intent(origin, what, limits, reply=reply, asked=False, claim=press)
         except BaseException:
             # Refused before AKOOL was asked: nobody used the button.
             await self.store.release_press(parent.akool_id, button, pressed_at=press.pressed_at)

@@ -257,8 +257,8 @@ def lost_press_content(intent: CreateIntent, *, button_used: bool | None) -> str
     assert claim is not None
     button = claim.button
     action = "upscale" if button.startswith("U") else "variation"
-    of = what_prompt_text(intent.prompt) if intent.prompt.strip() else f"`{claim.parent_akool_id}`"
-    press = f"{button} ({action}) of {of}"
+    # A press's intent is named "<button> of <grid's job id>".
+    press = f"the {action} {excerpt(intent.prompt, 100)}"
     who = f"<@{intent.requester_id}>"
     if intent.akool_called_at is None:
         return (

@@ -465,7 +465,7 @@ async def test_a_lost_press_gives_its_button_back_only_if_akool_never_used_it(
         111,
         parent.guild_id,
         parent.channel_id,
-        parent.prompt,
+        f"V4 of {parent.akool_id}",
         now=clock.now,
         claim=claim,
         akool_called_at=clock.now if asked else None,
