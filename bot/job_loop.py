@@ -20,7 +20,7 @@ from bot.akool import AkoolClient, AkoolError, ImageStatus
 from bot.budget import Budget
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule, WebhookTrust
-from bot.store import Job, JobKind, JobStatus, JobStore, StatusUpdate
+from bot.store import CreateIntent, Job, JobKind, JobStatus, JobStore, StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ _JOB_GONE_CODES: Final = frozenset({1008, 1009, 1010})
 _MAX_IDLE: Final = 30.0
 # The longest pause between retries of one failing job.
 _MAX_BACKOFF: Final = 300.0
+# How long past AKOOL's request timeout a press may still be settling: a throttled press is
+# re-sent after a backoff, and every request waits for the shared request budget.
+PRESS_MARGIN: Final = 15.0
+# A lost command whose answer Discord refused for now (5xx) is tried again this much later.
+_ANSWER_RETRY: Final = 5.0
 
 
 _T = TypeVar("_T")
@@ -92,8 +97,10 @@ class JobLoop:
         # A claimed job is this process's for so long; should the process die, another
         # process (or this one, restarted) takes it over when the hold runs out.
         self._hold = hold
-        # A create intent older than this outlived any AKOOL request: its process died.
+        # A create intent older than this outlived any AKOOL request: its process died. A press
+        # asked of AKOOL may settle for longer (see PRESS_MARGIN).
         self._create_grace = create_grace
+        self._press_grace = create_grace + PRESS_MARGIN
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -164,10 +171,12 @@ class JobLoop:
 
     async def _idle_delay(self) -> float:
         """Until the next job is due or the next create intent can be lost, at most _MAX_IDLE."""
-        moments = [await self._store.next_due_at()]
-        earliest_intent = await self._store.earliest_create_intent()
-        if earliest_intent is not None:
-            moments.append(earliest_intent + self._create_grace)
+        moments = [
+            await self._store.next_due_at(),
+            await self._store.next_lost_intent_at(
+                grace=self._create_grace, press_grace=self._press_grace
+            ),
+        ]
         known = [m for m in moments if m is not None]
         if not known:
             return _MAX_IDLE
@@ -207,19 +216,94 @@ class JobLoop:
         return len(jobs)
 
     async def _report_lost_creates(self) -> None:
-        """Answer every command a crash left unanswered (see :class:`CreateIntent`)."""
-        for intent in await self._store.lost_create_intents(self._clock() - self._create_grace):
-            job = await self._store.get_job(intent.akool_id) if intent.akool_id else None
+        """Answer every command a crash left unanswered (see :class:`CreateIntent`).
+
+        Each lost intent is taken up in the store by exactly one process, so a command is never
+        answered twice by several processes' loops; one whose answer fails for now is tried
+        again later, by whichever process takes it up then.
+        """
+        now = self._clock()
+        lost = await self._store.claim_lost_intents(
+            started_before=now - self._create_grace,
+            pressed_before=now - self._press_grace,
+            now=now,
+            hold=self._hold,
+        )
+        for intent in lost:
             try:
-                await self._notifier.report_lost_create(intent, job)
-            except RetryLater as exc:
-                log.warning("Could not answer lost create %s yet: %s", intent.id, exc)
-                continue
-            except Exception:
+                await self._answer_lost(intent)
+            except Exception as exc:
                 # One intent that cannot be answered must not stop the loop for every job.
-                log.exception("Answering lost create %s failed; retrying later", intent.id)
+                if isinstance(exc, RetryLater):
+                    log.warning("Could not answer lost create %s yet: %s", intent.id, exc)
+                else:
+                    log.exception("Answering lost create %s failed; retrying later", intent.id)
+                await self._store.retry_intent_answer(intent.id, at=self._clock() + _ANSWER_RETRY)
                 continue
             await self._store.drop_create_intent(intent.id)
+
+    async def _answer_lost(self, intent: CreateIntent) -> None:
+        job = await self._store.get_job(intent.akool_id) if intent.akool_id else None
+        used: bool | None = None
+        claim = intent.claim
+        if claim is not None:
+            if job is not None:
+                # The press's job was stored: its claim names it (it may not have yet).
+                await self._store.set_press_child(claim.parent_akool_id, claim.button, job.akool_id)
+            else:
+                used = await self._settle_lost_press(intent)
+        await self._notifier.report_lost_create(intent, job, button_used=used)
+
+    async def _settle_lost_press(self, intent: CreateIntent) -> bool | None:
+        """Whether AKOOL used the button of a press a crash interrupted before its job was
+        stored; ``None`` if AKOOL cannot say. A button AKOOL did not use is given back.
+
+        Its claim, if it still stands, is released only when AKOOL was never asked or its own
+        ``used_buttons`` (as for a stale claim) say the press started nothing.
+        """
+        claim = intent.claim
+        assert claim is not None
+        current = await self._store.get_press(claim.parent_akool_id, claim.button)
+        if current is None or (current.presser_id, current.pressed_at) != (
+            claim.presser_id,
+            claim.pressed_at,
+        ):
+            return False  # released already (an earlier try at this answer, or as stale)
+        if intent.akool_called_at is not None:
+            try:
+                result = await self._akool.get_result(claim.parent_akool_id)
+            except AkoolError as exc:
+                if exc.retryable:
+                    raise RetryLater(
+                        f"AKOOL cannot say yet whether it used the button: {exc}"
+                    ) from exc
+                log.warning(
+                    "AKOOL cannot say whether %s of %s was used: %s",
+                    claim.button,
+                    claim.parent_akool_id,
+                    exc,
+                )
+                return None
+            parent = await self._store.get_job(claim.parent_akool_id)
+            if parent is not None:
+                await self._store.record_status(
+                    parent.akool_id,
+                    StatusUpdate.from_akool(result),
+                    now=self._clock(),
+                    due_at=parent.due_at,
+                )
+            if claim.button in result.used_buttons:
+                return True
+        log.info(
+            "Giving %s of %s back: the press by %s started nothing",
+            claim.button,
+            claim.parent_akool_id,
+            claim.presser_id,
+        )
+        await self._store.release_press(
+            claim.parent_akool_id, claim.button, pressed_at=claim.pressed_at
+        )
+        return False
 
     async def _guarded(self, step: Callable[..., Awaitable[_T]], job: Any, *args: Any) -> _T | None:
         """Run one job's step with bounded concurrency; a failure is logged and retried later."""

@@ -10,13 +10,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
 from bot.errors import UserFacingError
+from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.policy import LimitReached
 from bot.server_settings import ServerSettings
@@ -39,10 +40,6 @@ REROLL = "reroll"
 # A claim older than this that names no job was left by a crash (AKOOL answers a press well
 # within its request timeout), and is checked against AKOOL.
 STALE_CLAIM = 120.0
-
-# How long past AKOOL's request timeout a press may still be settling: a throttled press is
-# re-sent after a backoff, and every request waits for the shared request budget.
-PRESS_MARGIN = 15.0
 
 # A later presser re-reads a press being made by another process this often at first, then
 # less often.
@@ -72,12 +69,30 @@ class Admission:
     limits: Limits | None
 
 
+class GivenUpError(UserFacingError):
+    """The command's intent was reported lost before AKOOL was asked: nothing may start now."""
+
+
 @dataclass(frozen=True, slots=True)
 class PressResult:
-    """A press either started ``child``, or lost to ``winner`` (an earlier press)."""
+    """A press either started ``child``, or lost to ``winner`` (an earlier press).
+
+    ``intent`` is the started press's intent: it stays until :meth:`JobService.answered`.
+    """
 
     child: Job | None
     winner: ButtonPress | None = None
+    intent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A press that won its button, written down with its intent before AKOOL is asked."""
+
+    press: ButtonPress
+    intent: int
+    # Who pressed, and where: the job it starts belongs there.
+    origin: Origin
 
 
 class PressEnd(Enum):
@@ -304,10 +319,12 @@ class JobService:
         *,
         reply: InteractionReply | None = None,
         asked: bool = True,
+        claim: ButtonPress | None = None,
     ) -> int:
         """Write the create intent, within the member's limits; LimitReached if over one.
 
-        ``asked``: AKOOL is asked at once, so a crash can never mean it was not.
+        ``asked``: AKOOL is asked at once, so a crash can never mean it was not. ``claim``: the
+        create is this press of a grid's button.
         """
         now = self._clock()
         intent = await self.store.add_create_intent(
@@ -319,6 +336,7 @@ class JobService:
             limits=limits,
             reply=reply,
             akool_called_at=now if asked else None,
+            claim=claim,
         )
         if intent is None:
             assert limits is not None
@@ -364,6 +382,8 @@ class JobService:
         limits: Limits | None = None,
         refusal: UserFacingError | None = None,
         channel_id: int | None = None,
+        reply: InteractionReply | None = None,
+        acknowledge: Callable[[], Awaitable[object]] | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
@@ -373,54 +393,119 @@ class JobService:
         :meth:`press_outcome`. ``refusal`` is why this presser may start no job (the server's
         rules): they may only lose, and it is raised should the button turn out to be free.
         The job belongs to ``channel_id``, where the press happened, or else to the grid's.
+
+        ``acknowledge`` (the interaction's defer) is awaited once the press is written down: its
+        claim and, for a winner, its intent with ``reply``. From then on, whatever the moment of
+        a crash, the presser gets an answer: this process gives it, or the restarted one does
+        from the intent (see ``JobLoop``). Anything raised before the acknowledgement (a
+        refusal, a limit, a restart) is still in time for a private answer. A job's intent,
+        ``PressResult.intent``, stays until :meth:`answered` records its announcement.
         """
-        claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
-        if not claim.won and await self._release_if_stale(parent, claim.press):
-            claim = await self.store.claim_press(
-                parent.akool_id, button, presser_id, now=self._clock()
+        start = await self._claim(parent, button, presser_id, limits, refusal, reply, channel_id)
+        if acknowledge is not None:
+            try:
+                await acknowledge()
+            except BaseException:
+                if isinstance(start, _Claimed):
+                    await self._abandon(start)
+                raise
+        if not isinstance(start, _Claimed):
+            # A claim a crash left before its intent was written is checked against AKOOL:
+            # only now, since that may take longer than Discord waits for the acknowledgement.
+            if not await self._release_if_stale(parent, start):
+                return PressResult(child=None, winner=start)
+            start = await self._claim(
+                parent, button, presser_id, limits, refusal, reply, channel_id
             )
+            if not isinstance(start, _Claimed):
+                return PressResult(child=None, winner=start)
+        return await self._use_claim(parent, button, presser_id, start)
+
+    async def _claim(
+        self,
+        parent: Job,
+        button: str,
+        presser_id: int,
+        limits: Limits | None,
+        refusal: UserFacingError | None,
+        reply: InteractionReply | None,
+        channel_id: int | None,
+    ) -> _Claimed | ButtonPress:
+        """Claim the button and write the press's intent; the winning press if another won."""
+        claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won:
-            return PressResult(child=None, winner=claim.press)
-        if refusal is not None:
-            # Free after all (its claim was released, or stale): not this presser's to start.
-            await self.store.release_press(parent.akool_id, button)
-            raise refusal
-        key = _claim_key(claim.press)
-        # No await between the claim and this: a loser in this process finds the press here.
+            return claim.press
+        press = claim.press
+        try:
+            if refusal is not None:
+                # Free after all (its claim was released, or stale): not this presser's to start.
+                raise refusal
+            if self._stopping:
+                raise UserFacingError(RESTARTING)
+            here = parent.channel_id if channel_id is None else channel_id
+            origin = Origin(presser_id, parent.guild_id, here)
+            what = f"{button} of {parent.akool_id}"
+            intent = await self._intent(origin, what, limits, reply=reply, asked=False, claim=press)
+        except BaseException:
+            # Refused before AKOOL was asked: nobody used the button.
+            await self.store.release_press(parent.akool_id, button, pressed_at=press.pressed_at)
+            raise
+        key = _claim_key(press)
+        # No await between the claim's intent and this: a loser in this process finds it here.
         self._pressing.add(key)
+        self._settlement(key)
+        return _Claimed(press, intent, origin)
+
+    async def _abandon(self, claimed: _Claimed) -> None:
+        """Give back a claim whose interaction Discord gave up on before it was acknowledged."""
+        press = claimed.press
+        key = _claim_key(press)
+        try:
+            await self.store.release_press(
+                press.parent_akool_id, press.button, pressed_at=press.pressed_at
+            )
+            await self.store.drop_create_intent(claimed.intent)
+        finally:
+            self._pressing.discard(key)
+            settlement = self._settlement(key)
+            if not settlement.done():
+                settlement.set_result(PressOutcome(PressEnd.FREED))
+
+    async def _use_claim(
+        self, parent: Job, button: str, presser_id: int, claimed: _Claimed
+    ) -> PressResult:
+        key = _claim_key(claimed.press)
         settlement = self._settlement(key)
         outcome = PressOutcome(PressEnd.UNKNOWN)
+        intent = claimed.intent
+        asked = False
         try:
-            here = parent.channel_id if channel_id is None else channel_id
-            result = await self._use_claim(parent, button, presser_id, limits, here)
-            outcome = PressOutcome(PressEnd.STARTED, child=result.child)
-            return result
+            async with self._recording():
+                if not await self.store.mark_akool_call(intent, at=self._clock()):
+                    # Reported lost (it waited longer than any press takes) before AKOOL was
+                    # asked: the presser was told nothing started, and the claim is given back.
+                    raise GivenUpError(GIVEN_UP)
+                asked = True
+                child = await self._start_press(parent, button, claimed)
+            outcome = PressOutcome(PressEnd.STARTED, child=child)
+            return PressResult(child=child, intent=intent)
         except Exception as exc:
-            outcome = await self._outcome_after(claim.press, exc)
+            given_up = isinstance(exc, GivenUpError)
+            if not asked and not given_up:
+                # Refused (a restart) before AKOOL was asked: nobody used the button.
+                await self.store.release_press(
+                    parent.akool_id, button, pressed_at=claimed.press.pressed_at
+                )
+            outcome = await self._outcome_after(claimed.press, exc)
+            if isinstance(exc, AkoolError | UserFacingError) and not given_up:
+                # The presser hears why from the error raised; only a crash leaves it behind.
+                # (One given up on belongs to the job loop, which gives the claim back.)
+                await self.store.drop_create_intent(intent)
             raise
         finally:
             self._pressing.discard(key)
             if not settlement.done():
                 settlement.set_result(outcome)
-
-    async def _use_claim(
-        self, parent: Job, button: str, presser_id: int, limits: Limits | None, channel_id: int
-    ) -> PressResult:
-        origin = Origin(presser_id, parent.guild_id, channel_id)
-        asked = False
-        try:
-            async with self._recording():
-                intent = await self._intent(origin, f"{button} of {parent.akool_id}", limits)
-                try:
-                    asked = True
-                    return await self._start_press(parent, button, origin, intent)
-                finally:
-                    await self.store.drop_create_intent(intent)
-        except Exception:
-            if not asked:
-                # Refused (a limit, a restart) before AKOOL was asked: nobody used the button.
-                await self.store.release_press(parent.akool_id, button)
-            raise
 
     async def press_outcome(self, press: ButtonPress) -> PressOutcome:
         """How the winning ``press`` ended, waiting while it may still be settling.
@@ -499,9 +584,9 @@ class JobService:
             return PressOutcome(PressEnd.SPENT)
         return PressOutcome(PressEnd.UNKNOWN)
 
-    async def _start_press(
-        self, parent: Job, button: str, origin: Origin, intent: int
-    ) -> PressResult:
+    async def _start_press(self, parent: Job, button: str, claimed: _Claimed) -> Job:
+        origin = claimed.origin
+        pressed_at = claimed.press.pressed_at
         try:
             created = await self.akool.press_button(
                 parent.akool_id, button, webhook_url=self._webhook_url
@@ -510,14 +595,17 @@ class JobService:
             # Whether AKOOL used the button is unknown: its own used_buttons decides.
             fresh = await self.resync_buttons(parent)
             if button not in fresh.used_buttons:
-                await self.store.release_press(parent.akool_id, button)
+                await self.store.release_press(parent.akool_id, button, pressed_at=pressed_at)
             raise
         except AkoolError as exc:
             if exc.code in (1010, 1011):
                 # Used or closed elsewhere (the AKOOL web app, another bot): the claim stands.
                 await self.resync_buttons(parent)
             else:
-                await self.store.release_press(parent.akool_id, button)
+                # AKOOL answered, so it started nothing: a crash before the answer is shown
+                # leaves an intent that says so, and the button free.
+                await self.store.mark_akool_call(claimed.intent, at=None)
+                await self.store.release_press(parent.akool_id, button, pressed_at=pressed_at)
             raise
         # The job row first: should the process die before the claim names it, the job is still
         # delivered, and press_child() finds it by its parent and button.
@@ -534,12 +622,12 @@ class JobService:
                 button=button,
                 credits=created.credits,
                 akool_created_at=_seconds(created),
-                intent_id=intent,
+                intent_id=claimed.intent,
             )
         )
         await self.store.set_press_child(parent.akool_id, button, created.id)
         await self._mark_used(parent, button)
-        return PressResult(child=child)
+        return child
 
     async def press_child(self, press: ButtonPress) -> Job | None:
         """The job a winning press started, if it got that far."""
@@ -567,7 +655,7 @@ class JobService:
             press.button,
             press.presser_id,
         )
-        await self.store.release_press(parent.akool_id, press.button)
+        await self.store.release_press(parent.akool_id, press.button, pressed_at=press.pressed_at)
         return True
 
     async def resync_buttons(self, parent: Job) -> Job:

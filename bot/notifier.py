@@ -258,13 +258,17 @@ class Notifier:
             **kwargs,
         )
 
-    async def report_lost_create(self, intent: CreateIntent, job: Job | None = None) -> None:
+    async def report_lost_create(
+        self, intent: CreateIntent, job: Job | None = None, *, button_used: bool | None = None
+    ) -> None:
         """Answer a command that a crash left unanswered. Raises :class:`RetryLater`.
 
         With its ``job`` stored, the answer is the job's status line, which becomes the job's
         status message (so progress edits and the result's reply follow it); else a sentence:
         AKOOL was never asked, so nothing was started or charged, or AKOOL was asked and may
-        have made a job the bot cannot follow.
+        have made a job the bot cannot follow. For a press, ``button_used`` is whether AKOOL
+        counts its button as used (``None``: AKOOL cannot say); an unused one was given back,
+        and the presser may press it again.
 
         The interaction itself is answered while its token is good: a slash command's
         "thinking" response is edited; a button's original response is the grid, so the
@@ -278,7 +282,9 @@ class Notifier:
         if job is not None:
             answered = await self._answer_with_status(intent, job, reply)
         else:
-            if intent.akool_called_at is None:
+            if intent.claim is not None:
+                content = render.lost_press_content(intent, button_used=button_used)
+            elif intent.akool_called_at is None:
                 content = render.nothing_started_content(intent)
             else:
                 content = render.lost_create_content(intent)
@@ -361,6 +367,8 @@ class Notifier:
         try:
             message = await channel.send(
                 content,
+                # A retry after a crash mid-answer gets the first notice back, not a second one.
+                nonce=f"intent-{intent.id}"[:25],
                 reference=reference,  # type: ignore[arg-type]
                 allowed_mentions=discord.AllowedMentions(
                     everyone=False,

@@ -285,6 +285,43 @@ def nothing_started_content(intent: CreateIntent) -> str:
     )
 
 
+def lost_press_content(intent: CreateIntent, *, button_used: bool | None) -> str:
+    """A crash came during a press of a grid's button, before its job was stored.
+
+    ``button_used``: whether AKOOL counts the button as used (``None``: AKOOL cannot say). A
+    button AKOOL never used was given back, so it may be pressed again.
+    """
+    claim = intent.claim
+    assert claim is not None
+    button = claim.button
+    action = "upscale" if button.startswith("U") else "variation"
+    # A press's intent is named "<button> of <grid's job id>".
+    press = f"the {action} {excerpt(intent.prompt, 100)}"
+    who = f"<@{intent.requester_id}>"
+    if intent.akool_called_at is None:
+        return (
+            f"{who} The bot restarted before it asked AKOOL for {press}: nothing was started "
+            f"and nothing was charged; you can press {button} again."
+        )
+    if button_used is False:
+        return (
+            f"{who} The bot restarted while AKOOL was starting {press}, and AKOOL did not use "
+            f"{button}: nothing was started and nothing was charged; you can press {button} "
+            "again."
+        )
+    if button_used:
+        return (
+            f"{who} The bot restarted while AKOOL was starting {press}, so it cannot follow "
+            f"that job. AKOOL counts {button} as used, so it may have made the image: check "
+            f"your AKOOL dashboard. {button} cannot be pressed again."
+        )
+    return (
+        f"{who} The bot restarted while AKOOL was starting {press}, so it cannot follow that "
+        f"job, and AKOOL cannot say now whether it made it: check your AKOOL dashboard "
+        "before pressing it again."
+    )
+
+
 def dm_fallback_note(job: Job) -> str:
     """Heads a post sent to the requester by DM because its channel cannot be posted in."""
     note = f"-# Sent to you directly: the bot can no longer post in <#{job.channel_id}>."

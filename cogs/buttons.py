@@ -131,11 +131,24 @@ class Buttons(ButtonCog):
             if await self.bot.store.get_press(parent.akool_id, button) is None:
                 raise  # this press would be the first: refused at once, privately
             refusal = exc
-        # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
-        await interaction.response.defer()
+        # The claim and its intent are written down before Discord hears back (still in time for
+        # a private refusal): whatever the moment of a crash from then on, the restarted bot
+        # answers the press. Its original response is the grid itself, so that answer is a
+        # follow-up, or the job's status line as a reply to the grid, as below.
+        reply = InteractionReply(
+            interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
+        )
         try:
             result = await self.bot.jobs.press(
-                parent, button, interaction.user.id, limits=limits, refusal=refusal, channel_id=here
+                parent,
+                button,
+                interaction.user.id,
+                limits=limits,
+                refusal=refusal,
+                reply=reply,
+                channel_id=here,
+                # Discord wants an answer within 3 seconds; pressing at AKOOL may take longer.
+                acknowledge=interaction.response.defer,
             )
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
@@ -150,7 +163,10 @@ class Buttons(ButtonCog):
             return
         child = result.child
         await self._refresh_grid(interaction, parent.akool_id)
-        await self._announce(interaction, parent, child)
+        announcement = await self._announce(interaction, parent, child)
+        if result.intent is not None:
+            # Answered: the announcement is the job's status message.
+            await self.bot.jobs.answered(result.intent, child, announcement)
         log.info(
             "%s pressed %s on %s: job %s",
             interaction.user.id,
@@ -197,8 +213,8 @@ class Buttons(ButtonCog):
             # Discord still listens, from the error handler.
             await self.bot.jobs.forget(intent)
             raise
-        await self._announce(interaction, grid, child)
-        await self.bot.jobs.forget(intent)  # answered: the announcement is the status message
+        announcement = await self._announce(interaction, grid, child)
+        await self.bot.jobs.answered(intent, child, announcement)
         log.info("%s re-rolled %s: job %s", interaction.user.id, grid.akool_id, child.akool_id)
 
     async def _reroll_source(self, grid: Job) -> Job:
@@ -215,8 +231,9 @@ class Buttons(ButtonCog):
             return grid
         return dataclasses.replace(grid, source_image=root.source_image)
 
-    async def _announce(self, interaction: discord.Interaction, grid: Job, child: Job) -> None:
-        """Tell the channel, as a reply to the grid, that ``child`` started: its status message."""
+    async def _announce(self, interaction: discord.Interaction, grid: Job, child: Job) -> int:
+        """Tell the channel, as a reply to the grid, that ``child`` started; the message's id
+        (the job's status message, recorded with :meth:`JobService.answered`)."""
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
         grid_id = grid.result_message_id
@@ -239,9 +256,7 @@ class Buttons(ButtonCog):
             reference=reference,  # type: ignore[arg-type]
             allowed_mentions=discord.AllowedMentions(users=[interaction.user], replied_user=False),
         )
-        await self.bot.store.set_status_message(
-            child.akool_id, announcement.id, now=self.bot.clock()
-        )
+        return announcement.id
 
     async def on_delete_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
         job = await self._job_here(interaction, ref.job_id)

@@ -353,3 +353,180 @@ async def test_a_command_given_up_on_never_reaches_akool(service, store, fake_ak
     with pytest.raises(UserFacingError, match="nothing was started"):
         await service.imagine(origin, "fox", "1:1", None, intent=intent)
     assert fake_akool.calls["createbyprompt"] == 0
+
+
+# A press written down before it is acknowledged, and its loss answered after a crash
+
+
+def lost_press_loop(store: JobStore, akool: AkoolClient, notifier: Any, clock: Clock) -> JobLoop:
+    return JobLoop(
+        store=store,
+        akool=akool,
+        notifier=notifier,
+        poll_interval=5.0,
+        job_timeout=600.0,
+        concurrency=2,
+        create_grace=10.0,
+        clock=clock,
+    )
+
+
+async def test_a_press_is_written_down_before_it_is_acknowledged(service, store, fake_akool):
+    from bot.store import InteractionReply, ReplyBy
+
+    parent = await grid(service, fake_akool)
+    reply = InteractionReply(777, Secret("press-token"), ReplyBy.FOLLOWUP)
+    seen: list[tuple[Any, ...]] = []
+
+    async def acknowledge() -> None:
+        (intent,) = await store.lost_create_intents(started_before=service._clock() + 1)
+        seen.append((intent.claim, intent.reply, intent.akool_called_at))
+        seen.append((await store.get_press(parent.akool_id, "U1"),))
+
+    result = await service.press(parent, "U1", 111, reply=reply, acknowledge=acknowledge)
+    assert result.child is not None
+    assert result.intent is not None
+    (kept,) = await store.lost_create_intents(started_before=service._clock() + 1)
+    await service.answered(result.intent, result.child, 4242)
+
+    (claim, answer_by, asked), (press,) = seen
+    assert claim == press
+    assert (claim.parent_akool_id, claim.button, claim.presser_id) == (parent.akool_id, "U1", 111)
+    assert answer_by == reply
+    assert asked is None  # acknowledged before AKOOL is asked
+    # Until the announcement is recorded, a crash leaves the intent, naming the job.
+    assert kept.akool_id == result.child.akool_id
+    assert await store.lost_create_intents(started_before=service._clock() + 1) == []
+    announced = await store.get_job(result.child.akool_id)
+    assert announced is not None
+    assert announced.status_message_id == 4242
+
+
+async def test_a_press_over_a_limit_is_refused_before_it_is_acknowledged(
+    service, store, fake_akool, clock
+):
+    from bot.policy import LimitReached
+    from bot.store import Limits
+
+    parent = await grid(service, fake_akool)
+    # The member already has a create under way, and may have one at a time.
+    await store.add_create_intent(111, parent.guild_id, 20, "fox", now=clock.now)
+    acknowledged: list[bool] = []
+
+    async def acknowledge() -> None:
+        acknowledged.append(True)
+
+    with pytest.raises(LimitReached):
+        await service.press(
+            parent,
+            "V2",
+            111,
+            limits=Limits(active=1, daily=10, since=clock.now - 1),
+            acknowledge=acknowledge,
+        )
+
+    assert acknowledged == []  # still in time for a private refusal
+    assert await store.get_press(parent.akool_id, "V2") is None
+    assert fake_akool.calls["createbybutton"] == 0
+
+
+async def test_a_press_given_up_on_never_reaches_akool(service, store, fake_akool, clock):
+    parent = await grid(service, fake_akool)
+
+    async def acknowledge() -> None:
+        # The job loop takes the press up as lost before AKOOL is asked.
+        await store.claim_lost_intents(
+            started_before=clock.now + 1, pressed_before=clock.now + 1, now=clock.now, hold=60
+        )
+
+    with pytest.raises(UserFacingError, match="nothing was started"):
+        await service.press(parent, "U3", 111, acknowledge=acknowledge)
+
+    assert fake_akool.calls["createbybutton"] == 0
+    # The claim is the job loop's to give back, with its answer to the presser.
+    press = await store.get_press(parent.akool_id, "U3")
+    assert press is not None
+    assert press.presser_id == 111
+
+
+@pytest.mark.parametrize(
+    ("asked", "used_at_akool", "button_used", "claim_stands"),
+    [
+        (False, False, False, False),  # never asked: given back, press again
+        (True, False, False, False),  # asked, but AKOOL never used it: given back
+        (True, True, True, True),  # AKOOL used it: the claim stands, told honestly
+    ],
+)
+async def test_a_lost_press_gives_its_button_back_only_if_akool_never_used_it(
+    service, store, akool, fake_akool, clock, asked, used_at_akool, button_used, claim_stands
+):
+    parent = await grid(service, fake_akool)
+    claim = (await store.claim_press(parent.akool_id, "V4", 111, now=clock.now)).press
+    await store.add_create_intent(
+        111,
+        parent.guild_id,
+        parent.channel_id,
+        f"V4 of {parent.akool_id}",
+        now=clock.now,
+        claim=claim,
+        akool_called_at=clock.now if asked else None,
+    )
+    if used_at_akool:
+        fake_akool.jobs[parent.akool_id].buttons.remove("V4")
+        fake_akool.jobs[parent.akool_id].used_buttons.append("V4")
+    from bot.notifier import Notifier
+
+    notifier = create_autospec(Notifier, instance=True)
+    loop = lost_press_loop(store, akool, notifier, clock)
+    clock.now += 60
+
+    await loop.tick()
+
+    (call,) = notifier.report_lost_create.call_args_list
+    assert call.args[0].claim == claim
+    assert call.kwargs["button_used"] is button_used
+    assert (await store.get_press(parent.akool_id, "V4") is not None) is claim_stands
+    assert await store.lost_create_intents(started_before=clock.now) == []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def two_stores(request, tmp_path) -> AsyncIterator[tuple[JobStore, JobStore]]:
+    async with openers(request.param, tmp_path) as open_store:
+        yield await open_store(), await open_store()
+
+
+async def test_each_lost_command_is_answered_by_one_process_and_retried(two_stores, akool, clock):
+    from collections import Counter
+
+    from bot.notifier import Notifier, RetryLater
+
+    here, elsewhere = two_stores
+    for n in range(6):
+        await here.add_create_intent(111, 10, 20, f"fox {n}", now=clock.now)
+    answers: list[str] = []
+    failed_once: set[str] = set()
+
+    async def answer(intent: Any, job: Any = None, **_: Any) -> None:
+        if intent.prompt == "fox 0" and not failed_once:
+            failed_once.add(intent.prompt)
+            raise RetryLater("Discord answered HTTP 503")
+        answers.append(intent.prompt)
+
+    loops = []
+    for process_store in two_stores:
+        notifier = create_autospec(Notifier, instance=True)
+        notifier.report_lost_create.side_effect = answer
+        loops.append(lost_press_loop(process_store, akool, notifier, clock))
+    clock.now += 60
+
+    # Both processes' loops look at once, twice: the failed answer waits a while.
+    for _ in range(2):
+        await asyncio.gather(*(loop.tick() for loop in loops))
+    before_retry = Counter(answers)
+    clock.now += 10
+    await asyncio.gather(*(loop.tick() for loop in loops))
+
+    assert before_retry == Counter(f"fox {n}" for n in range(1, 6))
+    assert Counter(answers) == Counter(f"fox {n}" for n in range(6))
+    assert await here.lost_create_intents(started_before=clock.now) == []
+    assert await elsewhere.lost_create_intents(started_before=clock.now) == []

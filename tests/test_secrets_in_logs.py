@@ -115,7 +115,8 @@ async def test_no_secret_reaches_any_log_line(world: World, capture: Capture):
 
         bot.jobs.press = broken  # type: ignore[method-assign]
         pressed = await world.discord.click(world.bob, grid, f"akool:v1:{job_id}:V2")
-        assert "something went wrong" in (await pressed.wait_followup()).content
+        # A press fails before it is acknowledged, so the apology is its private response.
+        assert "something went wrong" in (await pressed.wait_response()).content
         bot.store.get_job = broken  # type: ignore[method-assign]
         crashed = await world.discord.slash_command(
             world.alice, world.channel, "status", {"job_id": job_id}

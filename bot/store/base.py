@@ -202,6 +202,7 @@ class JobStore(ABC):
         limits: Limits | None = None,
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
+        claim: ButtonPress | None = None,
     ) -> int | None:
         """Write down a create before the command is acknowledged; returns its id for the job row.
 
@@ -209,19 +210,21 @@ class JobStore(ABC):
         their unfinished jobs and creates under way; ``None`` means over a limit. The check and
         the write are one statement, so two commands at once cannot both slip under a limit.
         ``reply`` is how to answer the member's interaction should the process die;
-        ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`).
+        ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`);
+        ``claim`` is the button press (by ``requester_id``) the create comes from.
         """
 
     @abstractmethod
     async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
         """Record when the bot began asking AKOOL for the intent's job (``None``: AKOOL refused,
-        so it started nothing). False if the intent is gone: its loss was already reported,
-        and AKOOL must not be asked."""
+        so it started nothing). False if the intent is gone or taken up by
+        :meth:`claim_lost_intents`: its loss is being (or was) reported, and AKOOL must not be
+        asked."""
 
     @abstractmethod
-    async def earliest_create_intent(self) -> float | None:
-        """The earliest moment from which an intent's age is counted (see
-        :meth:`lost_create_intents`), or ``None`` when there is no intent."""
+    async def next_lost_intent_at(self, *, grace: float, press_grace: float) -> float | None:
+        """When the next intent may be taken up by :meth:`claim_lost_intents` (given those
+        graces), or ``None`` when there is no intent."""
 
     @abstractmethod
     async def member_usage(
@@ -247,6 +250,24 @@ class JobStore(ABC):
         message were answered, and only the process died before dropping them: they go.
         """
 
+    @abstractmethod
+    async def claim_lost_intents(
+        self, *, started_before: float, pressed_before: float, now: float, hold: float
+    ) -> list[CreateIntent]:
+        """Take up, for ``hold`` seconds, the lost intents nobody else is answering.
+
+        As :meth:`lost_create_intents`, except that a press already asked of AKOOL counts from
+        ``pressed_before`` (a press may settle for longer than a create), and that each intent
+        goes to exactly one of any number of concurrent callers (processes): no other claim
+        returns it until the hold runs out (its answerer died) or :meth:`retry_intent_answer`
+        says when to try again. Once taken up, an intent is never asked of AKOOL.
+        """
+
+    @abstractmethod
+    async def retry_intent_answer(self, intent_id: int, *, at: float) -> None:
+        """Answering the lost intent failed for now (Discord 5xx): any process may take it up
+        again from ``at``."""
+
     # Button presses
 
     @abstractmethod
@@ -260,8 +281,13 @@ class JobStore(ABC):
         """Record the job that the winning press started."""
 
     @abstractmethod
-    async def release_press(self, parent_akool_id: str, button: str) -> None:
-        """Forget a claim whose AKOOL call started no job, so the button can be pressed again."""
+    async def release_press(
+        self, parent_akool_id: str, button: str, *, pressed_at: float | None = None
+    ) -> None:
+        """Forget a claim whose AKOOL call started no job, so the button can be pressed again.
+
+        With ``pressed_at``, only the claim made at that moment: never a later claim of the same
+        button made once this one was released."""
 
     @abstractmethod
     async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:

@@ -123,6 +123,8 @@ class CreateIntent:
     akool_called_at: float | None = None
     # The stored job this intent created, when its command was not answered yet.
     akool_id: str | None = None
+    # A press of a grid's button: the claim the press holds, released should it start nothing.
+    claim: ButtonPress | None = None
 
 
 @dataclass(frozen=True, slots=True)

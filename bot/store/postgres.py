@@ -164,9 +164,9 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY creat
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING id
 """
 
@@ -187,9 +187,9 @@ _LOCK_MEMBER: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 _ADD_INTENT_WITHIN_LIMITS: Final = f"""
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at
 )
-SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12
+SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15
 WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6
   AND ({_COUNTED_JOBS} AND created_at >= $7) + ({_LIVE_INTENTS}) < $8
 RETURNING id
@@ -234,12 +234,45 @@ ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at =
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = $1"
 
-_MARK_AKOOL_CALL: Final = (
-    "UPDATE create_intents SET akool_called_at = $1 WHERE id = $2 RETURNING id"
-)
+# An intent taken up for answering its loss is never asked of AKOOL.
+_MARK_AKOOL_CALL: Final = """
+UPDATE create_intents SET akool_called_at = $1
+WHERE id = $2 AND answering_until IS NULL
+RETURNING id
+"""
 
 # An intent's age counts from the AKOOL call once there is one: the call is what may take long.
-_EARLIEST_INTENT: Final = "SELECT MIN(COALESCE(akool_called_at, started_at)) FROM create_intents"
+# A press asked of AKOOL has a grace of its own (see claim_lost_intents).
+_AGE_FROM: Final = "COALESCE(i.akool_called_at, i.started_at)"
+_PRESS_ASKED: Final = "i.button IS NOT NULL AND i.akool_called_at IS NOT NULL"
+
+_NEXT_LOST_INTENT: Final = f"""
+SELECT MIN(GREATEST(
+    {_AGE_FROM} + CASE WHEN {_PRESS_ASKED} THEN $2::DOUBLE PRECISION ELSE $1 END,
+    i.answering_until
+))
+FROM create_intents AS i
+"""  # noqa: S608
+
+# Taken up by one process. SKIP LOCKED leaves the rows another process is taking to it, and the
+# outer condition is checked again on the row as that process left it (READ COMMITTED).
+_CLAIM_LOST_INTENTS: Final = f"""
+UPDATE create_intents SET answering_until = $4
+WHERE id IN (
+    SELECT i.id FROM create_intents AS i
+    LEFT JOIN jobs AS j ON j.intent_id = i.id
+    WHERE {_AGE_FROM} < CASE WHEN {_PRESS_ASKED} THEN $2::DOUBLE PRECISION ELSE $1 END
+      AND j.status_message_id IS NULL
+      AND (i.answering_until IS NULL OR i.answering_until <= $3)
+    FOR UPDATE OF i SKIP LOCKED
+)
+  AND (answering_until IS NULL OR answering_until <= $3)
+RETURNING *, (
+    SELECT jobs.akool_id FROM jobs WHERE jobs.intent_id = create_intents.id LIMIT 1
+) AS akool_id
+"""  # noqa: S608
+
+_RETRY_INTENT_ANSWER: Final = "UPDATE create_intents SET answering_until = $1 WHERE id = $2"
 
 # Unanswered: no job, or a job without its status message (the answer to the command).
 _LOST_INTENTS: Final = """
@@ -277,6 +310,7 @@ UPDATE button_presses SET child_akool_id = $1 WHERE parent_akool_id = $2 AND but
 _RELEASE_PRESS: Final = """
 DELETE FROM button_presses
 WHERE parent_akool_id = $1 AND button = $2 AND child_akool_id IS NULL
+  AND ($3::DOUBLE PRECISION IS NULL OR pressed_at = $3)
 """
 
 _RELEASE_CLAIM: Final = """
@@ -512,8 +546,10 @@ class PostgresJobStore(JobStore):
         limits: Limits | None = None,
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
+        claim: ButtonPress | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
+        parent, button, pressed_at = rows.claim_values(claim)
         if limits is None:
             value = await self._pool.fetchval(
                 _ADD_INTENT,
@@ -526,6 +562,9 @@ class PostgresJobStore(JobStore):
                 token,
                 reply_by,
                 akool_called_at,
+                parent,
+                button,
+                pressed_at,
             )
             return int(value)
         async with self._pool.acquire() as connection, connection.transaction():
@@ -544,14 +583,17 @@ class PostgresJobStore(JobStore):
                 token,
                 reply_by,
                 akool_called_at,
+                parent,
+                button,
+                pressed_at,
             )
         return None if value is None else int(value)
 
     async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
         return await self._pool.fetchval(_MARK_AKOOL_CALL, at, intent_id) is not None
 
-    async def earliest_create_intent(self) -> float | None:
-        value = await self._pool.fetchval(_EARLIEST_INTENT)
+    async def next_lost_intent_at(self, *, grace: float, press_grace: float) -> float | None:
+        value = await self._pool.fetchval(_NEXT_LOST_INTENT, grace, press_grace)
         return None if value is None else float(value)
 
     async def drop_create_intent(self, intent_id: int) -> None:
@@ -560,6 +602,19 @@ class PostgresJobStore(JobStore):
     async def lost_create_intents(self, started_before: float) -> list[CreateIntent]:
         await self._pool.execute(_ANSWERED_INTENTS, started_before)
         return [rows.intent(row) for row in await self._pool.fetch(_LOST_INTENTS, started_before)]
+
+    async def claim_lost_intents(
+        self, *, started_before: float, pressed_before: float, now: float, hold: float
+    ) -> list[CreateIntent]:
+        await self._pool.execute(_ANSWERED_INTENTS, started_before)
+        claimed = await self._pool.fetch(
+            _CLAIM_LOST_INTENTS, started_before, pressed_before, now, now + hold
+        )
+        intents = [rows.intent(row) for row in claimed]
+        return sorted(intents, key=lambda intent: (intent.started_at, intent.id))
+
+    async def retry_intent_answer(self, intent_id: int, *, at: float) -> None:
+        await self._pool.execute(_RETRY_INTENT_ANSWER, at, intent_id)
 
     async def claim_press(
         self, parent_akool_id: str, button: str, presser_id: int, *, now: float
@@ -575,8 +630,10 @@ class PostgresJobStore(JobStore):
     async def set_press_child(self, parent_akool_id: str, button: str, child_akool_id: str) -> None:
         await self._pool.execute(_SET_PRESS_CHILD, child_akool_id, parent_akool_id, button)
 
-    async def release_press(self, parent_akool_id: str, button: str) -> None:
-        await self._pool.execute(_RELEASE_PRESS, parent_akool_id, button)
+    async def release_press(
+        self, parent_akool_id: str, button: str, *, pressed_at: float | None = None
+    ) -> None:
+        await self._pool.execute(_RELEASE_PRESS, parent_akool_id, button, pressed_at)
 
     async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
         row = await self._pool.fetchrow(_SELECT_PRESS, parent_akool_id, button)

@@ -91,6 +91,15 @@ def intent(row: Row) -> CreateIntent:
     reply = None
     if token and row["application_id"] is not None and row["reply_by"] is not None:
         reply = InteractionReply(row["application_id"], Secret(token), ReplyBy(row["reply_by"]))
+    claim = None
+    if row["button"] is not None and row["parent_akool_id"] is not None:
+        claim = ButtonPress(
+            parent_akool_id=row["parent_akool_id"],
+            button=row["button"],
+            presser_id=row["requester_id"],
+            pressed_at=row["pressed_at"],
+            child_akool_id=None,
+        )
     return CreateIntent(
         id=row["id"],
         requester_id=row["requester_id"],
@@ -101,7 +110,15 @@ def intent(row: Row) -> CreateIntent:
         reply=reply,
         akool_called_at=row["akool_called_at"],
         akool_id=row["akool_id"],
+        claim=claim,
     )
+
+
+def claim_values(claim: ButtonPress | None) -> tuple[str | None, str | None, float | None]:
+    """``(parent_akool_id, button, pressed_at)`` as the intent columns hold them."""
+    if claim is None:
+        return None, None, None
+    return claim.parent_akool_id, claim.button, claim.pressed_at
 
 
 def reply_values(reply: InteractionReply | None) -> tuple[int | None, str | None, str | None]:

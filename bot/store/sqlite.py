@@ -176,9 +176,12 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY create
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at
 )
-VALUES (:user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called)
+VALUES (
+    :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
+    :parent, :button, :pressed_at
+)
 RETURNING id
 """
 
@@ -197,9 +200,11 @@ WHERE i.guild_id IS :guild AND i.requester_id = :user
 _ADD_INTENT_WITHIN_LIMITS: Final = f"""
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at
 )
-SELECT :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called
+SELECT
+    :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
+    :parent, :button, :pressed_at
 WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active
   AND ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) < :daily
 RETURNING id
@@ -244,10 +249,42 @@ ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at =
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
 
-_MARK_AKOOL_CALL: Final = "UPDATE create_intents SET akool_called_at = ? WHERE id = ? RETURNING id"
+# An intent taken up for answering its loss is never asked of AKOOL.
+_MARK_AKOOL_CALL: Final = """
+UPDATE create_intents SET akool_called_at = ?
+WHERE id = ? AND answering_until IS NULL
+RETURNING id
+"""
 
 # An intent's age counts from the AKOOL call once there is one: the call is what may take long.
-_EARLIEST_INTENT: Final = "SELECT MIN(COALESCE(akool_called_at, started_at)) FROM create_intents"
+# A press asked of AKOOL has a grace of its own (see claim_lost_intents).
+_AGE_FROM: Final = "COALESCE(i.akool_called_at, i.started_at)"
+_PRESS_ASKED: Final = "i.button IS NOT NULL AND i.akool_called_at IS NOT NULL"
+
+_NEXT_LOST_INTENT: Final = f"""
+SELECT MIN(MAX(
+    {_AGE_FROM} + CASE WHEN {_PRESS_ASKED} THEN :press_grace ELSE :grace END,
+    COALESCE(i.answering_until, 0)
+))
+FROM create_intents AS i
+"""  # noqa: S608
+
+# Taken up by one process: the answering hold is checked and set in the one statement.
+_CLAIM_LOST_INTENTS: Final = f"""
+UPDATE create_intents SET answering_until = :until
+WHERE id IN (
+    SELECT i.id FROM create_intents AS i
+    LEFT JOIN jobs AS j ON j.intent_id = i.id
+    WHERE {_AGE_FROM} < CASE WHEN {_PRESS_ASKED} THEN :pressed_before ELSE :before END
+      AND j.status_message_id IS NULL
+      AND (i.answering_until IS NULL OR i.answering_until <= :now)
+)
+RETURNING *, (
+    SELECT jobs.akool_id FROM jobs WHERE jobs.intent_id = create_intents.id LIMIT 1
+) AS akool_id
+"""  # noqa: S608
+
+_RETRY_INTENT_ANSWER: Final = "UPDATE create_intents SET answering_until = ? WHERE id = ?"
 
 # Unanswered: no job, or a job without its status message (the answer to the command).
 _LOST_INTENTS: Final = """
@@ -282,7 +319,8 @@ UPDATE button_presses SET child_akool_id = ? WHERE parent_akool_id = ? AND butto
 
 _RELEASE_PRESS: Final = """
 DELETE FROM button_presses
-WHERE parent_akool_id = ? AND button = ? AND child_akool_id IS NULL
+WHERE parent_akool_id = :parent AND button = :button AND child_akool_id IS NULL
+  AND (:pressed_at IS NULL OR pressed_at = :pressed_at)
 """
 
 
@@ -500,9 +538,14 @@ class SqliteJobStore(JobStore):
         limits: Limits | None = None,
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
+        claim: ButtonPress | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
+        parent, button, pressed_at = rows.claim_values(claim)
         params: dict[str, Any] = {
+            "parent": parent,
+            "button": button,
+            "pressed_at": pressed_at,
             "user": requester_id,
             "guild": guild_id,
             "channel": channel_id,
@@ -523,8 +566,8 @@ class SqliteJobStore(JobStore):
     async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
         return await self._fetch_one(_MARK_AKOOL_CALL, (at, intent_id)) is not None
 
-    async def earliest_create_intent(self) -> float | None:
-        row = await self._fetch_one(_EARLIEST_INTENT, ())
+    async def next_lost_intent_at(self, *, grace: float, press_grace: float) -> float | None:
+        row = await self._fetch_one(_NEXT_LOST_INTENT, {"grace": grace, "press_grace": press_grace})
         return None if row is None or row[0] is None else float(row[0])
 
     async def drop_create_intent(self, intent_id: int) -> None:
@@ -534,6 +577,23 @@ class SqliteJobStore(JobStore):
         await self._db.execute(_ANSWERED_INTENTS, (started_before,))
         async with self._db.execute(_LOST_INTENTS, (started_before,)) as cursor:
             return [rows.intent(row) for row in await cursor.fetchall()]
+
+    async def claim_lost_intents(
+        self, *, started_before: float, pressed_before: float, now: float, hold: float
+    ) -> list[CreateIntent]:
+        await self._db.execute(_ANSWERED_INTENTS, (started_before,))
+        params = {
+            "before": started_before,
+            "pressed_before": pressed_before,
+            "now": now,
+            "until": now + hold,
+        }
+        async with self._db.execute(_CLAIM_LOST_INTENTS, params) as cursor:
+            claimed = [rows.intent(row) for row in await cursor.fetchall()]
+        return sorted(claimed, key=lambda intent: (intent.started_at, intent.id))
+
+    async def retry_intent_answer(self, intent_id: int, *, at: float) -> None:
+        await self._db.execute(_RETRY_INTENT_ANSWER, (at, intent_id))
 
     async def claim_press(
         self, parent_akool_id: str, button: str, presser_id: int, *, now: float
@@ -549,8 +609,11 @@ class SqliteJobStore(JobStore):
     async def set_press_child(self, parent_akool_id: str, button: str, child_akool_id: str) -> None:
         await self._db.execute(_SET_PRESS_CHILD, (child_akool_id, parent_akool_id, button))
 
-    async def release_press(self, parent_akool_id: str, button: str) -> None:
-        await self._db.execute(_RELEASE_PRESS, (parent_akool_id, button))
+    async def release_press(
+        self, parent_akool_id: str, button: str, *, pressed_at: float | None = None
+    ) -> None:
+        params = {"parent": parent_akool_id, "button": button, "pressed_at": pressed_at}
+        await self._db.execute(_RELEASE_PRESS, params)
 
     async def get_press(self, parent_akool_id: str, button: str) -> ButtonPress | None:
         row = await self._fetch_one(_SELECT_PRESS, (parent_akool_id, button))

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.conftest import replied_to
+from tests.e2e.conftest import pinged, replied_to
 from tests.e2e.processes import BotProcess, bot_env
 from tests.fakes.akool import FakeAkool, Timeline
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeMessage, FakeUser
@@ -46,6 +46,11 @@ class Crashing:
         """``(akool_id, status_message_id)`` of every stored job."""
         with contextlib.closing(sqlite3.connect(self.db_path)) as db:
             return list(db.execute("SELECT akool_id, status_message_id FROM jobs ORDER BY id"))
+
+    def presses(self) -> list[tuple[str, int, str | None]]:
+        """``(button, presser_id, child_akool_id)`` of every standing claim of a button."""
+        with contextlib.closing(sqlite3.connect(self.db_path)) as db:
+            return list(db.execute("SELECT button, presser_id, child_akool_id FROM button_presses"))
 
     def intents(self) -> int:
         with contextlib.closing(sqlite3.connect(self.db_path)) as db:
@@ -232,3 +237,113 @@ async def test_a_reroll_killed_before_its_announcement_is_announced(tmp_path: Pa
         assert replied_to(announcement) == grid.id
         assert crash.member.id in announcement.mention_ids
         await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+
+
+def press_of(grid_id: str, button: str) -> str:
+    return f"akool:v1:{grid_id}:{button}"
+
+
+def public_posts_saying(crash: Crashing, text: str) -> list[FakeMessage]:
+    return [m for m in channel_posts_saying(crash, text) if not m.ephemeral]
+
+
+def grid_untouched_by(crash: Crashing, grid: FakeMessage, text: str) -> bool:
+    """The grid (a press's original response) never showed ``text``, in any of its versions."""
+    versions = [grid.content, *(str(edit.previous.get("content", "")) for edit in grid.edits)]
+    return all(text not in version for version in versions)
+
+
+async def test_a_press_killed_before_akool_is_asked_gives_the_button_back(tmp_path: Path):
+    async with crashing_bot(tmp_path) as crash:
+        grid_id, grid = await post_grid(crash)
+        # Discord records the press's acknowledgement; the bot never hears back from it.
+        held = crash.discord.hold_next("POST", CALLBACK, after=True)
+        ix = await crash.discord.click(crash.member, grid, press_of(grid_id, "U2"))
+        await held.wait_reached()
+        assert (await ix.wait_response()).type == 6
+        assert crash.presses() == [("U2", crash.member.id, None)]
+        await crash.restart()
+
+        answer = await ix.wait_followup(lambda m: "nothing was started" in m.content, timeout=WAIT)
+        await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+        # Given back: pressing U2 again starts the job.
+        await crash.store_shows(lambda: crash.presses() == [], "the claim released")
+        again = await crash.discord.click(crash.member, grid, press_of(grid_id, "U2"))
+        announcement = await crash.discord.wait_for_message(
+            crash.channel, lambda m: "Upscale U2" in m.content, timeout=WAIT
+        )
+
+        assert answer.ephemeral
+        assert "nothing was charged; you can press U2 again" in answer.content
+        assert f"U2 of {grid_id}" in answer.content
+        assert grid_untouched_by(crash, grid, "nothing was started")
+        assert public_posts_saying(crash, "nothing was started") == []
+        assert (await again.wait_response()).type == 6
+        assert replied_to(announcement) == grid.id
+        assert crash.akool.calls["createbybutton"] == 1
+
+
+async def test_a_press_killed_after_akool_accepted_it_is_told_the_button_is_used(tmp_path: Path):
+    async with crashing_bot(tmp_path) as crash:
+        grid_id, grid = await post_grid(crash)
+        # AKOOL starts the upscale; its answer (the job's id) never reaches the bot.
+        held = crash.akool.hold_next("createbybutton", after=True)
+        ix = await crash.discord.click(crash.member, grid, press_of(grid_id, "V3"))
+        await held.wait_reached()
+        assert "V3" in crash.akool.jobs[grid_id].used_buttons
+        assert (await ix.wait_response()).type == 6
+        await crash.restart()
+
+        answer = await ix.wait_followup(
+            lambda m: "restarted while AKOOL was starting" in m.content, timeout=WAIT
+        )
+        await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+
+        assert answer.ephemeral
+        assert f"V3 of {grid_id}" in answer.content
+        assert "AKOOL counts V3 as used" in answer.content
+        assert "cannot be pressed again" in answer.content
+        assert grid_untouched_by(crash, grid, "restarted")
+        assert public_posts_saying(crash, "restarted while AKOOL") == []
+        # AKOOL used the button: the claim stands, and no job the bot cannot follow is stored.
+        assert crash.presses() == [("V3", crash.member.id, None)]
+        assert [job for job, _ in crash.stored_jobs()] == [grid_id]
+        assert crash.akool.calls["createbybutton"] == 1
+
+
+async def test_a_press_killed_before_its_announcement_is_announced(tmp_path: Path):
+    async with crashing_bot(tmp_path) as crash:
+        grid_id, grid = await post_grid(crash)
+        # The announcement of the upscale (a reply to the grid) never reaches Discord.
+        held = crash.discord.hold_next("POST", CHANNEL_POST, after=False)
+        await crash.discord.click(crash.member, grid, press_of(grid_id, "U4"))
+        await held.wait_reached()
+        child_id = next(job for job in crash.akool.jobs if job != grid_id)
+        assert (child_id, None) in crash.stored_jobs()
+        await crash.restart()
+
+        announcement = await crash.discord.wait_for_message(
+            crash.channel, lambda m: f"job `{child_id}`" in m.content, timeout=WAIT
+        )
+        await crash.store_shows(
+            lambda: (child_id, announcement.id) in crash.stored_jobs(), "the status message"
+        )
+        await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+        # The announcement is the job's status message: it says Done once the result is posted.
+        crash.akool.finish(child_id)
+        post = await crash.discord.wait_for_message(
+            crash.channel, lambda m: m.nonce == child_id, timeout=WAIT
+        )
+        await crash.discord.wait_for_message(
+            crash.channel,
+            lambda m: m.id == announcement.id and "Done" in m.content,
+            timeout=WAIT,
+        )
+
+        assert "Upscale U4" in announcement.content
+        assert replied_to(announcement) == grid.id
+        assert pinged(announcement) == [crash.member.id]
+        assert replied_to(post) == grid.id
+        assert crash.presses() == [("U4", crash.member.id, child_id)]
+        assert channel_posts_saying(crash, f"job `{child_id}`") == [announcement]
+        assert crash.akool.calls["createbybutton"] == 1

@@ -358,22 +358,22 @@ async def test_an_intent_keeps_its_interaction_reply_out_of_repr(store: JobStore
 async def test_an_intent_ages_from_its_akool_call(store: JobStore):
     intent = await store.add_create_intent(111, 333, 222, "fox", now=T0)
     assert intent is not None
-    assert await store.earliest_create_intent() == T0
+    assert await store.next_lost_intent_at(grace=5, press_grace=20) == T0 + 5
 
     marked = await store.mark_akool_call(intent, at=T0 + 60)
     # Asked of AKOOL a minute after the command: a look at T0 + 50 finds it under way.
     under_way = await store.lost_create_intents(started_before=T0 + 50)
-    earliest = await store.earliest_create_intent()
+    earliest = await store.next_lost_intent_at(grace=5, press_grace=20)
     assert await store.mark_akool_call(intent, at=None)  # AKOOL refused: it started nothing
     (lost,) = await store.lost_create_intents(started_before=T0 + 50)
     await store.drop_create_intent(intent)
 
     assert marked
     assert under_way == []
-    assert earliest == T0 + 60
+    assert earliest == T0 + 65
     assert lost.akool_called_at is None
     assert not await store.mark_akool_call(intent, at=T0 + 70)  # gone: AKOOL must not be asked
-    assert await store.earliest_create_intent() is None
+    assert await store.next_lost_intent_at(grace=5, press_grace=20) is None
 
 
 async def test_an_intent_id_is_never_given_twice(store: JobStore):
@@ -389,6 +389,94 @@ async def test_an_intent_id_is_never_given_twice(store: JobStore):
     # Were the id given again, the first job would seem to answer the second command.
     assert second != first
     assert [(i.id, i.akool_id) for i in lost] == [(second, None)]
+
+
+async def test_a_lost_intent_is_taken_up_by_exactly_one_process(
+    open_store: Opener, store: JobStore
+):
+    ids = [await store.add_create_intent(111, 333, 222, f"p{n}", now=T0) for n in range(12)]
+    async with await open_store() as other:
+        # Every process's job loop looks at once, again and again.
+        takes = await asyncio.gather(
+            *(
+                (store if n % 2 else other).claim_lost_intents(
+                    started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 60, hold=30
+                )
+                for n in range(8)
+            )
+        )
+        taken = [intent.id for take in takes for intent in take]
+        held = await other.claim_lost_intents(
+            started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 89, hold=30
+        )
+        # Answering one failed (Discord 5xx): it may be taken up again from T0 + 70.
+        await store.retry_intent_answer(ids[0], at=T0 + 70)  # type: ignore[arg-type]
+        too_soon = await other.claim_lost_intents(
+            started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 69, hold=30
+        )
+        retried = await other.claim_lost_intents(
+            started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 70, hold=30
+        )
+        # The answerers died: once the hold runs out, the rest are taken over, once.
+        taken_over = await asyncio.gather(
+            store.claim_lost_intents(
+                started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 90, hold=30
+            ),
+            other.claim_lost_intents(
+                started_before=T0 + 50, pressed_before=T0 + 50, now=T0 + 90, hold=30
+            ),
+        )
+
+    assert sorted(taken) == sorted(ids)  # type: ignore[type-var]
+    assert held == too_soon == []
+    assert [intent.id for intent in retried] == [ids[0]]
+    assert sorted(i.id for take in taken_over for i in take) == sorted(ids[1:])  # type: ignore[type-var]
+    # Being answered: the member hears that nothing started, so AKOOL must never be asked.
+    assert not await store.mark_akool_call(ids[1], at=T0 + 91)  # type: ignore[arg-type]
+
+
+async def test_a_press_intent_keeps_its_claim_and_is_given_longer(store: JobStore):
+    from bot.store import ButtonPress
+
+    await store.add_job(new_job(), now=T0, due_at=None)
+    claim = (await store.claim_press("a" * 24, "U2", 111, now=T0)).press
+    never_asked = await store.add_create_intent(111, 333, 222, "a red fox", now=T0, claim=claim)
+    asked = await store.add_create_intent(
+        111, 333, 222, "a red fox", now=T0, claim=claim, akool_called_at=T0
+    )
+    create = await store.add_create_intent(111, 333, 222, "a red fox", now=T0, akool_called_at=T0)
+
+    # A press asked of AKOOL may settle for longer than a create: it is lost only later.
+    early = await store.claim_lost_intents(
+        started_before=T0 + 10, pressed_before=T0 - 5, now=T0 + 10, hold=30
+    )
+    next_at = await store.next_lost_intent_at(grace=10, press_grace=25)
+    late = await store.claim_lost_intents(
+        started_before=T0 + 10, pressed_before=T0 + 10, now=T0 + 10, hold=30
+    )
+    all_held = await store.next_lost_intent_at(grace=10, press_grace=25)
+
+    assert {i.id for i in early} == {never_asked, create}
+    assert [i.id for i in late] == [asked]
+    assert late[0].claim == ButtonPress("a" * 24, "U2", 111, T0, None)
+    assert [i.claim for i in early if i.id == create] == [None]
+    # The soonest was the press being asked (T0 + 25); those taken up wait for their holds.
+    assert next_at == T0 + 25
+    assert all_held == T0 + 40
+
+
+async def test_a_release_at_a_moment_spares_a_later_claim(store: JobStore):
+    await store.add_job(new_job(), now=T0, due_at=None)
+    first = (await store.claim_press("a" * 24, "V1", 111, now=T0)).press
+    await store.release_press("a" * 24, "V1", pressed_at=first.pressed_at)
+    second = await store.claim_press("a" * 24, "V1", 222, now=T0 + 1)
+
+    # A retry of the first release (its answer failed, say) must not free the second claim.
+    await store.release_press("a" * 24, "V1", pressed_at=first.pressed_at)
+    stands = await store.get_press("a" * 24, "V1")
+
+    assert second.won
+    assert stands == second.press
 
 
 LIMITS = Limits(active=2, daily=3, since=T0 - 10)
