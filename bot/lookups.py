@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 LOOKUP_COOLDOWN: Final = 10.0
 # The answer to an id AKOOL does not know (its code 1008), given for another server's job too.
 UNKNOWN_JOB: Final = USER_MESSAGES[1008]
+# At most this many lookups wait for the budget in one process; more are told to retry.
+LOOKUP_QUEUE: Final = 5
+BUSY: Final = "The bot is busy looking up other jobs. Please try again in a few seconds."
 # Past this many members, those whose cooldown is over are forgotten.
 _REMEMBERED: Final = 10_000
 FOR_ADMINS: Final = (
@@ -80,13 +83,14 @@ class Lookups:
         budget: Budget,
         *,
         clock: Callable[[], float],
-        cooldown: float = LOOKUP_COOLDOWN,
+        cooldown: float | None = None,
     ) -> None:
         self._store = store
         self._budget = budget
         self._clock = clock
-        self._cooldown = cooldown
+        self._cooldown = LOOKUP_COOLDOWN if cooldown is None else cooldown
         self._next: dict[int, float] = {}
+        self._waiting = 0
 
     async def unknown(self, interaction: discord.Interaction, *, cooled: bool = True) -> None:
         """The turn of an id the bot may not show: the server's lookups setting, then
@@ -100,21 +104,24 @@ class Lookups:
         )
         if not may_look_up_unknown(interaction, settings):
             raise UserFacingError(FOR_ADMINS)
-        if cooled:
-            self.take_turn(interaction.user.id)
-        await self._budget.acquire()
+        await self.live(interaction.user.id, cooled=cooled)
 
-    async def live(self, member_id: int) -> None:
+    async def live(self, member_id: int, *, cooled: bool = True) -> None:
         """The member's turn to ask AKOOL, once the lookups' budget allows it."""
-        self.take_turn(member_id)
-        await self._budget.acquire()
-
-    def take_turn(self, member_id: int) -> None:
-        """Count a live lookup for the member, or raise :class:`Cooldown` saying when to retry."""
         now = self._clock()
         ready = self._next.get(member_id, 0.0)
-        if now < ready:
+        if cooled and now < ready:
             raise Cooldown(f"You can look up another job {render.timestamp(ready)}.")
-        if len(self._next) > _REMEMBERED:  # forget members whose cooldown is over
-            self._next = {m: t for m, t in self._next.items() if t > now}
-        self._next[member_id] = now + self._cooldown
+        # A flood waits in a short line, not a long one: past it, members hear at once to try
+        # again rather than waiting (and holding their interaction) for minutes.
+        if self._waiting >= LOOKUP_QUEUE:
+            raise UserFacingError(BUSY)
+        if cooled:
+            if len(self._next) > _REMEMBERED:  # forget members whose cooldown is over
+                self._next = {m: t for m, t in self._next.items() if t > now}
+            self._next[member_id] = now + self._cooldown
+        self._waiting += 1
+        try:
+            await self._budget.acquire()
+        finally:
+            self._waiting -= 1
