@@ -20,6 +20,7 @@ from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
+from bot.lookups import Lookups
 from bot.notifier import Notifier
 from bot.schedule import PollSchedule
 from bot.settings import Settings
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_POLL_GAP: Final = 60.0
 # The share of the AKOOL request budget that status checks may use.
 POLL_SHARE: Final = 0.8
+# The share that lookups (/status, /track of an unknown id, Post here) may use: a budget of their
+# own, so a flood of them waits on itself and leaves polls and creates at least the rest.
+LOOKUP_SHARE: Final = 0.1
 
 # How long a stop waits for jobs AKOOL has accepted to be recorded.
 DRAIN_TIMEOUT: Final = 3.0
@@ -118,6 +122,13 @@ class AkoolBot(commands.AutoShardedBot):
             webhook_url=settings.webhook_public_url,
             clock=clock,
             press_wait=settings.akool_timeout + PRESS_MARGIN,
+        )
+        self.lookups = Lookups(
+            store,
+            shared_budget(
+                store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE
+            ),
+            clock=clock,
         )
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}

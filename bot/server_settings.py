@@ -46,6 +46,9 @@ class ServerSettings:
     # False: only the job's requester may press its buttons.
     buttons_for_everyone: bool = True
     default_aspect: str = "1:1"
+    # False: only members who may manage the server look up jobs the bot never stored (they
+    # belong to the operator's AKOOL account, not to this server).
+    lookups_for_everyone: bool = False
 
     @property
     def channel_scope(self) -> Scope:

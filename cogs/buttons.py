@@ -32,6 +32,7 @@ from bot.errors import UserFacingError, answer_privately
 from bot.guilds import refused_here
 from bot.interaction_guard import component_press
 from bot.jobs import Origin, PressEnd
+from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
 from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, ReplyBy
 
@@ -327,8 +328,14 @@ class Buttons(ButtonCog):
     async def on_show_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         job = await self.bot.store.get_job(ref.job_id)
-        if job is not None and job.guild_id != interaction.guild_id:
-            raise UserFacingError(UNKNOWN_GRID)
+        if job is None or not belongs_here(interaction, job):
+            # An id this bot never stored is a lookup (its button is on a /status answer, which
+            # took the member's turn); another
+            # server's job, or one from a channel the member cannot view, ends as one AKOOL
+            # does not know, after the same turn.
+            await self.bot.lookups.unknown(interaction, cooled=False)
+            if job is not None:
+                raise UserFacingError(UNKNOWN_JOB)
         if job is None:
             # A job made elsewhere and never tracked: follow it here, the loop posts it.
             assert interaction.channel_id is not None

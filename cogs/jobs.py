@@ -1,4 +1,9 @@
-"""/track and /status: follow jobs made elsewhere, and look any job up."""
+"""/track and /status: follow jobs made elsewhere, and look any job up.
+
+A job stored for another server, or for a channel the member cannot view, is answered exactly as
+an id AKOOL does not know (see ``bot.lookups``); a finished job is shown from the store, and
+only unfinished or unknown ones are looked up live, each member in turn.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from bot.core import AkoolBot
 from bot.custom_ids import ButtonRef, normalise_job_id
 from bot.errors import UserFacingError
 from bot.jobs import Origin
+from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.store import Job, JobStatus, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -48,12 +54,19 @@ class Jobs(commands.Cog):
         akool_id = parse_job_id(job_id)
         assert interaction.channel_id is not None
         existing = await self.bot.store.get_job(akool_id)
-        if existing is not None:
+        if existing is not None and belongs_here(interaction, existing):
             raise UserFacingError(_already_tracked(existing, interaction.channel_id))
         await interaction.response.defer(ephemeral=True, thinking=True)
+        # Someone else's job takes the same turn an unknown id does, and ends as one AKOOL does
+        # not know, so nothing tells the two apart.
+        await self.bot.lookups.unknown(interaction)
+        if existing is not None:
+            raise UserFacingError(UNKNOWN_JOB)
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
         job, created = await self.bot.jobs.track(origin, akool_id)
         if not created:
+            if not belongs_here(interaction, job):
+                raise UserFacingError(UNKNOWN_JOB)
             raise UserFacingError(_already_tracked(job, interaction.channel_id))
         if job.status.finished:
             await interaction.followup.send(
@@ -79,8 +92,17 @@ class Jobs(commands.Cog):
         akool_id = parse_job_id(job_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         stored = await self.bot.store.get_job(akool_id)
-        if stored is not None and stored.guild_id != interaction.guild_id:
-            stored = None  # another server's job: show only what AKOOL says
+        if stored is not None and not belongs_here(interaction, stored):
+            await self.bot.lookups.unknown(interaction)
+            raise UserFacingError(UNKNOWN_JOB)
+        if stored is not None and stored.status.finished:
+            # A finished job no longer changes at AKOOL: the store has all there is to show.
+            await self._show(interaction, render.Snapshot.of(akool_id, None, stored), stored)
+            return
+        if stored is None:
+            await self.bot.lookups.unknown(interaction)
+        else:
+            await self.bot.lookups.live(interaction.user.id)
         live: ImageJob | None = None
         note = None
         try:
@@ -95,10 +117,18 @@ class Jobs(commands.Cog):
                 akool_id, StatusUpdate.from_akool(live), now=self.bot.clock(), due_at=stored.due_at
             )
             stored = refreshed or stored
-        snapshot = render.Snapshot.of(akool_id, live, stored)
+        await self._show(interaction, render.Snapshot.of(akool_id, live, stored), stored, note)
+
+    async def _show(
+        self,
+        interaction: discord.Interaction,
+        snapshot: render.Snapshot,
+        stored: Job | None,
+        note: str | None = None,
+    ) -> None:
         view = discord.ui.View(timeout=None)
         if snapshot.status is JobStatus.COMPLETED:
-            view.add_item(ShowButton(ButtonRef(akool_id, "show")))
+            view.add_item(ShowButton(ButtonRef(snapshot.job_id, "show")))
         embed = render.status_embed(snapshot, stored, note)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
@@ -109,7 +139,11 @@ class Jobs(commands.Cog):
         jobs = await self.bot.store.recent_jobs(
             interaction.guild_id, interaction.user.id, limit=25, prefix=current.strip().lower()
         )
-        return [app_commands.Choice(name=choice_name(job), value=job.akool_id) for job in jobs]
+        return [
+            app_commands.Choice(name=choice_name(job), value=job.akool_id)
+            for job in jobs
+            if belongs_here(interaction, job)
+        ]
 
 
 def _already_tracked(job: Job, channel_id: int) -> str:

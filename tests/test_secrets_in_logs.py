@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -18,6 +19,7 @@ from typing import NoReturn
 import pytest
 
 from bot.secret import Secret
+from bot.server_settings import ServerSettings
 from tests.e2e.conftest import World, make_world
 from tests.fakes.akool import FakeAkool, FaultKind
 
@@ -102,10 +104,13 @@ async def test_no_secret_reaches_any_log_line(world: World, capture: Capture):
         )
         await refused.wait_original_edit(lambda m: "could not be started" in m.content)
 
-        # AKOOL fails twice and the read is retried.
+        # AKOOL fails twice and a live lookup (an id the bot never stored) is retried.
+        await bot.store.save_server_settings(
+            world.guild.id, ServerSettings(lookups_for_everyone=True), now=time.time()
+        )
         world.akool.inject(FaultKind.HTTP_500, times=2)
         status = await world.discord.slash_command(
-            world.alice, world.channel, "status", {"job_id": job_id}
+            world.alice, world.channel, "status", {"job_id": "f" * 24}
         )
         await status.wait_followup()
 

@@ -51,6 +51,10 @@ BUTTON_CHOICES: Final = [
     app_commands.Choice(name="Anyone in the channel", value="everyone"),
     app_commands.Choice(name="Only the member who asked for the image", value="requester"),
 ]
+LOOKUP_CHOICES: Final = [
+    app_commands.Choice(name="Everyone", value="everyone"),
+    app_commands.Choice(name="Only members who can manage this server", value="admins"),
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -304,5 +308,24 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
             return s.with_aspect(ratio.value), f"/imagine now uses {ratio.value} by default."
+
+        await self._change(interaction, change)
+
+    @settings.command(name="lookups")
+    @app_commands.describe(who="Who may look up, with /status and /track, jobs not made here")
+    @app_commands.choices(who=LOOKUP_CHOICES)
+    async def lookups(
+        self, interaction: discord.Interaction, who: app_commands.Choice[str]
+    ) -> None:
+        """Choose who may look up jobs this bot did not make here (they are the operator's)."""
+        everyone = who.value == "everyone"
+
+        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+            note = (
+                "Everyone may look up jobs this bot did not make here."
+                if everyone
+                else "Only members who can manage this server may look up jobs not made here."
+            )
+            return dataclasses.replace(s, lookups_for_everyone=everyone), note
 
         await self._change(interaction, change)

@@ -71,6 +71,10 @@ def settings_embed(settings: ServerSettings, note: str | None = None) -> discord
         inline=False,
     )
     embed.add_field(name="Who may press a grid's buttons", value=buttons, inline=False)
+    lookups = (
+        "Everyone" if settings.lookups_for_everyone else "Only members who can manage this server"
+    )
     embed.add_field(name="Default aspect ratio", value=settings.default_aspect, inline=False)
+    embed.add_field(name="Who may look up jobs not made here", value=lookups, inline=False)
     embed.add_field(name=f"Banned words ({len(settings.banned_words)})", value=words, inline=False)
     return embed

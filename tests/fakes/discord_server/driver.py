@@ -55,14 +55,23 @@ class InteractionDriver(DiscordState):
 
     # ------------------------------------------------------------------ building blocks
 
-    def _member_payload(self, guild: FakeGuild, user: FakeUser) -> dict[str, Any]:
+    def _member_payload(
+        self, guild: FakeGuild, user: FakeUser, channel: FakeChannel | None = None
+    ) -> dict[str, Any]:
+        """The member object of an interaction: ``permissions`` are the member's in the channel
+        the interaction happens in (overwrites included), as Discord sends them."""
         member = guild.members.get(user.id)
         if member is None:
             raise ValueError(
                 f"{user.name} is not a member of guild {guild.name!r}; use add_user(guild=...)"
             )
         data = member.payload()
-        data["permissions"] = str(guild.member_permissions(user.id))
+        permissions = (
+            guild.member_permissions(user.id)
+            if channel is None
+            else guild.channel_permissions(user.id, channel)
+        )
+        data["permissions"] = str(permissions)
         return data
 
     def _new_interaction(
@@ -99,14 +108,14 @@ class InteractionDriver(DiscordState):
             "data": data,
         }
         if guild is not None:
-            member = self._member_payload(guild, user)
+            member = self._member_payload(guild, user, channel)
             channel_data["permissions"] = member["permissions"]
             payload.update(
                 guild_id=str(guild.id),
                 guild_locale=guild.locale,
                 guild={"id": str(guild.id), "locale": guild.locale, "features": []},
                 member=member,
-                app_permissions=str(guild.member_permissions(self.bot_user.id)),
+                app_permissions=str(guild.channel_permissions(self.bot_user.id, channel)),
                 authorizing_integration_owners={"0": str(guild.id)},
                 context=0,
             )

@@ -226,10 +226,19 @@ class FakeChannel:
     recipient: FakeUser | None = None
     deleted: bool = False
     last_message_id: int | None = None
+    #: Permission overwrites by role or member id: ``(type, allow, deny)``, type 0 a role
+    #: (the guild's id is ``@everyone``), 1 a member.
+    overwrites: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def mention(self) -> str:
         return f"<#{self.id}>"
+
+    def overwrites_payload(self) -> list[dict[str, Any]]:
+        return [
+            {"id": str(target), "type": kind, "allow": str(allow), "deny": str(deny)}
+            for target, (kind, allow, deny) in self.overwrites.items()
+        ]
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -245,7 +254,7 @@ class FakeChannel:
             guild_id=str(self.guild_id),
             name=self.name,
             position=self.position,
-            permission_overwrites=[],
+            permission_overwrites=self.overwrites_payload(),
             parent_id=None,
             topic=self.topic,
             nsfw=False,
@@ -283,6 +292,30 @@ class FakeGuild:
                     value |= role.permissions
         if user_id == self.owner_id or value & ADMINISTRATOR:
             return ALL_PERMISSIONS
+        return value
+
+    def channel_permissions(self, user_id: int, channel: FakeChannel) -> int:
+        """A member's permissions in ``channel``, as Discord works them out: the guild-level
+        permissions, then the ``@everyone`` overwrite, the member's roles' overwrites together,
+        and the member's own overwrite; the owner and administrators keep everything."""
+        value = self.member_permissions(user_id)
+        if value == ALL_PERMISSIONS:
+            return value
+        overwrites = channel.overwrites
+        if self.id in overwrites:
+            _, allow, deny = overwrites[self.id]
+            value = (value & ~deny) | allow
+        member = self.members.get(user_id)
+        role_ids = set(member.roles) if member is not None else set()
+        allow = deny = 0
+        for target, (kind, role_allow, role_deny) in overwrites.items():
+            if kind == 0 and target in role_ids:
+                allow |= role_allow
+                deny |= role_deny
+        value = (value & ~deny) | allow
+        if user_id in overwrites and overwrites[user_id][0] == 1:
+            _, allow, deny = overwrites[user_id]
+            value = (value & ~deny) | allow
         return value
 
     def base_payload(self) -> dict[str, Any]:

@@ -234,7 +234,8 @@ class RestBase:
     def _bot_permissions(self, channel: FakeChannel) -> int:
         if channel.guild_id is None:
             return VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES | EMBED_LINKS
-        return self.state.guilds[channel.guild_id].member_permissions(self.state.bot_user.id)
+        guild = self.state.guilds[channel.guild_id]
+        return guild.channel_permissions(self.state.bot_user.id, channel)
 
     def _too_large(
         self, request: web.Request, channel: FakeChannel, files: list[UploadedFile]

@@ -183,6 +183,32 @@ class WorldState:
         self.feed.notify()
         return channel
 
+    def set_overwrite(
+        self,
+        channel: FakeChannel,
+        target: FakeRole | FakeUser,
+        *,
+        allow: int | discord.Permissions = 0,
+        deny: int | discord.Permissions = 0,
+    ) -> None:
+        """A permission overwrite on ``channel`` for a role (the guild's id: ``@everyone``) or a
+        member, sent to the bot as CHANNEL_UPDATE."""
+        kind = 0 if isinstance(target, FakeRole) else 1
+        channel.overwrites[target.id] = (kind, permissions_value(allow), permissions_value(deny))
+        self._emit("CHANNEL_UPDATE", channel.payload(), channel.guild_id, INTENT_GUILDS)
+        self.feed.notify()
+
+    def add_private_channel(
+        self, guild: FakeGuild, name: str, *, seen_by: Iterable[FakeRole]
+    ) -> FakeChannel:
+        """A channel ``@everyone`` cannot view, and only ``seen_by`` roles (and the bot) can."""
+        channel = self.add_channel(guild, name)
+        view = discord.Permissions(view_channel=True)
+        self.set_overwrite(channel, guild.roles[guild.id], deny=view)
+        for role in (*seen_by, *(r for r in guild.roles.values() if r.bot_id is not None)):
+            self.set_overwrite(channel, role, allow=view)
+        return channel
+
     def add_role(
         self, guild: FakeGuild, name: str, permissions: int | discord.Permissions = 0
     ) -> FakeRole:
