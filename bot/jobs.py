@@ -346,12 +346,23 @@ class JobService:
             raise LimitReached(policy.explain_limit(limits, usage))
         return intent
 
-    async def track(self, origin: Origin, job_id: str) -> tuple[Job, bool]:
-        """Follow a job created elsewhere; ``(job, False)`` when it is tracked already."""
+    async def track(
+        self,
+        origin: Origin,
+        job_id: str,
+        *,
+        prompt_rule: Callable[[str], None] | None = None,
+    ) -> tuple[Job, bool]:
+        """Follow a job created elsewhere; ``(job, False)`` when it is tracked already.
+
+        ``prompt_rule`` (the server's banned words) may refuse the job's prompt, by raising,
+        before it is stored and followed."""
         existing = await self.store.get_job(job_id)
         if existing is not None:
             return existing, False
         result = await self.akool.get_result(job_id)  # raises code 1008 for an unknown id
+        if prompt_rule is not None:
+            prompt_rule(result.prompt or "")
         now = self._clock()
         new = NewJob(
             akool_id=result.id,
@@ -410,6 +421,14 @@ class JobService:
                     await self._abandon(start)
                 raise
         if not isinstance(start, _Claimed):
+            if (
+                refusal is not None
+                and self._may_be_stale(start)
+                and await self.press_child(start) is None
+            ):
+                # Only a free button would be this presser's to start, and they may start
+                # nothing: AKOOL is not asked about the claim on their behalf.
+                raise refusal
             # A claim a crash left before its intent was written is checked against AKOOL:
             # only now, since that may take longer than Discord waits for the acknowledgement.
             if not await self._release_if_stale(parent, start):
@@ -642,7 +661,7 @@ class JobService:
         A claim that named no job for ``STALE_CLAIM`` seconds is checked against AKOOL's own
         ``used_buttons``: if AKOOL never used the button, nobody did, and it may be pressed again.
         """
-        if _claim_key(press) in self._pressing or self._clock() - press.pressed_at < STALE_CLAIM:
+        if not self._may_be_stale(press):
             return False
         if await self.press_child(press) is not None:
             return False
@@ -657,6 +676,13 @@ class JobService:
         )
         await self.store.release_press(parent.akool_id, press.button, pressed_at=press.pressed_at)
         return True
+
+    def _may_be_stale(self, press: ButtonPress) -> bool:
+        """No press of this process holds the claim, and it is older than any press takes."""
+        return (
+            _claim_key(press) not in self._pressing
+            and self._clock() - press.pressed_at >= STALE_CLAIM
+        )
 
     async def resync_buttons(self, parent: Job) -> Job:
         """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""

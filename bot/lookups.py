@@ -18,7 +18,7 @@ from typing import Final
 
 import discord
 
-from bot import render
+from bot import policy, render
 from bot.akool.errors import USER_MESSAGES
 from bot.budget import Budget
 from bot.errors import UserFacingError
@@ -91,6 +91,23 @@ class Lookups:
         self._cooldown = LOOKUP_COOLDOWN if cooldown is None else cooldown
         self._next: dict[int, float] = {}
         self._waiting = 0
+
+    async def check_place(self, interaction: discord.Interaction) -> ServerSettings:
+        """The server's channel and role rules where the interaction happens (a thread under its
+        parent's rules too); the server's settings, or a :class:`UserFacingError` to show. Only
+        the store is read, so a refusal costs no AKOOL call and can still be private."""
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            return ServerSettings()
+        settings = await self._store.server_settings(guild_id)
+        assert interaction.channel_id is not None  # a command or a press is always in a channel
+        policy.check_place(
+            settings,
+            interaction.channel_id,
+            policy.role_ids(interaction.user),
+            parent_channel_id=policy.parent_channel_id(interaction.channel),
+        )
+        return settings
 
     async def unknown(self, interaction: discord.Interaction, *, cooled: bool = True) -> None:
         """The turn of an id the bot may not show: the server's lookups setting, then

@@ -326,6 +326,9 @@ class Buttons(ButtonCog):
         )
 
     async def on_show_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
+        # The channel and role rules of the channel it is pressed in, where the post would go:
+        # read from the store, so a refusal is private and asks AKOOL nothing.
+        settings = await self.bot.lookups.check_place(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         job = await self.bot.store.get_job(ref.job_id)
         if job is None or not belongs_here(interaction, job):
@@ -340,13 +343,19 @@ class Buttons(ButtonCog):
             # A job made elsewhere and never tracked: follow it here, the loop posts it.
             assert interaction.channel_id is not None
             origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
-            await self.bot.jobs.track(origin, ref.job_id)
+            await self.bot.jobs.track(
+                origin,
+                ref.job_id,
+                prompt_rule=lambda prompt: policy.check_prompt(settings, prompt),
+            )
             await interaction.followup.send("Posting it here shortly.", ephemeral=True)
             return
         if job.status is not JobStatus.COMPLETED:
             raise UserFacingError(
                 f"Job `{job.akool_id}` has no image to post ({job.status.value})."
             )
+        # Posted in public again: a prompt with a word this server bans now is not.
+        policy.check_prompt(settings, job.prompt)
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
         message = await self.bot.notifier.repost(job, channel)

@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import policy, render
 from bot.akool import AkoolError, ImageJob
 from bot.components import ShowButton
 from bot.core import AkoolBot
@@ -53,6 +53,8 @@ class Jobs(commands.Cog):
         """Follow an AKOOL job created elsewhere and post its result in this channel."""
         akool_id = parse_job_id(job_id)
         assert interaction.channel_id is not None
+        # The channel and role rules, before anything is looked up: the result is posted here.
+        settings = await self.bot.lookups.check_place(interaction)
         existing = await self.bot.store.get_job(akool_id)
         if existing is not None and belongs_here(interaction, existing):
             raise UserFacingError(_already_tracked(existing, interaction.channel_id))
@@ -63,7 +65,11 @@ class Jobs(commands.Cog):
         if existing is not None:
             raise UserFacingError(UNKNOWN_JOB)
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
-        job, created = await self.bot.jobs.track(origin, akool_id)
+        # A prompt with a banned word is not followed: its result would be posted here, in
+        # public. AKOOL has to be asked once to learn the prompt, and nothing more.
+        job, created = await self.bot.jobs.track(
+            origin, akool_id, prompt_rule=lambda prompt: policy.check_prompt(settings, prompt)
+        )
         if not created:
             if not belongs_here(interaction, job):
                 raise UserFacingError(UNKNOWN_JOB)
@@ -90,6 +96,9 @@ class Jobs(commands.Cog):
     async def status(self, interaction: discord.Interaction, job_id: str) -> None:
         """Show a job's live status, its image when done, and a button to post it here."""
         akool_id = parse_job_id(job_id)
+        # The channel and role rules where it is asked, before anything is looked up. (Its
+        # answer is private, so banned words in a prompt it shows are not checked.)
+        await self.bot.lookups.check_place(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         stored = await self.bot.store.get_job(akool_id)
         if stored is not None and not belongs_here(interaction, stored):
