@@ -85,15 +85,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "policy-thread-parent-ignored",
         "bot/policy.py",
-        "settings.channels.intersection({channel_id, parent_channel_id})",
-        "settings.channels.intersection({channel_id})",
+        "place = {channel_id} if parent_channel_id is None else {channel_id, parent_channel_id}",
+        "place = {channel_id}",
         "a thread no longer inherits its channel's place on the allow-list",
         POLICY,
     ),
     Mutant(
         "policy-roles-ignored",
         "bot/policy.py",
-        "if settings.roles and not settings.roles.intersection(role_ids):",
+        "if settings.roles and not settings.roles & roles:",
         "if False:",
         "the role allow-list is not checked",
         POLICY,
@@ -151,9 +151,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "jobs-refused-press-kept",
         "bot/jobs.py",
-        "            else:\n"
-        "                await self.store.release_press(parent.akool_id, button)\n",
-        "",
+        "                await self.store.mark_akool_call(claimed.intent, at=None)\n"
+        "                await self.store.release_press("
+        "parent.akool_id, button, pressed_at=pressed_at)\n",
+        "                await self.store.mark_akool_call(claimed.intent, at=None)\n",
         "a press AKOOL refused keeps the button blocked",
         PRESSES,
     ),
@@ -176,8 +177,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "jobs-reroll-credited-to-requester",
         "bot/jobs.py",
-        "origin = Origin(presser_id, grid.guild_id, grid.channel_id)",
-        "origin = Origin(grid.requester_id, grid.guild_id, grid.channel_id)",
+        "origin = Origin(presser_id, grid.guild_id, here)",
+        "origin = Origin(grid.requester_id, grid.guild_id, here)",
         "a re-roll is credited to the grid's requester, not to the member who pressed it",
         PRESSES,
     ),
@@ -233,19 +234,27 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "buttons-post-here-other-server",
         "cogs/buttons.py",
-        "if job is not None and job.guild_id != interaction.guild_id:",
-        "if False:",
+        "if job is None or not belongs_here(interaction, job):",
+        "if job is None:",
         "Post here re-posts another server's job",
-        (*PRESSES, "tests/e2e/test_jobs.py"),
+        (*PRESSES, "tests/e2e/test_privacy.py", "tests/e2e/test_hostile.py"),
     ),
     # --- cogs/jobs.py and bot/core.py ---
     Mutant(
         "status-other-server-shown",
         "cogs/jobs.py",
-        "if stored is not None and stored.guild_id != interaction.guild_id:",
+        "if stored is not None and not belongs_here(interaction, stored):",
         "if False:",
         "/status shows another server's job as stored",
-        ("tests/e2e/test_jobs.py", "tests/e2e/test_hostile.py"),
+        ("tests/e2e/test_privacy.py", "tests/e2e/test_jobs.py", "tests/e2e/test_hostile.py"),
+    ),
+    Mutant(
+        "status-rules-skipped",
+        "cogs/jobs.py",
+        "        await self.bot.lookups.check_place(interaction)\n",
+        "",
+        "/status skips the channel and role rules of the channel it is used in",
+        ("tests/e2e/test_rules_on_every_path.py",),
     ),
     Mutant(
         "client-default-mentions-removed",
