@@ -130,3 +130,34 @@ async def test_a_press_says_where_its_job_stands_in_line(world: World):
         announced = await world.wait_for_post(lambda m: "Variation V1" in m.content)
 
     assert "#2 in line" in announced.content
+
+
+async def test_presses_at_once_cannot_pass_the_limit_together(world: World):
+    """Six buttons of one grid pressed by one member at the same moment: only as many start as
+    the active limit (3) allows, and the others are refused privately with no AKOOL call."""
+    async with world.running():
+        grid_id = await start(world, world.alice, "grid")
+        grid = await world.wait_for_post(world.is_post_of(grid_id))
+        world.akool.timeline = Timeline(hold=True)
+        buttons = ["U1", "U2", "U3", "U4", "V1", "V2"]
+        presses = await asyncio.gather(
+            *(
+                world.discord.click(world.bob, grid, f"akool:v1:{grid_id}:{button}")
+                for button in buttons
+            )
+        )
+        answers = [await press.wait_response(timeout=10) for press in presses]
+        refused = [a for a in answers if a.ephemeral]
+        for answer in refused:
+            assert "unfinished" in str(answer.data), answer.data
+        # The three that started are announced in the channel before the bot stops.
+        await world.akool.wait_for_calls("createbybutton", 3, timeout=10)
+        announced = [
+            await world.wait_for_post(lambda m, b=b: f"{b} of `{grid_id}`" in m.content, timeout=10)
+            for b in buttons
+            if any(r.body.get("button") == b for r in world.akool.requests_to("createbybutton"))
+        ]
+
+    assert len(refused) == 3
+    assert len(announced) == 3
+    assert len(world.akool.requests_to("createbybutton")) == 3
