@@ -4,10 +4,12 @@ where they stand in line."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from bot.server_settings import ServerSettings
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
+from tests.fakes.discord import FakeMessage
 
 
 async def start(world: World, user, prompt: str) -> str:
@@ -152,12 +154,17 @@ async def test_presses_at_once_cannot_pass_the_limit_together(world: World):
             assert "unfinished" in str(answer.data), answer.data
         # The three that started are announced in the channel before the bot stops.
         await world.akool.wait_for_calls("createbybutton", 3, timeout=10)
+        pressed = {r.body.get("button") for r in world.akool.requests_to("createbybutton")}
         announced = [
-            await world.wait_for_post(lambda m, b=b: f"{b} of `{grid_id}`" in m.content, timeout=10)
+            await world.wait_for_post(_announces(f"{b} of `{grid_id}`"), timeout=10)
             for b in buttons
-            if any(r.body.get("button") == b for r in world.akool.requests_to("createbybutton"))
+            if b in pressed
         ]
 
     assert len(refused) == 3
     assert len(announced) == 3
     assert len(world.akool.requests_to("createbybutton")) == 3
+
+
+def _announces(what: str) -> Callable[[FakeMessage], bool]:
+    return lambda message: what in message.content
