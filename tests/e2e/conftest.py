@@ -21,6 +21,7 @@ from bot.secret import Secret
 from bot.settings import Settings
 from tests.fakes.akool import FakeAkool, Timeline
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMessage, FakeUser, run_bot
+from tests.ports import reserved_port
 
 # Quick polls keep the suite fast; the flows are the same at production timing.
 POLL_INTERVAL = 0.05
@@ -180,3 +181,21 @@ async def make_world(
 async def world(fake_akool: FakeAkool, tmp_path: Path) -> AsyncIterator[World]:
     async with make_world(fake_akool, tmp_path) as built:
         yield built
+
+
+# Polls so rare that only the webhook can explain a quick delivery.
+SLOW_POLL = 30.0
+
+
+@pytest.fixture
+def hooked(world: World) -> World:
+    """The world with webhooks on: AKOOL is told the bot's URL and the client id is set."""
+    port = reserved_port()
+    world.settings = dataclasses.replace(
+        world.settings,
+        http_port=port,
+        webhook_public_url=f"http://127.0.0.1:{port}/akool/webhook",
+        akool_client_id=Secret(world.akool.client_id),
+        poll_interval=SLOW_POLL,
+    )
+    return world

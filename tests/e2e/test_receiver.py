@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
@@ -22,18 +21,14 @@ import aiohttp
 import pytest
 
 import bot.runner
-from bot.secret import Secret
 from bot.web import WebServer
 from tests.e2e.conftest import World
-from tests.ports import reserved_port
 
 DEADLINE = 1.0
 # Generous for a loaded machine, yet short of aiohttp's own 10 s of lingering after an answer.
 CLOSED_WITHIN = DEADLINE + 5.0
 # How fast a slow client sends: one byte per tick.
 TICK = 0.1
-# Polls so rare that only the webhook can explain a quick delivery.
-SLOW_POLL = 30.0
 SLOW = 10  # slow connections of each kind
 
 BODY_HEAD = (
@@ -43,20 +38,12 @@ BODY_HEAD = (
 
 
 @pytest.fixture
-def receiver(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+def receiver(hooked: World, monkeypatch: pytest.MonkeyPatch) -> World:
     """The world with webhooks on and the bot's HTTP server built with a short deadline."""
     monkeypatch.setattr(
         bot.runner, "WebServer", functools.partial(WebServer, request_deadline=DEADLINE)
     )
-    port = reserved_port()
-    world.settings = dataclasses.replace(
-        world.settings,
-        http_port=port,
-        webhook_public_url=f"http://127.0.0.1:{port}/akool/webhook",
-        akool_client_id=Secret(world.akool.client_id),
-        poll_interval=SLOW_POLL,
-    )
-    return world
+    return hooked
 
 
 class LogWatch(logging.Handler):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -12,29 +11,10 @@ import pytest
 from bot.akool import ImageStatus
 from bot.job_loop import JobLoop
 from bot.runner import assemble
-from bot.secret import Secret
 from bot.store import Job, JobStatus
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
 from tests.fakes.discord import run_bot
-from tests.ports import reserved_port
-
-# Polls so rare that only the webhook can explain a quick delivery.
-SLOW_POLL = 30.0
-
-
-@pytest.fixture
-def hooked(world: World) -> World:
-    """The world with webhooks on: AKOOL is told the bot's URL and the client id is set."""
-    port = reserved_port()
-    world.settings = dataclasses.replace(
-        world.settings,
-        http_port=port,
-        webhook_public_url=f"http://127.0.0.1:{port}/akool/webhook",
-        akool_client_id=Secret(world.akool.client_id),
-        poll_interval=SLOW_POLL,
-    )
-    return world
 
 
 class ReachedTheLoop:
