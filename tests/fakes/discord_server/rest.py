@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_server.command_validation import command_errors
 from tests.fakes.discord_server.models import (
     FakeMessage,
     RecordedRequest,
@@ -232,15 +232,9 @@ class RestApi(InteractionEndpoints):
         if err:
             return err
         bodies = self._body(request) or []
-        for i, body in enumerate(bodies):
-            name = str(body.get("name", ""))
-            if not re.fullmatch(r"[-_\w]{1,32}", name) or (
-                int(body.get("type", 1)) == 1 and name != name.lower()
-            ):
-                return json_response(
-                    form_error([i, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Invalid name"),
-                    status=400,
-                )
+        problem = command_errors(bodies)
+        if problem is not None:
+            return json_response(problem, status=400)
         return json_response(self.state.upsert_commands(bodies, guild_id, replace=True))
 
     async def post_command(self, request: web.Request) -> web.Response:
