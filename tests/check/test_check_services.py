@@ -277,3 +277,15 @@ async def test_python_m_bot_check_a_refused_token(stage: Stage, tmp_path: Path):
     assert "   Fix: reset the token" in out
     assert "Traceback" not in err
     assert "a-refused-token" not in out + err
+
+
+async def test_a_postgresql_server_that_refuses_the_database(stage: Stage, run_check: CheckRunner):
+    from tests.postgres import server_url, with_database
+
+    stage.env["DATABASE_URL"] = with_database(server_url(), "no_such_database_for_check")
+
+    checked = await run_check(stage)
+
+    assert checked.status == 1
+    line = checked.line("❌", "Database", "no_such_database_for_check", "refused the connection")
+    assert "the database must exist" in checked.fix_after(line)
