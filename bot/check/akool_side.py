@@ -10,13 +10,12 @@ import aiohttp
 from bot.akool import AkoolAPIError, AkoolClient, AkoolError
 from bot.check.options import Options
 from bot.check.report import Finding, fail, ok, warn
-from bot.settings import WHERE_TO_GET, Settings
+from bot.settings import Settings
 
 # AKOOL's codes for a key it does not take (reference, section 5).
 _REFUSED_KEY: Final = frozenset({1101, 1102})
-_NEW_KEY: Final = (
-    f"copy the API key again ({WHERE_TO_GET['AKOOL_API_KEY']}) into AKOOL_API_KEY in .env."
-)
+_CREDENTIALS: Final = "https://akool.com/workspace/current/api/credentials"
+_NEW_KEY: Final = f"copy the API key again from {_CREDENTIALS} into AKOOL_API_KEY in .env."
 
 
 def client(http: aiohttp.ClientSession, settings: Settings, options: Options) -> AkoolClient:
@@ -66,8 +65,8 @@ async def check_client_id(akool: AkoolClient, settings: Settings) -> Finding | N
             return fail(
                 "Webhooks: AKOOL does not take AKOOL_CLIENT_ID together with AKOOL_API_KEY, so "
                 "the bot could read none of its callbacks.",
-                "copy the Client ID and the API key from the same API Credentials page "
-                "(https://akool.com/workspace/current/api/credentials) into .env.",
+                f"copy the Client ID and the API key from the same page, {_CREDENTIALS}, "
+                "into .env.",
             )
         return warn(f"Webhooks: AKOOL could not confirm the client id (code {exc.code}).")
     except AkoolError as exc:

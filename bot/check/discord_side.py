@@ -23,11 +23,11 @@ from bot.errors import UserFacingError
 from bot.invite import CHANNEL_PERMISSIONS, invite_url, permission_label
 from bot.policy import check_place
 from bot.server_settings import Scope, ServerSettings
-from bot.settings import WHERE_TO_GET, Settings
+from bot.settings import Settings
 
-_NEW_TOKEN: Final = (
-    f"reset the token ({WHERE_TO_GET['DISCORD_TOKEN']}) and put the new one in .env as "
-    "DISCORD_TOKEN."
+_FIX_REFUSED_LOGIN: Final = (
+    "in the Developer Portal (https://discord.com/developers/applications), your application → "
+    "Bot → Reset Token; put the new token in .env as DISCORD_TOKEN."
 )
 _SHOWN_CHANNELS: Final = 10
 # Channels where members can start jobs without a server's settings naming them.
@@ -96,7 +96,7 @@ async def _login(client: discord.Client, settings: Settings, findings: list[Find
     try:
         await client.login(settings.discord_token.reveal())
     except discord.LoginFailure:
-        raise _Stop(fail("Discord refused DISCORD_TOKEN.", _NEW_TOKEN)) from None
+        raise _Stop(fail("Discord refused DISCORD_TOKEN.", _FIX_REFUSED_LOGIN)) from None
     app = client.application
     assert app is not None  # login() fetched it
     findings.append(
@@ -218,8 +218,8 @@ async def _server(
         findings.append(
             fail(
                 f"{name}, #{shown(channel.name)}: the bot lacks {labels} ({why}).",
-                f"allow {labels} for the role “{shown(role.name)}” in #{shown(channel.name)} "
-                "(Edit Channel → Permissions), or for the role in Server Settings → Roles.",
+                f"in Discord, #{shown(channel.name)} → Edit Channel → Permissions: allow "
+                f"{labels} for the role “{shown(role.name)}”.",
             )
         )
     if good:

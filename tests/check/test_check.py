@@ -21,6 +21,9 @@ async def test_all_green(stage: Stage, run_check: CheckRunner):
     assert "#images" in checked.line("✅", "Art Club")
     assert checked.line("✅", "AKOOL", "credits")
     assert checked.line("✅", "Database", "migrations applied")
+    # REST only: a running bot's gateway session is not disturbed.
+    assert stage.discord.gateway.sessions == {}
+    assert stage.discord.requests_matching("GET", r"^/gateway") == []
 
 
 async def test_every_settings_problem_at_once_and_the_rest_still_checked(
@@ -147,7 +150,7 @@ async def test_a_channel_missing_a_permission(
         assert lacked.startswith("Send Messages, Attach Files, Embed Links (")
     else:
         assert lacked.startswith(f"{label} (")
-    assert f"allow {lacked.split(' (')[0]}" in checked.fix_after(line)
+    assert f"allow {lacked.split(' (')[0]} for the role" in checked.fix_after(line)
     assert stage.bot_role.name in checked.fix_after(line)
     assert f"#{fine.name}" in checked.line("✅", "Art Club")
 

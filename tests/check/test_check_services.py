@@ -146,7 +146,7 @@ async def test_a_client_id_that_does_not_go_with_the_key(stage: Stage, run_check
 
     assert checked.status == 1
     line = checked.line("❌", "AKOOL does not take AKOOL_CLIENT_ID")
-    assert "same API Credentials page" in checked.fix_after(line)
+    assert "from the same page" in checked.fix_after(line)
     assert "someoneElsesClientId0123" not in checked.out
 
 
@@ -274,7 +274,7 @@ async def test_python_m_bot_check_a_refused_token(stage: Stage, tmp_path: Path):
 
     assert status == 1
     assert "❌ Discord refused DISCORD_TOKEN." in out
-    assert "   Fix: reset the token" in out
+    assert "   Fix: in the Developer Portal" in out
     assert "Traceback" not in err
     assert "a-refused-token" not in out + err
 
