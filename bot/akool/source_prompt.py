@@ -8,7 +8,6 @@ cannot change what members get.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -106,8 +105,7 @@ class SourcePromptRequest:
             if (
                 not isinstance(self.similar, int | float)
                 or isinstance(self.similar, bool)
-                or math.isnan(self.similar)
-                or not 0.0 <= self.similar <= 1.0
+                or not 0.0 <= self.similar <= 1.0  # NaN fails this too
             ):
                 return "Similarity must be a number from 0 (more creative) to 1 (closer)."
         if self.negative_prompt is not None and (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
 from bot.akool import (
     AkoolAPIError,
@@ -12,7 +13,8 @@ from bot.akool import (
     AkoolUncertainCreateError,
     SourcePromptRequest,
 )
-from tests.fakes.akool import FakeAkool, Fault, FaultKind, V3Off
+from bot.secret import Secret
+from tests.fakes.akool import ENDPOINTS, FakeAkool, Fault, FaultKind, V3Off
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,33 @@ async def test_gone_messages_and_codes_are_detected(akool, fake_akool: FakeAkool
 
     assert caught.value.msg == msg
     assert fake_akool.calls["createbyprompt"] == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "gone"),
+    [
+        (400, "This endpoint has been deprecated, use the v4 API", True),
+        (403, "<html><body>API no longer available</body></html>", True),
+        (400, "Bad Request", False),
+        (503, "<html><body>Service temporarily unavailable</body></html>", False),
+    ],
+)
+async def test_a_page_that_is_not_an_envelope_is_read_for_the_words(
+    serve, http, status, text, gone
+):
+    # A gateway in front of a retired endpoint may answer with its own page, not AKOOL's JSON.
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=text)
+
+    app = web.Application()
+    app.router.add_post(ENDPOINTS["createbyprompt"][1], handler)
+    client = AkoolClient(http, Secret("k"), await serve(app), attempts=1)
+
+    with pytest.raises(AkoolError) as caught:
+        await client.create_image("a fox")
+
+    assert isinstance(caught.value, AkoolCreateApiGone) is gone
+    assert caught.value.http_status == status
 
 
 async def test_v4_still_works_when_v3_is_off(akool: AkoolClient, fake_akool: FakeAkool):
