@@ -67,7 +67,7 @@ class CreateApiChooser:
         self._batch_quantity = batch_quantity
         self._resolution = resolution
         self._clock = clock
-        # Once v3 create is known gone it stays gone: no need to ask the store again.
+        # Once the store says v3 create is gone it stays gone: no need to ask it again.
         self._v3_gone = False
 
     def __repr__(self) -> str:
@@ -100,7 +100,6 @@ class CreateApiChooser:
         return await self._create_v4(order)
 
     async def _switch_to_v4(self, exc: AkoolCreateApiGone) -> None:
-        self._v3_gone = True
         if await self._store.note_v3_create_gone(now=self._clock()):
             log.warning(
                 "AKOOL answered that v3 create is gone (HTTP %s, code %s: %s); every new job "
