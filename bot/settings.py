@@ -19,6 +19,11 @@ from bot.secret import Secret
 T = TypeVar("T")
 
 DEFAULT_AKOOL_BASE_URL: Final = "https://openapi.akool.com"
+# Which AKOOL create endpoint new jobs use: v3 (the grid of four with U/V buttons, deprecated in
+# AKOOL's newer docs), v4 (createBySourcePrompt), or auto (v3 until AKOOL answers that it is
+# gone, then v4 for good).
+CREATE_APIS: Final = ("v3", "v4", "auto")
+DEFAULT_CREATE_API: Final = "auto"
 DEFAULT_DATABASE_URL: Final = "sqlite:///data/bot.sqlite3"
 # AKOOL serves results from CloudFront and its own domain (see the API reference, section 1.1).
 DEFAULT_IMAGE_HOSTS: Final = ("*.cloudfront.net", "*.akool.com")
@@ -58,6 +63,7 @@ class Settings:
     allowed_guild_ids: frozenset[int] | None = None
     akool_client_id: Secret | None = None
     akool_base_url: str = DEFAULT_AKOOL_BASE_URL
+    akool_create_api: str = DEFAULT_CREATE_API
     # Not in repr: a PostgreSQL URL may carry a password.
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     http_host: str = "127.0.0.1"
@@ -115,6 +121,7 @@ class Settings:
             allowed_guild_ids=reader.optional("ALLOWED_GUILD_IDS", _snowflakes),
             akool_client_id=reader.optional("AKOOL_CLIENT_ID", Secret),
             akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
+            akool_create_api=reader.value("AKOOL_CREATE_API", _create_api, DEFAULT_CREATE_API),
             database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             http_host=reader.value("HTTP_HOST", str, "127.0.0.1"),
             http_port=reader.value("HTTP_PORT", _port, 8080),
@@ -334,6 +341,13 @@ def _host_list(raw: str) -> tuple[str, ...]:
         if not bare or "/" in bare or "*" in bare or ":" in bare:
             raise ValueError(f"{host!r} is not a host name (use example.com or *.example.com)")
     return hosts
+
+
+def _create_api(raw: str) -> str:
+    api = raw.strip().lower()
+    if api not in CREATE_APIS:
+        raise ValueError(f"expected one of {', '.join(CREATE_APIS)}")
+    return api
 
 
 def _log_level(raw: str) -> str:

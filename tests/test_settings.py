@@ -28,6 +28,7 @@ def test_defaults():
     assert settings.webhook_public_url is None
     assert settings.image_hosts == DEFAULT_IMAGE_HOSTS
     assert settings.log_level == "INFO"
+    assert settings.akool_create_api == "auto"
 
 
 def test_every_variable_is_read():
@@ -101,6 +102,8 @@ def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
         ("ALLOWED_GUILD_IDS", "my-server"),
         ("ALLOWED_GUILD_IDS", ", ,"),
         ("LOG_LEVEL", "LOUD"),
+        ("AKOOL_CREATE_API", "v5"),
+        ("AKOOL_CREATE_API", "both"),
         ("POLL_INTERVAL", "soon"),
         ("POLL_INTERVAL", "0"),
         ("JOB_TIMEOUT", "-1"),
@@ -120,6 +123,13 @@ def test_malformed_values_are_named_without_echoing_them(name: str, value: str):
     # the bad entry in a list.
     if len(value) > 3 and name != "IMAGE_HOSTS":
         assert value not in problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "api"), [("v3", "v3"), ("v4", "v4"), ("auto", "auto"), (" V4 ", "v4"), ("AUTO", "auto")]
+)
+def test_the_create_api_is_one_of_three(raw: str, api: str):
+    assert Settings.from_env({**REQUIRED, "AKOOL_CREATE_API": raw}).akool_create_api == api
 
 
 def test_missing_and_malformed_are_reported_together():

@@ -230,6 +230,14 @@ _SAVE_SERVER_SETTINGS: Final = """
 INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
 """
+_V3_CREATE_GONE: Final = "v3_create_gone"
+_NOTE_FACT: Final = """
+INSERT INTO akool_facts (name, noted_at) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+"""
+_FACT: Final = "SELECT 1 FROM akool_facts WHERE name = $1"
+
 _DM_NOTIFY: Final = "SELECT dm_notify FROM member_preferences WHERE user_id = $1"
 _SET_DM_NOTIFY: Final = """
 INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES ($1, $2, $3)
@@ -544,6 +552,12 @@ class PostgresJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._pool.execute(_SET_DM_NOTIFY, user_id, enabled, now)
+
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        return await self._pool.fetchval(_NOTE_FACT, _V3_CREATE_GONE, now) is not None
+
+    async def v3_create_gone(self) -> bool:
+        return await self._pool.fetchval(_FACT, _V3_CREATE_GONE) is not None
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         return [rows.job(row) for row in await self._pool.fetch(_CHILDREN, parent_akool_id)]

@@ -247,6 +247,14 @@ INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at = excluded.updated_at
 """
 
+_V3_CREATE_GONE: Final = "v3_create_gone"
+_NOTE_FACT: Final = """
+INSERT INTO akool_facts (name, noted_at) VALUES (?, ?)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+"""
+_FACT: Final = "SELECT 1 FROM akool_facts WHERE name = ?"
+
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
 
 # An intent taken up for answering its loss is never asked of AKOOL.
@@ -530,6 +538,12 @@ class SqliteJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._db.execute(_SET_DM_NOTIFY, (user_id, int(enabled), now))
+
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        return await self._fetch_one(_NOTE_FACT, (_V3_CREATE_GONE, now)) is not None
+
+    async def v3_create_gone(self) -> bool:
+        return await self._fetch_one(_FACT, (_V3_CREATE_GONE,)) is not None
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:

@@ -39,6 +39,13 @@ PRESSES = (
     "tests/e2e/test_fair_use.py",
 )
 POLICY = ("tests/test_policy.py", "tests/e2e/test_admin.py", "tests/e2e/test_fair_use.py")
+CREATE_API = (
+    "tests/akool/test_gone.py",
+    "tests/akool/test_create_api_gone.py",
+    "tests/akool/test_client_v4.py",
+    "tests/akool/test_source_prompt.py",
+    "tests/test_create_api.py",
+)
 DELIVERY = (
     "tests/test_notifier.py",
     "tests/e2e/test_notify.py",
@@ -450,5 +457,62 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if False:\n",
         "the receiver treats the check's test callback as a job's",
         (*CHECK, *WEBHOOK),
+    ),
+    # --- bot/akool and bot/create_api.py: v4, and never switching APIs on an ordinary error ---
+    Mutant(
+        "v3-gone-on-any-404",
+        "bot/akool/gone.py",
+        "        return code is None or code not in DOCUMENTED_CODES",
+        "        return True",
+        "a 404 carrying one of AKOOL's own codes switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-reads-the-prompt",
+        "bot/akool/client.py",
+        'quoted=(prompt, source_image or ""),',
+        "quoted=(),",
+        "an error quoting a member's prompt ('deprecated') switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-on-passing-outage",
+        "bot/akool/gone.py",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text)) and not _PASSING.search(text)",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text))",
+        "'temporarily unavailable, try again later' switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-webhook-camel-case",
+        "bot/akool/source_prompt.py",
+        'body["webhookurl"] = self.webhook_url',
+        'body["webhookUrl"] = self.webhook_url',
+        "v4 jobs never call back: the v3 spelling of the callback field",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-create-resent",
+        "bot/akool/client.py",
+        "data = await self._create(SOURCE_PROMPT_PATH, request.body())",
+        "data = await self._read(SOURCE_PROMPT_PATH, None)",
+        "a v4 create is resent after a timeout (paying twice) and loses its body",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-switches-when-forced",
+        "bot/create_api.py",
+        "            if self._mode != AUTO:\n                raise\n",
+        "",
+        "AKOOL_CREATE_API=v3 still switches to v4 on its own",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-forgets-the-switch",
+        "bot/create_api.py",
+        "        if not self._v3_gone and await self._store.v3_create_gone():",
+        "        if False:",
+        "after a restart (or in another process) every job asks the retired v3 first",
+        CREATE_API,
     ),
 )
