@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 
 from bot.akool import AkoolClient, AkoolError, ImageStatus
 from bot.budget import Budget
+from bot.metrics import Metrics
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule, WebhookTrust
 from bot.store import CreateIntent, Job, JobKind, JobStatus, JobStore, StatusUpdate
@@ -79,8 +80,10 @@ class JobLoop:
         batch: int = 100,
         hold: float = 120.0,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics(clock=clock)
         self._akool = akool
         self._notifier = notifier
         self._interval = poll_interval
@@ -348,6 +351,7 @@ class JobLoop:
         if recorded is None or recorded.status is job.status:
             return  # unchanged, or moved on by another path (a webhook, another process)
         log.info("Job %s is %s", job.akool_id, recorded.status.value)
+        self._metrics.job_ended(job, recorded, timed=write.age is not None)
         if not recorded.status.finished:
             await self._notifier.show_progress(recorded)
             return
