@@ -17,6 +17,7 @@ import discord
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot import logs
 from bot.job_loop import JobLoop
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.secret import Secret
@@ -189,12 +190,13 @@ class WebServer:
         self._metrics.webhook_accepted(
             event.job_id, final=event.status.finished, sent_at=event.sent_at
         )
-        job = await self._loop.on_webhook(event.job_id, event.status)
-        if job is None:
-            # Unknown (not ours, or not stored yet) or already posted: polling covers the rest.
-            log.info("Webhook for job %s, which has nothing left to do here", event.job_id)
-        else:
-            log.info("Webhook says job %s is %s", event.job_id, event.status.name)
+        with logs.context(job=event.job_id):
+            job = await self._loop.on_webhook(event.job_id, event.status)
+            if job is None:
+                # Unknown (not ours, or not stored yet) or already posted: polling covers the rest.
+                log.info("Webhook for job %s, which has nothing left to do here", event.job_id)
+            else:
+                log.info("Webhook says job %s is %s", event.job_id, event.status.name)
         return _answer(200, "ok")
 
     async def _health(self, request: web.Request) -> web.Response:
