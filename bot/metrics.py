@@ -23,13 +23,24 @@ from typing import Final, TypeVar
 
 import aiohttp
 import discord
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.akool.errors import SUCCESS, AkoolError, AkoolTransportError
 from bot.budget import Budget
 from bot.secret import Secret
 from bot.store.models import Job, JobKind, JobStatus
+
+# Each counter and histogram would also export a ``_created`` timestamp series per label set;
+# nothing here reads them, and ``jobs_created_created`` would only confuse.
+disable_created_metrics()
 
 PREFIX: Final = "akool_bot"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
