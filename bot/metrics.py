@@ -40,7 +40,7 @@ from bot.store.models import Job, JobKind, JobStatus
 
 # Each counter and histogram would also export a ``_created`` timestamp series per label set;
 # nothing here reads them, and ``jobs_created_created`` would only confuse.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 PREFIX: Final = "akool_bot"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST

@@ -99,6 +99,19 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping, reporting every problem at once."""
+        reading = cls.read(env)
+        if reading.problems:
+            raise SettingsError(reading.problems)
+        return reading.settings
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> SettingsReading:
+        """Read every variable, collecting problems instead of raising (``akool-bot check``).
+
+        A variable that is missing or malformed takes its default in the settings returned and
+        is named in :attr:`SettingsReading.unusable`, so that nothing is checked against a value
+        the operator did not give.
+        """
         reader = _Reader(env)
         settings = cls(
             discord_token=reader.secret("DISCORD_TOKEN"),
@@ -139,9 +152,7 @@ class Settings:
                     f"SHARD_IDS must be below SHARD_COUNT ({settings.shard_count}): shards "
                     f"are numbered from 0."
                 )
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
+        return SettingsReading(settings, reader.problems, frozenset(reader.unusable))
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -162,6 +173,16 @@ class Settings:
         return tuple(v for v in values if v)
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsReading:
+    """What :meth:`Settings.read` found: the settings, one line per problem, and the variables
+    whose values could not be used (missing when required, or malformed)."""
+
+    settings: Settings
+    problems: list[str]
+    unusable: frozenset[str]
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """``sqlite:///relative/file`` or ``sqlite:////absolute/file`` to a path; else ``None``."""
     prefix = "sqlite:///"
@@ -176,6 +197,7 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.unusable: set[str] = set()
 
     def _raw(self, name: str) -> str | None:
         raw = self.env.get(name)
@@ -187,6 +209,7 @@ class _Reader:
         raw = self._raw(name)
         if raw is None:
             self.problems.append(f"{name} is missing: {WHERE_TO_GET[name]}.")
+            self.unusable.add(name)
             return Secret("")
         return Secret(raw)
 
@@ -209,6 +232,7 @@ class _Reader:
         except ValueError as exc:
             # The value itself is not echoed: it might be a secret pasted into the wrong line.
             self.problems.append(f"{name} is not valid: {exc}.")
+            self.unusable.add(name)
             return None
 
 

@@ -244,3 +244,28 @@ def test_webhooks_take_an_api_key_of_an_aes_length(key: str):
 
 def test_an_api_key_of_any_length_is_fine_without_webhooks():
     assert Settings.from_env({**REQUIRED, "AKOOL_API_KEY": "short"}).akool_client_id is None
+
+
+def test_read_collects_every_problem_and_names_the_unusable_variables():
+    env = {"DISCORD_TOKEN": "t", "HTTP_PORT": "abc", "DATABASE_URL": "mysql://x"}
+
+    reading = Settings.read(env)
+
+    assert reading.unusable == {"AKOOL_API_KEY", "HTTP_PORT", "DATABASE_URL"}
+    assert len(reading.problems) == 3
+    # The unusable values take their defaults; the usable ones are kept.
+    assert reading.settings.http_port == 8080
+    assert reading.settings.discord_token.reveal() == "t"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert raised.value.problems == reading.problems
+
+
+def test_the_readme_invite_link_asks_for_exactly_the_permissions_the_bot_needs():
+    from bot.invite import CHANNEL_PERMISSIONS, permission_label, required_permissions
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+
+    assert f"permissions={required_permissions().value}`" in readme
+    for name, _why in CHANNEL_PERMISSIONS:
+        assert permission_label(name) in readme

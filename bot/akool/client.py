@@ -42,6 +42,7 @@ CREATE_PATH: Final = "/api/open/v3/content/image/createbyprompt"
 BUTTON_PATH: Final = "/api/open/v3/content/image/createbybutton"
 RESULT_PATH: Final = "/api/open/v3/content/image/infobymodelid"
 CREDIT_PATH: Final = "/api/open/v3/faceswap/quota/info"
+LEGACY_AUTH_PATH: Final = "/api/open/v3/getToken"
 
 # AKOOL's own names for the endpoints, as the metrics label them.
 _ENDPOINTS: Final = {
@@ -156,6 +157,17 @@ class AkoolClient:
     async def get_credit(self) -> Credit:
         """The account's credit balance (``quota/info``)."""
         return Credit.from_data(await self._read(CREDIT_PATH, None))
+
+    async def confirm_client_id(self, client_id: Secret) -> None:
+        """Ask AKOOL whether ``client_id`` belongs with this API key (``getToken``, which takes
+        the pair); :class:`AkoolAPIError` if not. The token it answers with is not kept: the bot
+        authenticates with the key itself."""
+        body = {"clientId": client_id.reveal(), "clientSecret": self._api_key.reveal()}
+        retrying = self._retrying(_retryable)
+        async for attempt in retrying:
+            with attempt:
+                await self._send("POST", LEGACY_AUTH_PATH, json_body=body)
+                return
 
     async def _read(self, path: str, params: Mapping[str, str] | None) -> Any:
         retrying = self._retrying(_retryable)

@@ -41,6 +41,10 @@ WAKE_CHANNEL: Final = "akool_jobs_due"
 # Serialises migrations when several processes start at once (any fixed number will do).
 _MIGRATION_LOCK: Final = 0x616B6F6F6C  # "akool"
 _POOL_SIZE: Final = 10
+# Sessions in which the server itself refuses any write (akool-bot check only reads).
+_READ_ONLY: Final = {"default_transaction_read_only": "on"}
+_HAS_SCHEMA_VERSION: Final = "SELECT to_regclass('schema_version')"
+_SCHEMA_VERSION: Final = "SELECT MAX(version) FROM schema_version"
 
 _INSERT_JOB: Final = """
 INSERT INTO jobs (
@@ -356,8 +360,17 @@ class PostgresJobStore(JobStore):
         self._listener: asyncpg.Connection | None = None
 
     @classmethod
-    async def open(cls, dsn: str) -> Self:
-        """Connect and migrate to the newest schema (one process at a time does it)."""
+    async def open(cls, dsn: str, *, read_only: bool = False) -> Self:
+        """Connect and migrate to the newest schema (one process at a time does it).
+
+        ``read_only``: connect as it is, for ``akool-bot check``; nothing is migrated, and the
+        server refuses any write in these connections.
+        """
+        if read_only:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=1, server_settings=_READ_ONLY
+            )
+            return cls(pool, dsn)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=_POOL_SIZE)
         try:
             async with pool.acquire() as connection:
@@ -670,6 +683,19 @@ def _updated(status: str) -> bool:
     return status.rsplit(" ", 1)[-1] == "1"
 
 
+async def schema_state(dsn: str, *, connect_timeout: float) -> migrations.SchemaState:
+    """How the database's schema stands against this bot's migrations, read in a read-only
+    session (``connect_timeout``: seconds to connect)."""
+    connection = await asyncpg.connect(dsn, timeout=connect_timeout, server_settings=_READ_ONLY)
+    try:
+        if await connection.fetchval(_HAS_SCHEMA_VERSION) is None:
+            return migrations.schema_state("postgres", 0)
+        version = await connection.fetchval(_SCHEMA_VERSION) or 0
+        return migrations.schema_state("postgres", int(version))
+    finally:
+        await connection.close()
+
+
 async def _migrate(connection: PoolConnectionProxy[Any]) -> None:
     """Apply every pending migration in one transaction, under a lock other processes wait on."""
     known = migrations.load("postgres")
@@ -678,7 +704,7 @@ async def _migrate(connection: PoolConnectionProxy[Any]) -> None:
         await connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
         )
-        current = await connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
+        current = await connection.fetchval(_SCHEMA_VERSION) or 0
         if current > len(known):
             raise RuntimeError(
                 f"the database is at schema version {current}, newer than this bot knows "

@@ -337,8 +337,16 @@ class SqliteJobStore(JobStore):
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path | str) -> Self:
-        """Open (creating the file and its folder if needed) and migrate to the newest schema."""
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Self:
+        """Open (creating the file and its folder if needed) and migrate to the newest schema.
+
+        ``read_only``: open an existing file as it is, for ``akool-bot check``; nothing is
+        created, migrated or written, and any write fails.
+        """
+        if read_only:
+            connection = await _connect_read_only(path)
+            connection.row_factory = aiosqlite.Row
+            return cls(connection)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: every statement commits on its own unless a transaction is opened
@@ -639,15 +647,50 @@ class SqliteJobStore(JobStore):
             return row
 
 
+async def schema_state(path: Path | str) -> migrations.SchemaState:
+    """How the file's schema stands against this bot's migrations, read without writing (a file
+    that does not exist is not created)."""
+    if not _exists(path):
+        return migrations.schema_state("sqlite", 0, exists=False)
+    connection = await _connect_read_only(path)
+    try:
+        return migrations.schema_state("sqlite", await _user_version(connection))
+    finally:
+        await connection.close()
+
+
+async def _connect_read_only(path: Path | str) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+    try:
+        await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+def _exists(path: Path | str) -> bool:
+    return Path(path).exists()
+
+
+def _read_only_uri(path: Path | str) -> str:
+    # mode=ro: SQLite refuses every write and never creates the file.
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
+async def _user_version(connection: aiosqlite.Connection) -> int:
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 async def _migrate(connection: aiosqlite.Connection) -> None:
     """Apply every pending migration in one transaction: all of them land, or none.
 
     The schema version is SQLite's ``user_version``, which lives in the file header and is
     written inside the same transaction as the migrations.
     """
-    async with connection.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row is not None else 0
+    current = await _user_version(connection)
     known = migrations.load("sqlite")
     if current > len(known):
         raise RuntimeError(

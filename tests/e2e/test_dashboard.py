@@ -68,9 +68,9 @@ async def test_every_metric_the_dashboard_plots_is_served(hooked: World):
     # Every family the bot serves is plotted somewhere, and nothing else is.
     assert {family_of(name)[0] for name in named} == set(families)
     for name in sorted(named):
-        family, kind = family_of(name)
-        assert family in families, f"{name}: the bot serves no {family}"
-        assert families[family].type == kind, f"{name}: {family} is a {families[family].type}"
+        base, kind = family_of(name)
+        assert base in families, f"{name}: the bot serves no {base}"
+        assert families[base].type == kind, f"{name}: {base} is a {families[base].type}"
     for expr in exprs:
         grouped = {label.strip() for clause in _BY.findall(expr) for label in clause.split(",")}
         grouped -= _TARGET_LABELS

@@ -48,6 +48,7 @@ DELIVERY = (
     "tests/e2e/test_discord_faults.py",
     "tests/e2e/test_restart.py",
 )
+CHECK = ("tests/check",)
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -483,5 +484,38 @@ MUTANTS: tuple[Mutant, ...] = (
         "            with logs.context():\n",
         "lines logged in a member's command or press do not name them",
         LOGS,
+    ),
+    # --- bot/check: the operator's checklist tells the truth and changes nothing ---
+    Mutant(
+        "check-guild-permissions-only",
+        "bot/check/discord_side.py",
+        "permissions = channel.permissions_for(me)",
+        "permissions = me.guild_permissions",
+        "the check ignores channel overwrites when it judges a channel",
+        CHECK,
+    ),
+    Mutant(
+        "check-any-200-passes-the-webhook",
+        "bot/check/webhook_side.py",
+        'if status == 200 and answer and answer.get("_id") == job_id:',
+        "if status == 200:",
+        "any server answering 200 passes for the bot's webhook receiver",
+        CHECK,
+    ),
+    Mutant(
+        "check-sqlite-store-not-read-only",
+        "bot/store/sqlite.py",
+        "        if read_only:\n            connection = await _connect_read_only(path)\n",
+        "        if False:\n            connection = await _connect_read_only(path)\n",
+        "the check opens the SQLite store for writing and migrates it",
+        (*CHECK, "tests/store/test_schema_state.py"),
+    ),
+    Mutant(
+        "check-test-callback-reaches-the-loop",
+        "bot/web.py",
+        "        if is_test_callback(event.job_id):\n",
+        "        if False:\n",
+        "the receiver treats the check's test callback as a job's",
+        (*CHECK, *WEBHOOK),
     ),
 )
