@@ -56,6 +56,7 @@ _REMEMBERED: Final = 10_000
 # An interaction's first response is its callback: POST /interactions/{id}/{token}/callback.
 _CALLBACK: Final = re.compile(r"/interactions/([0-9]+)/[^/]+/callback$")
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -142,6 +143,12 @@ class Metrics:
             buckets=_RESPONSE_BUCKETS,
             registry=r,
         )
+        self._expired = Counter(
+            f"{PREFIX}_interaction_responses_expired",
+            "First responses Discord refused because it no longer knew the interaction (404): "
+            "sent after its 3 seconds, so the member saw 'The application did not respond'.",
+            registry=r,
+        )
         self._webhooks = Counter(
             f"{PREFIX}_webhooks",
             "AKOOL callbacks received, by what the bot made of them.",
@@ -157,6 +164,8 @@ class Metrics:
         self._announced: dict[str, float] = {}
         # AKOOL id -> (source, when it ended), from its end until its post.
         self._ended: dict[str, tuple[str, float]] = {}
+        # Interactions already counted as expired.
+        self._expired_ids: dict[int, bool] = {}
 
     # Jobs
 
@@ -235,12 +244,19 @@ class Metrics:
         context: SimpleNamespace,
         params: aiohttp.TraceRequestEndParams,
     ) -> None:
-        if params.method != "POST" or params.response.status >= 400:
-            return
-        found = _CALLBACK.search(params.url.path)
+        found = _CALLBACK.search(params.url.path) if params.method == "POST" else None
         if found is None:
             return
-        created = discord.utils.snowflake_time(int(found.group(1))).timestamp()
+        interaction_id = int(found.group(1))
+        if params.response.status == 404:
+            # Counted once: the error handler's own try at answering is refused as well.
+            if interaction_id not in self._expired_ids:
+                _remember(self._expired_ids, interaction_id, True)
+                self._expired.inc()
+            return
+        if params.response.status >= 400:
+            return  # refused for another reason (already answered, a malformed answer)
+        created = discord.utils.snowflake_time(interaction_id).timestamp()
         self._first_response.observe(max(0.0, self._clock() - created))
 
     # Webhooks
@@ -296,7 +312,7 @@ class _TimedBudget:
         self._waits.observe(time.monotonic() - started)
 
 
-def _remember(memory: dict[str, V], key: str, value: V) -> None:
+def _remember(memory: dict[K, V], key: K, value: V) -> None:
     memory.pop(key, None)
     memory[key] = value
     while len(memory) > _REMEMBERED:

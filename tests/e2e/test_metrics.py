@@ -193,6 +193,23 @@ async def test_the_numbers_match_what_happened(hooked: World):
     seen_by_discord = sum(c.elapsed for c in callbacks)
     assert seen_by_discord - 0.01 * answered <= measured <= seen_by_discord + 1.0
     assert value(after, "interaction_first_response_seconds_bucket", le="3.0") == 4
+    assert value(after, "interaction_responses_expired_total") == 0
+
+
+async def test_a_response_discord_refuses_as_too_late_is_counted(world: World):
+    # Every answer arrives after the fake Discord's deadline, which it then refuses (404).
+    world.discord.interaction_response_deadline = 0.0
+    async with world.running():
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "late"}
+        )
+        samples = await metrics_once(
+            world, lambda s: value(s, "interaction_responses_expired_total") > 0
+        )
+
+    assert not ix.responses
+    assert value(samples, "interaction_responses_expired_total") == 1
+    assert value(samples, "interaction_first_response_seconds_count") == 0
 
 
 async def test_polled_jobs_are_dated_from_the_last_poll(world: World):
