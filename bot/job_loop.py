@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from bot import logs
 from bot.akool import AkoolClient, AkoolError, ImageStatus
 from bot.budget import Budget
+from bot.metrics import Metrics
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule, WebhookTrust
 from bot.store import CreateIntent, Job, JobKind, JobStatus, JobStore, StatusUpdate
@@ -79,8 +81,10 @@ class JobLoop:
         batch: int = 100,
         hold: float = 120.0,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics(clock=clock)
         self._akool = akool
         self._notifier = notifier
         self._interval = poll_interval
@@ -306,15 +310,17 @@ class JobLoop:
         return False
 
     async def _guarded(self, step: Callable[..., Awaitable[_T]], job: Any, *args: Any) -> _T | None:
-        """Run one job's step with bounded concurrency; a failure is logged and retried later."""
+        """Run one job's step with bounded concurrency; a failure is logged and retried later.
+        Every line logged meanwhile names the job (see bot.logs)."""
+        target: Job = job.job if isinstance(job, _Write) else job
         async with self._limit:
-            try:
-                return await step(job, *args)
-            except Exception as exc:
-                target: Job = job.job if isinstance(job, _Write) else job
-                log.exception("Job %s failed unexpectedly; retrying later", target.akool_id)
-                await self._retry_later(target, f"{type(exc).__name__}: {exc}")
-                return None
+            with logs.context(**logs.about(target)):
+                try:
+                    return await step(job, *args)
+                except Exception as exc:
+                    log.exception("Job %s failed unexpectedly; retrying later", target.akool_id)
+                    await self._retry_later(target, f"{type(exc).__name__}: {exc}")
+                    return None
 
     async def _look(self, job: Job) -> _Write | None:
         """Deliver a finished job, or find out what to record for an unfinished one."""
@@ -348,6 +354,7 @@ class JobLoop:
         if recorded is None or recorded.status is job.status:
             return  # unchanged, or moved on by another path (a webhook, another process)
         log.info("Job %s is %s", job.akool_id, recorded.status.value)
+        self._metrics.job_ended(job, recorded, timed=write.age is not None)
         if not recorded.status.finished:
             await self._notifier.show_progress(recorded)
             return

@@ -19,6 +19,7 @@ from bot.akool import AkoolClient
 from bot.budget import shared_budget
 from bot.core import AkoolBot
 from bot.discord_api import point_discord_py_at
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import UnsupportedDatabaseError, open_store
 from bot.web import WebServer
@@ -54,15 +55,21 @@ async def assemble(
             max_age=settings.webhook_max_age,
             clock=clock,
         )
+    # One registry per bot: several bots in one process (the tests) keep their numbers apart.
+    metrics = Metrics(clock=clock)
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
+        budget = shared_budget(store, "akool", settings.akool_requests_per_second)
         akool = AkoolClient(
             http,
             settings.akool_api_key,
             settings.akool_base_url,
             timeout=settings.akool_timeout,
-            budget=shared_budget(store, "akool", settings.akool_requests_per_second),
+            budget=metrics.timed(budget, "akool"),
+            observer=metrics,
         )
-        bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
+        bot = AkoolBot(
+            settings=settings, store=store, akool=akool, http=http, clock=clock, metrics=metrics
+        )
         server = WebServer(
             client=bot,
             store=store,
@@ -71,6 +78,8 @@ async def assemble(
             host=settings.http_host,
             port=settings.http_port,
             clock=clock,
+            metrics=metrics,
+            metrics_token=settings.metrics_token,
         )
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)

@@ -40,6 +40,7 @@ WHERE_TO_GET: Final[Mapping[str, str]] = {
 }
 
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS: Final = ("text", "json")
 # AKOOL encrypts callbacks with AES keyed by the API key's bytes: AES-128, -192 or -256.
 _WEBHOOK_KEY_BYTES: Final = (16, 24, 32)
 
@@ -71,6 +72,10 @@ class Settings:
     webhook_public_url: str | None = None
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     log_level: str = "INFO"
+    # "text": one readable line per record; "json": one JSON object per line, for a log system.
+    log_format: str = "text"
+    # When set, GET /metrics needs it as a bearer token.
+    metrics_token: Secret | None = None
     # The base gap between polls of one job (AKOOL's own demo polls every 3 s); the schedule
     # learns from finished jobs when polls are worth making and stretches or shrinks it.
     poll_interval: float = 3.0
@@ -128,6 +133,8 @@ class Settings:
             webhook_public_url=reader.optional("WEBHOOK_PUBLIC_URL", _http_url),
             image_hosts=reader.value("IMAGE_HOSTS", _host_list, DEFAULT_IMAGE_HOSTS),
             log_level=reader.value("LOG_LEVEL", _log_level, "INFO"),
+            log_format=reader.value("LOG_FORMAT", _log_format, "text"),
+            metrics_token=reader.optional("METRICS_TOKEN", Secret),
             poll_interval=reader.value("POLL_INTERVAL", _positive_float, 3.0),
             akool_requests_per_second=reader.value(
                 "AKOOL_REQUESTS_PER_SECOND", _positive_float, 5.0
@@ -165,6 +172,8 @@ class Settings:
         values = [self.discord_token.reveal(), self.akool_api_key.reveal()]
         if self.akool_client_id is not None:
             values.append(self.akool_client_id.reveal())
+        if self.metrics_token is not None:
+            values.append(self.metrics_token.reveal())
         password = urlsplit(self.database_url).password
         if password:
             values.append(password)
@@ -355,6 +364,13 @@ def _log_level(raw: str) -> str:
     if level not in _LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+def _log_format(raw: str) -> str:
+    value = raw.lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+    return value
 
 
 def level_number(level: str) -> int:

@@ -70,12 +70,14 @@ def _nests_deeper_than(limit: int, text: str) -> bool:
 
 
 class WebhookRejected(Exception):
-    """A callback the bot refuses; ``status`` is the HTTP status to answer with."""
+    """A callback the bot refuses; ``status`` is the HTTP status to answer with, ``verdict``
+    the refusal in a word (for the metrics)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, verdict: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.verdict = verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class WebhookEvent:
     url: str | None
     # What makes this callback unique (see WebhookVerifier): a replay repeats it.
     signature: str
+    # When AKOOL sent it (its timestamp, in Unix seconds).
+    sent_at: float = 0.0
 
 
 def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
@@ -165,21 +169,23 @@ class WebhookVerifier:
     def open(self, body: object) -> WebhookEvent:
         """The event in ``body``, or :class:`WebhookRejected` saying why not."""
         if not isinstance(body, Mapping):
-            raise WebhookRejected(400, "the body is not a JSON object")
+            raise WebhookRejected(400, "the body is not a JSON object", "not_object")
         sig = body.get("signature")
         data = body.get("dataEncrypt")
         timestamp = _text(body.get("timestamp"))
         nonce = _text(body.get("nonce"))
         if not isinstance(sig, str) or not isinstance(data, str) or not timestamp or not nonce:
-            raise WebhookRejected(400, "signature, dataEncrypt, timestamp or nonce is missing")
+            raise WebhookRejected(
+                400, "signature, dataEncrypt, timestamp or nonce is missing", "incomplete"
+            )
         expected = signature(self._client_id, timestamp, nonce, data)
         if not hmac.compare_digest(expected.encode(), sig.lower().encode()):
-            raise WebhookRejected(401, "the signature does not match")
-        self._check_fresh(timestamp)
+            raise WebhookRejected(401, "the signature does not match", "bad_signature")
+        sent_at = self._check_fresh(timestamp)
         payload = self._decrypt(data)
         job_id = payload.get("_id")
         if not isinstance(job_id, str) or not job_id:
-            raise WebhookRejected(400, "the payload has no _id")
+            raise WebhookRejected(400, "the payload has no _id", "no_job_id")
         url = payload.get("url")
         kind = payload.get("type")
         return WebhookEvent(
@@ -188,16 +194,18 @@ class WebhookVerifier:
             kind=kind if isinstance(kind, str) else None,
             url=url if isinstance(url, str) else None,
             signature=expected,
+            sent_at=sent_at,
         )
 
-    def _check_fresh(self, timestamp: str) -> None:
+    def _check_fresh(self, timestamp: str) -> float:
         try:
             sent = int(timestamp) / 1000  # AKOOL timestamps are Unix milliseconds
         except ValueError:
-            raise WebhookRejected(400, "the timestamp is not a number") from None
+            raise WebhookRejected(400, "the timestamp is not a number", "bad_timestamp") from None
         now = self._clock()
         if now - sent > self.max_age or sent - now > MAX_FUTURE_SKEW:
-            raise WebhookRejected(401, "the timestamp is outside the accepted window")
+            raise WebhookRejected(401, "the timestamp is outside the accepted window", "stale")
+        return sent
 
     def _decrypt(self, data: str) -> dict[str, Any]:
         try:
@@ -208,11 +216,11 @@ class WebhookVerifier:
             plain = unpadder.update(padded) + unpadder.finalize()
             payload = load_json(plain.decode("utf-8"))
         except NestedTooDeeplyError:
-            raise WebhookRejected(400, "the payload is nested too deeply") from None
+            raise WebhookRejected(400, "the payload is nested too deeply", "nested") from None
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "the payload cannot be decrypted") from None
+            raise WebhookRejected(400, "the payload cannot be decrypted", "undecryptable") from None
         if not isinstance(payload, dict):
-            raise WebhookRejected(400, "the payload is not a JSON object")
+            raise WebhookRejected(400, "the payload is not a JSON object", "not_object")
         return payload
 
 

@@ -29,6 +29,8 @@ def test_defaults():
     assert settings.image_hosts == DEFAULT_IMAGE_HOSTS
     assert settings.log_level == "INFO"
     assert settings.akool_create_api == "auto"
+    assert settings.log_format == "text"
+    assert settings.metrics_token is None
 
 
 def test_every_variable_is_read():
@@ -49,6 +51,8 @@ def test_every_variable_is_read():
         "POLL_CONCURRENCY": "8",
         "AKOOL_TIMEOUT": "10",
         "MAX_IMAGE_BYTES": "1000",
+        "LOG_FORMAT": "JSON",
+        "METRICS_TOKEN": "metrics-token-value",
     }
 
     settings = Settings.from_env(env)
@@ -65,6 +69,8 @@ def test_every_variable_is_read():
     assert (settings.poll_interval, settings.job_timeout) == (2.5, 60.0)
     assert (settings.poll_concurrency, settings.akool_timeout) == (8, 10.0)
     assert settings.max_image_bytes == 1000
+    assert settings.log_format == "json"
+    assert settings.metrics_token == Secret("metrics-token-value")
 
 
 @pytest.mark.parametrize("blank", [None, "", "   "])
@@ -104,6 +110,7 @@ def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
         ("LOG_LEVEL", "LOUD"),
         ("AKOOL_CREATE_API", "v5"),
         ("AKOOL_CREATE_API", "both"),
+        ("LOG_FORMAT", "yaml"),
         ("POLL_INTERVAL", "soon"),
         ("POLL_INTERVAL", "0"),
         ("JOB_TIMEOUT", "-1"),
@@ -197,6 +204,13 @@ def test_a_database_password_stays_out_of_repr_and_is_scrubbed_from_logs():
 
     assert "hunter22" not in repr(settings)
     assert "hunter22" in settings.secrets
+
+
+def test_the_metrics_token_stays_out_of_repr_and_is_scrubbed_from_logs():
+    settings = Settings.from_env({**REQUIRED, "METRICS_TOKEN": "scrape-token-77"})
+
+    assert "scrape-token-77" not in repr(settings)
+    assert "scrape-token-77" in settings.secrets
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,12 @@ otherwise they fail with :class:`AkoolUncertainCreateError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
 
 import aiohttp
 from tenacity import (
@@ -51,11 +53,31 @@ RESULT_PATH: Final = "/api/open/v3/content/image/infobymodelid"
 CREDIT_PATH: Final = "/api/open/v3/faceswap/quota/info"
 LEGACY_AUTH_PATH: Final = "/api/open/v3/getToken"
 
+# AKOOL's own names for the endpoints, as the metrics label them.
+_ENDPOINTS: Final = {
+    CREATE_PATH: "createbyprompt",
+    BUTTON_PATH: "createbybutton",
+    RESULT_PATH: "infobymodelid",
+    CREDIT_PATH: "quota",
+}
+
 # An AKOOL answer is a small JSON envelope; anything far larger is not one.
 _MAX_BODY_BYTES: Final = 1024 * 1024
 _THROTTLED: Final = 1005
 # How much of a body that is not an envelope is kept to tell a retired route from an outage.
 _BODY_SHOWN: Final = 500
+
+
+class RequestObserver(Protocol):
+    """Watches each request (the metrics): the context covers the exchange, budget wait
+    excluded, and sees the exception it ends with."""
+
+    def akool_request(self, endpoint: str) -> AbstractContextManager[None]: ...
+
+
+class _Unobserved:
+    def akool_request(self, endpoint: str) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 class _NotSentError(AkoolTransportError):
@@ -65,8 +87,15 @@ class _NotSentError(AkoolTransportError):
 class _MaybeSentError(AkoolTransportError):
     """The request may have reached AKOOL, but no usable answer came back."""
 
-    def __init__(self, message: str, *, http_status: int | None = None, body: str = "") -> None:
-        super().__init__(message, http_status=http_status)
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        body: str = "",
+        cause: str = "transport",
+    ) -> None:
+        super().__init__(message, http_status=http_status, cause=cause)
         # The start of a body that is not an envelope (a router's 404 page), for diagnosis.
         self.body = body
 
@@ -100,6 +129,7 @@ class AkoolClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
         budget: Budget | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self._session = session
         self._api_key = api_key
@@ -111,6 +141,7 @@ class AkoolClient:
         # Every request, whoever makes it, waits for the shared budget, so a burst of jobs
         # cannot trip AKOOL's throttling (code 1005).
         self._budget = budget
+        self._observer = observer or _Unobserved()
 
     def __repr__(self) -> str:
         return f"AkoolClient(base_url={self._base_url!r})"
@@ -231,6 +262,17 @@ class AkoolClient:
     ) -> Any:
         if self._budget is not None:
             await self._budget.acquire()
+        with self._observer.akool_request(_ENDPOINTS.get(path, path)):
+            return await self._exchange(method, path, params=params, json_body=json_body)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Mapping[str, Any] | None,
+    ) -> Any:
         headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
         try:
             async with self._session.request(
@@ -248,21 +290,29 @@ class AkoolClient:
                 except BodyTooLargeError:
                     raw = b""  # not an AKOOL envelope; handled below like any non-JSON body
         except aiohttp.ClientConnectorError as exc:
-            raise _NotSentError(f"cannot connect to AKOOL: {exc.os_error}") from None
+            raise _NotSentError(
+                f"cannot connect to AKOOL: {exc.os_error}", cause="connect"
+            ) from None
         except TimeoutError:
-            raise _MaybeSentError(f"AKOOL did not answer within {self._timeout.total} s") from None
+            raise _MaybeSentError(
+                f"AKOOL did not answer within {self._timeout.total} s", cause="timeout"
+            ) from None
         except aiohttp.ClientError as exc:
-            raise _MaybeSentError(f"connection to AKOOL failed: {type(exc).__name__}") from None
+            name = type(exc).__name__
+            raise _MaybeSentError(f"connection to AKOOL failed: {name}", cause=name) from None
 
         log.debug("AKOOL %s %s -> HTTP %s", method, path, status)
         envelope = _envelope(raw)
         if envelope is None:
             if status == 429:
-                raise _ThrottledError("AKOOL answered HTTP 429", http_status=status)
+                raise _ThrottledError(
+                    "AKOOL answered HTTP 429", http_status=status, cause="http_429"
+                )
             raise _MaybeSentError(
                 f"AKOOL answered HTTP {status} without a JSON envelope",
                 http_status=status,
                 body=raw[:_BODY_SHOWN].decode("utf-8", "replace"),
+                cause=f"http_{status}",
             )
         code = envelope["code"]
         if code == SUCCESS:

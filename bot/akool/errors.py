@@ -81,10 +81,16 @@ class AkoolError(Exception):
 
 
 class AkoolTransportError(AkoolError):
-    """No usable answer: connection failure, timeout, 5xx, 429, or a body that is not JSON."""
+    """No usable answer: connection failure, timeout, 5xx, 429, or a body that is not JSON.
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    ``cause`` names the failure in a word or two (``timeout``, ``connect``, ``http_502``), for
+    the metrics."""
+
+    def __init__(
+        self, message: str, *, http_status: int | None = None, cause: str = "transport"
+    ) -> None:
         super().__init__(message, http_status=http_status, retryable=True)
+        self.cause = cause
 
 
 class AkoolAPIError(AkoolError):

@@ -14,6 +14,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -155,6 +157,11 @@ class JobStore(ABC):
         offset: int = 0,
     ) -> list[Job]:
         """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
+
+    @abstractmethod
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        """``(kind, status, count)`` of the jobs not yet posted (or given up on), for the
+        metrics: a status still at AKOOL, or finished and waiting to be posted."""
 
     @abstractmethod
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:

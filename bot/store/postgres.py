@@ -25,6 +25,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -212,6 +214,10 @@ _QUEUE_POSITION: Final = """
 SELECT COUNT(*) FROM jobs
 WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = $1 AND status_rank < 3)
+"""
+
+_UNFINISHED_JOBS: Final = """
+SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
 _COUNT_JOBS: Final = """
@@ -518,6 +524,10 @@ class PostgresJobStore(JobStore):
         pattern = rows.escape_like(prefix) + "%"
         found = await self._pool.fetch(_RECENT_JOBS, guild_id, requester_id, pattern, limit, offset)
         return [rows.job(row) for row in found]
+
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        found = await self._pool.fetch(_UNFINISHED_JOBS)
+        return [(JobKind(row[0]), JobStatus(row[1]), int(row[2])) for row in found]
 
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         return int(await self._pool.fetchval(_COUNT_JOBS, guild_id, requester_id))

@@ -18,6 +18,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -225,6 +227,10 @@ _QUEUE_POSITION: Final = """
 SELECT COUNT(*) FROM jobs
 WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = :id AND status_rank < 3)
+"""
+
+_UNFINISHED_JOBS: Final = """
+SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
 _COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
@@ -499,6 +505,12 @@ class SqliteJobStore(JobStore):
             _RECENT_JOBS, (guild_id, requester_id, pattern, limit, offset)
         ) as cursor:
             return [rows.job(row) for row in await cursor.fetchall()]
+
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        async with self._db.execute(_UNFINISHED_JOBS) as cursor:
+            return [
+                (JobKind(row[0]), JobStatus(row[1]), int(row[2])) for row in await cursor.fetchall()
+            ]
 
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         row = await self._fetch_one(_COUNT_JOBS, (guild_id, requester_id))

@@ -29,6 +29,8 @@ class Mutant:
 
 
 WEBHOOK = ("tests/test_webhook.py", "tests/e2e/test_webhooks.py")
+METRICS = ("tests/e2e/test_metrics.py",)
+LOGS = ("tests/test_logs.py", "tests/e2e/test_json_logs.py")
 STORE = ("tests/store",)
 PRESSES = (
     "tests/test_jobs.py",
@@ -68,8 +70,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "webhook-freshness-skipped",
         "bot/webhook.py",
-        "        self._check_fresh(timestamp)\n",
-        "",
+        "        sent_at = self._check_fresh(timestamp)\n",
+        "        sent_at = 0.0\n",
         "webhook freshness check skipped",
         WEBHOOK,
     ),
@@ -424,6 +426,71 @@ MUTANTS: tuple[Mutant, ...] = (
         "WHERE ? IS NOT NULL AND requester_id = ? AND akool_id LIKE ? ESCAPE",
         "a member's history and autocomplete list their jobs from other servers",
         (*STORE, "tests/e2e/test_history.py"),
+    ),
+    Mutant(
+        "metrics-token-prefix-accepted",
+        "bot/metrics.py",
+        '        return hmac.compare_digest(expected, (header or "").encode())\n',
+        '        return (header or "").encode().startswith(expected)\n',
+        "a scrape with the token and anything after it is let in",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-failures-counted-as-finished",
+        "bot/metrics.py",
+        "(self._finished if after.status is JobStatus.COMPLETED else self._failed)",
+        "self._finished",
+        "a failed job counts as finished",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-poll-dated-from-creation",
+        "bot/metrics.py",
+        'source, ended = "poll", before.updated_at',
+        'source, ended = "poll", before.created_at',
+        "a polled job's end is dated from its creation: its whole life counts as delay",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-webhook-verdict-lost",
+        "bot/web.py",
+        "            self._metrics.webhook(exc.verdict)\n",
+        '            self._metrics.webhook("rejected")\n',
+        "every refused callback is counted alike: a forged signature is not told apart",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-transport-outcome-lost",
+        "bot/akool/client.py",
+        '                cause=f"http_{status}",\n',
+        "",
+        "an AKOOL answer that is not JSON is not counted by its HTTP status",
+        METRICS,
+    ),
+    Mutant(
+        "json-logs-scrubbed-after-encoding",
+        "bot/logs.py",
+        "        scrubbed = {key: self._scrub(value) for key, value in line.items()}\n"
+        "        return json.dumps(scrubbed, ensure_ascii=False)\n",
+        "        return self._scrub(json.dumps(line, ensure_ascii=False))\n",
+        "a secret JSON escapes (a quote, a backslash) escapes the scrubbing of JSON lines",
+        LOGS,
+    ),
+    Mutant(
+        "json-logs-job-context-lost",
+        "bot/job_loop.py",
+        "            with logs.context(**logs.about(target)):\n",
+        "            with logs.context():\n",
+        "the job loop's lines do not name their job, server, channel and member",
+        LOGS,
+    ),
+    Mutant(
+        "json-logs-interaction-context-lost",
+        "bot/interaction_guard.py",
+        "            with logs.context(**_who_and_where(payload)):\n",
+        "            with logs.context():\n",
+        "lines logged in a member's command or press do not name them",
+        LOGS,
     ),
     # --- bot/check: the operator's checklist tells the truth and changes nothing ---
     Mutant(
