@@ -934,7 +934,7 @@ async def test_credits_says_what_akool_refused(world: World):
         answer = await credits(world, world.discord.owner)
 
     assert answer.ephemeral
-    assert answer.content == USER_MESSAGES[1101]
+    assert answer.content == str(USER_MESSAGES[1101])
 
 
 async def test_credits_is_refused_to_a_server_admin_who_does_not_own_the_bot(
