@@ -22,6 +22,7 @@ from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
 from bot.lookups import Lookups
 from bot.notifier import Notifier
+from bot.policy import OperatorCaps
 from bot.schedule import PollSchedule
 from bot.settings import Settings
 from bot.store import JobStore
@@ -123,6 +124,7 @@ class AkoolBot(commands.AutoShardedBot):
             webhook_url=settings.webhook_public_url,
             clock=clock,
             press_wait=settings.akool_timeout + PRESS_MARGIN,
+            caps=OperatorCaps(settings.credits_per_day, settings.server_credits_per_day),
         )
         self.lookups = Lookups(
             store,

@@ -198,6 +198,11 @@ class FakeAkool:
         self.timelines_by_prompt: dict[str, Timeline] = {}
         # How the result of the next job with exactly this prompt is served.
         self.results_by_prompt: dict[str, ResultFile] = {}
+        # The credits the next jobs charge, in the order they are made (then CREDITS_PER_JOB).
+        self.next_credits: deque[int] = deque()
+        # True: ``deduction_credit`` is reported only once a job has finished (null before),
+        # as AKOOL may do; False: from the create's answer on.
+        self.credits_when_finished = False
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
         self.noise_images = False
@@ -337,6 +342,11 @@ class FakeAkool:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self.calls[endpoint] >= count)
 
+    async def wait_until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``done()`` holds, re-checked after every request."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(done)
+
     # Webhooks
 
     def webhook_body(
@@ -446,6 +456,8 @@ class FakeAkool:
         )
         if prompt in self.results_by_prompt:
             job.result = self.results_by_prompt.pop(prompt)
+        if self.next_credits:
+            job.credits = self.next_credits.popleft()
         if job.offers_buttons and (kind == "grid" or self.variation_buttons):
             job.buttons = list(GRID_BUTTONS)
         self.jobs[job.id] = job
@@ -460,7 +472,9 @@ class FakeAkool:
         done = status is ImageStatus.COMPLETED
         data: dict[str, Any] = {
             "faceswap_quality": 2,
-            "deduction_credit": job.credits,
+            "deduction_credit": (
+                job.credits if status.finished or not self.credits_when_finished else None
+            ),
             "buttons": list(job.buttons) if done else [],
             "used_buttons": list(job.used_buttons) if done else [],
             "upscaled_urls": [],
