@@ -130,7 +130,7 @@ async def settings_command(
 
 
 def field(answer: InteractionCallback | FakeMessage, name_starts: str) -> str:
-    embeds = answer.embeds if isinstance(answer, FakeMessage) else answer.data["embeds"]
+    embeds = answer.embeds if isinstance(answer, FakeMessage) else (answer.data or {})["embeds"]
     (embed,) = embeds
     (value,) = [f["value"] for f in embed["fields"] if f["name"].startswith(name_starts)]
     return str(value)
