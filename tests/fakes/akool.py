@@ -151,6 +151,8 @@ class FakeJob:
     # AKOOL's demo suggests upscaled_urls may lag behind status 3; tests can make it so.
     upscaled_pending: bool = False
     result: ResultFile = field(default_factory=ResultFile)
+    # ``deduction_credit`` is null until the job finishes (see FakeAkool.credits_when_finished).
+    credits_when_finished: bool = False
 
     def status(self, now: float) -> ImageStatus:
         if self.forced is not None:
@@ -200,8 +202,8 @@ class FakeAkool:
         self.results_by_prompt: dict[str, ResultFile] = {}
         # The credits the next jobs charge, in the order they are made (then CREDITS_PER_JOB).
         self.next_credits: deque[int] = deque()
-        # True: ``deduction_credit`` is reported only once a job has finished (null before),
-        # as AKOOL may do; False: from the create's answer on.
+        # True: the jobs made from now on report ``deduction_credit`` only once they finish
+        # (null before), as AKOOL may do; False: from the create's answer on.
         self.credits_when_finished = False
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
@@ -458,6 +460,7 @@ class FakeAkool:
             job.result = self.results_by_prompt.pop(prompt)
         if self.next_credits:
             job.credits = self.next_credits.popleft()
+        job.credits_when_finished = self.credits_when_finished
         if job.offers_buttons and (kind == "grid" or self.variation_buttons):
             job.buttons = list(GRID_BUTTONS)
         self.jobs[job.id] = job
@@ -473,7 +476,7 @@ class FakeAkool:
         data: dict[str, Any] = {
             "faceswap_quality": 2,
             "deduction_credit": (
-                job.credits if status.finished or not self.credits_when_finished else None
+                job.credits if status.finished or not job.credits_when_finished else None
             ),
             "buttons": list(job.buttons) if done else [],
             "used_buttons": list(job.used_buttons) if done else [],
