@@ -91,8 +91,9 @@ def explain_cap(
         else "this server's daily credit cap"
     )
     held = f" and {spending.reserved:,} held by unfinished jobs" if spending.reserved else ""
+    were = "was" if spending.spent == 1 else "were"
     text = (
-        f"This would pass {whose} of {limit:,} credits: {spending.spent:,} were spent in the "
+        f"This would pass {whose} of {limit:,} credits: {spending.spent:,} {were} spent in the "
         f"last 24 hours{held}, and this job is expected to cost {cost:,}."
     )
     return f"{text} {_frees(limit, spending, cost, reported)} Nothing was spent."

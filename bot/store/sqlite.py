@@ -200,7 +200,10 @@ WHERE i.guild_id IS :guild AND i.requester_id = :user
 
 
 def _cost_kind(button: str) -> str:
-    """The CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid)."""
+    """The CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
+
+    On ``button`` it is also the expression of the index jobs_cost_sample (migration
+    credit_window), which the median's sample is read by: change both or neither."""
     return (
         f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
         "ELSE 'grid' END"
@@ -214,7 +217,7 @@ def _median_cost(kind: str) -> str:
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
               WHERE credits IS NOT NULL AND kind != 'track' AND {_cost_kind("button")} = '{kind}'
-              ORDER BY created_at DESC, id DESC LIMIT :recent) AS s
+              ORDER BY created_at DESC LIMIT :recent) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
 

@@ -64,7 +64,10 @@ def usage_embed(windows: list[Spent], caps: str | None = None) -> discord.Embed:
         value=_member_lines(members, windows),
         inline=False,
     )
-    embed.set_footer(text="Credits AKOOL charged for the jobs started or tracked on this server.")
+    embed.set_footer(
+        text="Credits AKOOL charged for the jobs started or tracked on this server. The daily "
+        "caps count only jobs started here, and hold the expected cost of unfinished ones."
+    )
     return embed
 
 

@@ -5,7 +5,9 @@ privately, naming the cap and when it frees up, before AKOOL is asked anything."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from tests.fakes.discord import (
     FakeUser,
     InteractionCallback,
 )
+from tests.postgres import postgres_schema
 
 ACCOUNT_CAP = "the daily credit cap the bot's operator set for the whole AKOOL account"
 SERVER_CAP = "this server's daily credit cap"
@@ -217,10 +220,21 @@ async def answer_of(ix: FakeInteraction) -> str:
     return "started"  # a press deferred: it was written down within the cap
 
 
-async def test_creates_and_presses_at_once_cannot_pass_a_cap_together(world: World):
+@contextlib.asynccontextmanager
+async def database(backend: str) -> AsyncIterator[dict[str, Any]]:
+    """The world's own SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield {}
+        return
+    async with postgres_schema() as url:
+        yield {"database_url": url}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_creates_and_presses_at_once_cannot_pass_a_cap_together(world: World, backend: str):
     """A grid spent 2 of a cap of 8: of three creates and four presses at the same moment, by
     seven members (so no member limit is near), exactly three start."""
-    async with world.running(credits_per_day=8):
+    async with database(backend) as store, world.running(credits_per_day=8, **store):
         grid_id = await start(world, world.alice, "grid")
         grid = await world.wait_for_post(world.is_post_of(grid_id))
         world.akool.timeline = Timeline(hold=True)
