@@ -245,8 +245,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
         daily: int | None = None,
         credits: app_commands.Range[int, CREDITS_RANGE[0], CREDITS_RANGE[1]] | None = None,
     ) -> None:
-        """Set how many jobs each member may have running and start in a day, and the server's
-        credits a day."""
+        """Set each member's job limits and the credits the server may spend in a day."""
         if active is None and daily is None and credits is None:
             raise UserFacingError("Give a new active limit, daily limit, credit limit, or some.")
         # The operator's cap for every server: a server's own limit may only be lower.
