@@ -137,8 +137,9 @@ def number(locale: LocaleLike, value: int | float) -> str:
 
 
 def language_name(language: str) -> str:
-    """A language's name in itself (``Deutsch``, ``日本語``), as a member picks it."""
-    return babel_locale(language).get_display_name() or language
+    """A language's name in itself (``Deutsch``, ``Español``, ``日本語``), as a member picks it."""
+    name = babel_locale(language).get_display_name() or language
+    return name[:1].upper() + name[1:]
 
 
 class Localized:
@@ -243,3 +244,13 @@ class Term(Localized):
 
     def __call__(self, locale: LocaleLike) -> str:
         return pgettext(locale, self.context, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Localized):
+    """A number in a message made before its reader is known, written as they write numbers."""
+
+    value: int | float
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return number(locale, self.value)

@@ -94,6 +94,11 @@ def _escaped_pieces(flat: str) -> list[str]:
     return ["\\" + c if i in marked else c for i, c in enumerate(flat)]
 
 
+def mention(user_id: int) -> str:
+    """A member's mention (pinging only as each post's ``allowed_mentions`` allow)."""
+    return f"<@{user_id}>"
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` as it is, cut to ``limit`` characters with an ellipsis if it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -153,7 +158,7 @@ def status_line(
         icon=_ICONS[job.status],
         status=status_word(job.status, locale),
         what=what(job, locale),
-        member=f"<@{job.requester_id}>",
+        member=mention(job.requester_id),
     )
     details = [gettext(locale, "job `{job}`", job=job.akool_id)]
     if position is not None and not job.status.finished:
@@ -352,7 +357,7 @@ def failure_embed(job: Job, locale: LocaleLike = None) -> discord.Embed:
 
 def failure_content(job: Job, locale: LocaleLike = None) -> str:
     return gettext(
-        locale, "{member} {what} failed.", member=f"<@{job.requester_id}>", what=what(job, locale)
+        locale, "{member} {what} failed.", member=mention(job.requester_id), what=what(job, locale)
     )
 
 
@@ -362,7 +367,7 @@ def lost_create_content(intent: CreateIntent, locale: LocaleLike = None) -> str:
         locale,
         "{member} The bot restarted while AKOOL was starting {prompt}, so it cannot follow that "
         "job. AKOOL may have made it anyway: check your AKOOL dashboard before trying again.",
-        member=f"<@{intent.requester_id}>",
+        member=mention(intent.requester_id),
         prompt=what_prompt_text(intent.prompt),
     )
 
@@ -373,7 +378,7 @@ def nothing_started_content(intent: CreateIntent, locale: LocaleLike = None) -> 
         locale,
         "{member} The bot restarted before it asked AKOOL for {prompt}: nothing was started and "
         "nothing was charged. Please try again.",
-        member=f"<@{intent.requester_id}>",
+        member=mention(intent.requester_id),
         prompt=what_prompt_text(intent.prompt),
     )
 
@@ -534,7 +539,7 @@ def status_embed(
         )
     if stored is not None:
         embed.add_field(
-            name=gettext(locale, "Requested by"), value=f"<@{stored.requester_id}>", inline=True
+            name=gettext(locale, "Requested by"), value=mention(stored.requester_id), inline=True
         )
         if stored.result_message_id is not None:
             link = message_link(stored.guild_id, stored.channel_id, stored.result_message_id)

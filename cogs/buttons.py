@@ -127,6 +127,7 @@ class Buttons(ButtonCog):
                 origin,
                 policy.role_ids(interaction.user),
                 parent_channel_id=policy.parent_channel_id(interaction.channel),
+                button=button,
             )
             policy.check_may_press(admission.settings, parent, interaction.user.id)
             limits = admission.limits
@@ -269,7 +270,7 @@ class Buttons(ButtonCog):
                 lazy(
                     "Only {member}, who asked for this image, or a member who can manage "
                     "messages may delete it.",
-                    member=f"<@{job.requester_id}>",
+                    member=render.mention(job.requester_id),
                 )
             )
         message = interaction.message

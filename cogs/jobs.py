@@ -176,10 +176,11 @@ def _already_tracked(job: Job, channel_id: int) -> i18n.Text:
             job=job.akool_id,
             command=i18n.command("status"),
         )
+    channel = f"<#{job.channel_id}>"
     return i18n.lazy(
         "Job `{job}` is already followed in {channel}. Use {command} {job}.",
         job=job.akool_id,
-        channel=f"<#{job.channel_id}>",
+        channel=channel,
         command=i18n.command("status"),
     )
 

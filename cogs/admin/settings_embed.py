@@ -61,15 +61,39 @@ def language_text(settings: ServerSettings, shown_in: str, locale: LocaleLike) -
     return gettext(locale, "{language} (Discord's, until you choose one)", language=name)
 
 
+def credit_cap_text(settings: ServerSettings, ceiling: int | None, locale: LocaleLike) -> str:
+    """The server's daily credit cap: its own limit, the operator's, both, or none."""
+    own = settings.max_daily_credits
+    if own is None and ceiling is None:
+        return gettext(locale, "No limit")
+    values = {
+        "own": i18n.number(locale, own or 0),
+        "ceiling": i18n.number(locale, ceiling or 0),
+    }
+    if own is None:
+        return gettext(
+            locale, "{ceiling} in 24 hours (the operator's cap for every server)", **values
+        )
+    if ceiling is None:
+        return gettext(locale, "{own} in 24 hours", **values)
+    if own <= ceiling:
+        return gettext(locale, "{own} in 24 hours (the operator allows up to {ceiling})", **values)
+    return gettext(
+        locale, "{ceiling} in 24 hours: the operator's cap, below this server's own {own}", **values
+    )
+
+
 def settings_embed(
     settings: ServerSettings,
     note: str | None = None,
     *,
+    ceiling: int | None = None,
     locale: LocaleLike = None,
     server_language: str = i18n.SOURCE_LANGUAGE,
 ) -> discord.Embed:
     """All of a server's settings in ``locale``'s language; ``note`` says what was just changed;
-    ``server_language`` is the language of the server's posts."""
+    ``ceiling`` is the operator's daily credit cap for every server; ``server_language`` is the
+    language of the server's posts."""
     embed = discord.Embed(
         title=gettext(locale, "Image bot settings"),
         description=note,
@@ -106,6 +130,11 @@ def settings_embed(
     embed.add_field(
         name=gettext(locale, "Limits per member"),
         value=gettext(locale, "{active}, {daily}", active=active, daily=daily),
+        inline=False,
+    )
+    embed.add_field(
+        name=gettext(locale, "Credits the server may spend"),
+        value=credit_cap_text(settings, ceiling, locale),
         inline=False,
     )
     embed.add_field(

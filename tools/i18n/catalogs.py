@@ -239,7 +239,8 @@ def _template_differs(catalog: Catalog, new_template: Catalog) -> bool:
         return {
             key(m): (
                 m.id,
-                tuple(sorted(m.locations)),
+                # The files only: catalogs are written without line numbers (see write_catalog).
+                tuple(sorted({path for path, _ in m.locations})),
                 tuple(m.auto_comments),
                 tuple(sorted(m.flags - {"fuzzy"})),
             )
