@@ -268,7 +268,7 @@ CHANGES: dict[str, Case] = {
         "limits",
         lambda w: {"active": 1, "daily": 1000},
         lambda w: ServerSettings(max_active_jobs=1, max_daily_jobs=1000),
-        lambda w: ("Limits", "1 unfinished job at once, 1000 jobs in 24 hours"),
+        lambda w: ("Limits", "1 unfinished job at once, 1,000 jobs in 24 hours"),
     ),
     "one limit keeps the other": (
         lambda w: ServerSettings(max_active_jobs=7),
