@@ -18,11 +18,13 @@ import discord.gateway
 import discord.http
 import yarl
 
+from bot import startup
 from bot.akool import AkoolClient
 from bot.budget import shared_budget
 from bot.core import AkoolBot
 from bot.settings import Settings
-from bot.store import UnsupportedDatabaseError, open_store
+from bot.startup import StartupError
+from bot.store import JobStore, UnsupportedDatabaseError, open_store
 from bot.web import WebServer
 from bot.webhook import WebhookVerifier
 
@@ -56,7 +58,7 @@ async def assemble(
             max_age=settings.webhook_max_age,
             clock=clock,
         )
-    async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
+    async with await _opened_store(settings) as store, aiohttp.ClientSession() as http:
         akool = AkoolClient(
             http,
             settings.akool_api_key,
@@ -76,8 +78,35 @@ async def assemble(
         )
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)
-        async with bot, server:
+        async with bot, _listening(server, settings):
             yield Runtime(bot, server)
+
+
+async def _opened_store(settings: Settings) -> JobStore:
+    try:
+        return await open_store(settings.database_url)
+    except UnsupportedDatabaseError:
+        raise
+    except Exception as exc:
+        line = startup.database(exc, settings.database_url)
+        if line is None:
+            raise
+        raise StartupError(line) from None
+
+
+@asynccontextmanager
+async def _listening(server: WebServer, settings: Settings) -> AsyncIterator[WebServer]:
+    """The server, listening; a failure to listen (and only that) is a start-up error."""
+    try:
+        await server.__aenter__()
+    except OSError as exc:
+        raise StartupError(
+            startup.http_server(exc, settings.http_host, settings.http_port)
+        ) from None
+    try:
+        yield server
+    finally:
+        await server.__aexit__(None, None, None)
 
 
 def _point_discord_py_at(settings: Settings) -> None:
@@ -93,29 +122,27 @@ async def run(settings: Settings) -> int:
     try:
         async with assemble(settings) as runtime:
             _stop_on_signals(runtime.bot)
-            await runtime.bot.start(settings.discord_token.reveal())
-    except UnsupportedDatabaseError as exc:
+            await _connect(runtime.bot, settings)
+    except (StartupError, UnsupportedDatabaseError) as exc:
         log.error("%s", exc)
-        return 2
-    except discord.LoginFailure:
-        log.error(
-            "Discord rejected DISCORD_TOKEN. Reset the token in the Developer Portal "
-            "(Bot -> Reset Token) and put the new one in .env."
-        )
         return 2
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents the bot asked for.")
         return 2
-    except OSError as exc:
-        log.error(
-            "The bot's HTTP server cannot listen on %s:%s: %s",
-            settings.http_host,
-            settings.http_port,
-            exc.strerror,
-        )
-        return 2
     log.info("Stopped")
     return 0
+
+
+async def _connect(bot: AkoolBot, settings: Settings) -> None:
+    """Log in to Discord and stay connected (discord.py reconnects by itself) until closed."""
+    try:
+        await bot.login(settings.discord_token.reveal())
+        await bot.connect()
+    except Exception as exc:
+        line = startup.discord_failure(exc)
+        if line is None:
+            raise
+        raise StartupError(line) from None
 
 
 def _stop_on_signals(bot: AkoolBot) -> None:

@@ -17,6 +17,7 @@ import discord
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.health import HEALTH_PATH
 from bot.job_loop import JobLoop
 from bot.store import JobStore
 from bot.webhook import NestedTooDeeplyError, WebhookRejected, WebhookVerifier, load_json
@@ -24,7 +25,6 @@ from bot.webhook import NestedTooDeeplyError, WebhookRejected, WebhookVerifier, 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH: Final = "/akool/webhook"
-HEALTH_PATH: Final = "/healthz"
 # An AKOOL callback is a few hundred bytes; anything far larger is not one.
 MAX_BODY_BYTES: Final = 16 * 1024
 # How long a client may take to send a request's line and headers, and then as long again for

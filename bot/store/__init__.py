@@ -33,7 +33,15 @@ async def open_store(database_url: str) -> JobStore:
 
         return await SqliteJobStore.open(path)
     if database_url.startswith(("postgresql://", "postgres://")):
-        from bot.store.postgres import PostgresJobStore
+        try:
+            from bot.store.postgres import PostgresJobStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise UnsupportedDatabaseError(
+                "DATABASE_URL asks for PostgreSQL, but its driver (asyncpg) is not installed: "
+                "pip install '.[postgres]' (or pip install asyncpg)."
+            ) from None
 
         return await PostgresJobStore.open(database_url)
     raise UnsupportedDatabaseError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -335,6 +336,10 @@ class SqliteJobStore(JobStore):
         """Open (creating the file and its folder if needed) and migrate to the newest schema."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Opened once first on a thread that is waited for: when aiosqlite's own connect
+            # fails (a folder it may not write), its worker thread outlives the event loop and
+            # prints a traceback at exit, under the one line that says what is wrong.
+            await asyncio.to_thread(_try_open, Path(path))
         # isolation_level=None: every statement commits on its own unless a transaction is opened
         # explicitly, which only the migrations do.
         connection = await aiosqlite.connect(path, isolation_level=None)
@@ -625,6 +630,10 @@ class SqliteJobStore(JobStore):
             # RETURNING rows are written only once the statement has run to its end.
             await cursor.fetchall()
             return row
+
+
+def _try_open(path: Path) -> None:
+    sqlite3.connect(path).close()
 
 
 async def _migrate(connection: aiosqlite.Connection) -> None:
