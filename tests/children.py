@@ -9,8 +9,9 @@ may not write), and the container runs the bot as such a user. When the tests ru
 children run as ``uid``: through :data:`sys.executable` if that user can run it, else through the
 system's Python of the same version with this environment's packages on ``PYTHONPATH`` (a virtual
 environment made by root may live where no other user can read its interpreter). If neither
-works, the child stays uid 0 but without any capability (``setpriv``), which the kernel treats
-like any user for ports and for files it does not own or that are read-only.
+works (the checkout itself may be private to root), the child stays uid 0 but without any
+capability (``setpriv``), which the kernel treats like any user for ports and for files it does
+not own or that are read-only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD_SITE = ROOT / "tests" / "child_site"
 # The user the image runs the bot as (Dockerfile: useradd --uid 10001).
 IMAGE_UID = 10001
-_NEEDED = "import aiohttp, aiosqlite, discord, dotenv, yarl, sqlite3"
+# What a child must be able to import: the packages, and this checkout (which may be somewhere
+# another user cannot read, such as a private temporary folder).
+_NEEDED = "import aiohttp, aiosqlite, discord, dotenv, yarl, sqlite3, bot.cli"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def _works(runner: Runner) -> bool:
     try:
         result = subprocess.run(  # noqa: S603 - an interpreter this suite chose
             [*runner.python, "-c", _NEEDED],
-            env=runner.environment({"PATH": os.environ.get("PATH", "")}),
+            env=runner.environment({"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}),
             cwd="/",
             **runner.popen(),
             capture_output=True,

@@ -149,7 +149,7 @@ class Container:
 
 def _lay_out(image: Image, root: Path, uid: int) -> None:
     """The image's folders: its copies read-only (as COPY leaves them to a non-root user), its
-    volumes and the user's home owned by the user."""
+    volumes and the user's home owned by ``uid``, the user the bot runs as."""
     workdir = root / image.workdir.lstrip("/")
     workdir.mkdir(parents=True)
     for source, dest in image.copies:
@@ -247,7 +247,7 @@ async def test_the_bot_runs_as_the_image_runs_it(image_root: Path, tmp_path: Pat
     assert image.user != "root"
     assert image.uid != 0
     runner = unprivileged(image.uid)
-    _lay_out(image, image_root, image.uid)
+    _lay_out(image, image_root, runner.uid)
     discord = FakeDiscord(token="container-test-token-0123456789")
     discord.add_channel(discord.add_guild(name="Art Club"), name="images")
     await discord.start()

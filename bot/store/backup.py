@@ -39,13 +39,13 @@ def backup_sqlite(source: Path, target: Path) -> BackupResult:
         raise BackupError(f"There is no database at {source.absolute()} (DATABASE_URL).")
     if not target.parent.is_dir():
         raise BackupError(f"The folder {target.parent.absolute()} does not exist.")
-    if target.exists() or target.is_symlink():
-        raise BackupError(f"{target} already exists: choose a new file name (nothing is replaced).")
     try:
-        # O_EXCL: the name is taken here or not at all, even if another backup races for it.
+        # O_EXCL: the name is taken here or not at all (a file, a link, another backup racing).
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        raise BackupError(f"{target} already exists: choose a new file name.") from None
+        raise BackupError(
+            f"{target} already exists: choose a new file name (nothing is replaced)."
+        ) from None
     except OSError as exc:
         raise BackupError(f"{target} cannot be created: {exc.strerror or exc}.") from None
     try:
