@@ -25,6 +25,7 @@ from bot.notifier import Notifier
 from bot.schedule import PollSchedule
 from bot.settings import Settings
 from bot.store import JobStore
+from bot.translator import CatalogTranslator
 from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,8 @@ class AkoolBot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        # Every command, option and choice carries its translations when it syncs.
+        await self.tree.set_translator(CatalogTranslator())
         if self.settings.shard_ids is not None and 0 not in self.settings.shard_ids:
             # Several processes: the one running shard 0 registers the commands for all.
             log.info("Commands are synced by the process that runs shard 0")

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import discord
-import discord.gateway
-import discord.http
-import yarl
 
 from bot import startup
 from bot.akool import AkoolClient
 from bot.budget import shared_budget
 from bot.core import AkoolBot
+from bot.discord_api import point_discord_py_at
 from bot.settings import Settings
 from bot.startup import StartupError
 from bot.store import JobStore, UnsupportedDatabaseError, open_store
@@ -49,7 +47,7 @@ async def assemble(
     The entry point and the end-to-end tests both start the bot through this, so the tests
     exercise the same wiring that production runs.
     """
-    _point_discord_py_at(settings)
+    point_discord_py_at(settings)
     verifier = None
     if settings.akool_client_id is not None:
         verifier = WebhookVerifier(
@@ -107,14 +105,6 @@ async def _listening(server: WebServer, settings: Settings) -> AsyncIterator[Web
         yield server
     finally:
         await server.__aexit__(None, None, None)
-
-
-def _point_discord_py_at(settings: Settings) -> None:
-    """Use a proxy (or, in the crash test, the fake Discord) instead of Discord itself."""
-    if settings.discord_api_base_url:
-        discord.http.Route.BASE = settings.discord_api_base_url
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 async def run(settings: Settings) -> int:

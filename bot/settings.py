@@ -23,6 +23,11 @@ from bot.secret import Secret
 T = TypeVar("T")
 
 DEFAULT_AKOOL_BASE_URL: Final = "https://openapi.akool.com"
+# Which AKOOL create endpoint new jobs use: v3 (the grid of four with U/V buttons, deprecated in
+# AKOOL's newer docs), v4 (createBySourcePrompt), or auto (v3 until AKOOL answers that it is
+# gone, then v4 for good).
+CREATE_APIS: Final = ("v3", "v4", "auto")
+DEFAULT_CREATE_API: Final = "auto"
 DEFAULT_DATABASE_URL: Final = "sqlite:///data/bot.sqlite3"
 DEFAULT_HTTP_HOST: Final = "127.0.0.1"
 DEFAULT_HTTP_PORT: Final = 8080
@@ -64,6 +69,7 @@ class Settings:
     allowed_guild_ids: frozenset[int] | None = None
     akool_client_id: Secret | None = None
     akool_base_url: str = DEFAULT_AKOOL_BASE_URL
+    akool_create_api: str = DEFAULT_CREATE_API
     # Not in repr: a PostgreSQL URL may carry a password.
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     http_host: str = DEFAULT_HTTP_HOST
@@ -100,6 +106,19 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping, reporting every problem at once."""
+        reading = cls.read(env)
+        if reading.problems:
+            raise SettingsError(reading.problems)
+        return reading.settings
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> SettingsReading:
+        """Read every variable, collecting problems instead of raising (``akool-bot check``).
+
+        A variable that is missing or malformed takes its default in the settings returned and
+        is named in :attr:`SettingsReading.unusable`, so that nothing is checked against a value
+        the operator did not give.
+        """
         reader = _Reader(env)
         settings = cls(
             discord_token=reader.secret("DISCORD_TOKEN"),
@@ -108,6 +127,7 @@ class Settings:
             allowed_guild_ids=reader.optional("ALLOWED_GUILD_IDS", _snowflakes),
             akool_client_id=reader.optional("AKOOL_CLIENT_ID", Secret),
             akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
+            akool_create_api=reader.value("AKOOL_CREATE_API", _create_api, DEFAULT_CREATE_API),
             database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             http_host=reader.value("HTTP_HOST", str, DEFAULT_HTTP_HOST),
             http_port=reader.value("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
@@ -138,9 +158,7 @@ class Settings:
                     f"SHARD_IDS must be below SHARD_COUNT ({settings.shard_count}): shards "
                     f"are numbered from 0."
                 )
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
+        return SettingsReading(settings, reader.problems, frozenset(reader.unusable))
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -193,6 +211,16 @@ def http_address_from(env: Mapping[str, str]) -> tuple[str, int]:
     return address
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsReading:
+    """What :meth:`Settings.read` found: the settings, one line per problem, and the variables
+    whose values could not be used (missing when required, or malformed)."""
+
+    settings: Settings
+    problems: list[str]
+    unusable: frozenset[str]
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """``sqlite:///relative/file`` or ``sqlite:////absolute/file`` to a path; else ``None``."""
     prefix = "sqlite:///"
@@ -207,6 +235,7 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.unusable: set[str] = set()
 
     def _raw(self, name: str) -> str | None:
         raw = self.env.get(name)
@@ -218,6 +247,7 @@ class _Reader:
         raw = self._raw(name)
         if raw is None:
             self.problems.append(f"{name} is missing: {WHERE_TO_GET[name]}.")
+            self.unusable.add(name)
             return Secret("")
         return Secret(raw)
 
@@ -240,6 +270,7 @@ class _Reader:
         except ValueError as exc:
             # The value itself is not echoed: it might be a secret pasted into the wrong line.
             self.problems.append(f"{name} is not valid: {exc}.")
+            self.unusable.add(name)
             return None
 
 
@@ -350,6 +381,13 @@ def _host_list(raw: str) -> tuple[str, ...]:
         if not bare or "/" in bare or "*" in bare or ":" in bare:
             raise ValueError(f"{host!r} is not a host name (use example.com or *.example.com)")
     return hosts
+
+
+def _create_api(raw: str) -> str:
+    api = raw.strip().lower()
+    if api not in CREATE_APIS:
+        raise ValueError(f"expected one of {', '.join(CREATE_APIS)}")
+    return api
 
 
 def _log_level(raw: str) -> str:

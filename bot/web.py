@@ -20,7 +20,13 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bot.health import HEALTH_PATH
 from bot.job_loop import JobLoop
 from bot.store import JobStore
-from bot.webhook import NestedTooDeeplyError, WebhookRejected, WebhookVerifier, load_json
+from bot.webhook import (
+    NestedTooDeeplyError,
+    WebhookRejected,
+    WebhookVerifier,
+    is_test_callback,
+    load_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +167,12 @@ class WebServer:
         except WebhookRejected as exc:
             log.warning("Refused a webhook from %s: %s", request.remote, exc.reason)
             return _answer(exc.status, exc.reason)
+        if is_test_callback(event.job_id):
+            # akool-bot check's own callback: the id it echoes proves this receiver could read it.
+            log.info("Answered a test callback from %s (akool-bot check)", request.remote)
+            return web.json_response(
+                {"status": 200, "message": "test callback", "_id": event.job_id}
+            )
         now = self._clock()
         fresh = await self._store.first_sighting(
             event.signature, now=now, forget_before=now - self._verifier.replay_window

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ MAX_FUTURE_SKEW: Final = 30.0
 # nested deeper before parsing keeps a hostile body from driving json's recursive parser into a
 # RecursionError (``[`` repeated a thousand times is enough).
 MAX_JSON_DEPTH: Final = 8
+# ``akool-bot check`` sends the receiver a callback for a job id that begins with this: AKOOL's
+# ids are 24 hex digits, so none can. The receiver answers it with the id, which only a receiver
+# holding the same client id and key could read, and touches no job.
+TEST_JOB_PREFIX: Final = "akool-bot-check-"
 # A JSON string (an unterminated one runs to the end) or a bracket. Possessive, so that it scans
 # the text once: a hostile body cannot make it backtrack.
 _JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)|[][{}]', re.DOTALL)
@@ -88,6 +93,34 @@ class WebhookEvent:
 def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
     parts = sorted([client_id, timestamp, nonce, data_encrypt])
     return hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - AKOOL's scheme
+
+
+def is_test_callback(job_id: str) -> bool:
+    """Whether a verified callback is ``akool-bot check``'s test rather than AKOOL's."""
+    return job_id.startswith(TEST_JOB_PREFIX)
+
+
+def seal(
+    client_id: Secret, api_key: Secret, payload: Mapping[str, object], *, timestamp_ms: int
+) -> dict[str, object]:
+    """A callback body for ``payload``, encrypted and signed as AKOOL does it (the inverse of
+    :meth:`WebhookVerifier.open`), for ``akool-bot check``'s test callback."""
+    key = api_key.reveal().encode()
+    if len(key) not in _AES_KEY_SIZES:
+        raise ValueError("AKOOL_API_KEY must be 16, 24 or 32 bytes long to encrypt webhooks")
+    iv = client_id.reveal().encode()[:16].ljust(16, b"\0")
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(json.dumps(dict(payload)).encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    data = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+    timestamp = str(timestamp_ms)
+    nonce = str(secrets.randbelow(9000) + 1000)  # four digits, like AKOOL's
+    return {
+        "signature": signature(client_id.reveal(), timestamp, nonce, data),
+        "dataEncrypt": data,
+        "timestamp": timestamp_ms,
+        "nonce": nonce,
+    }
 
 
 class WebhookVerifier:

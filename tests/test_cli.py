@@ -139,3 +139,10 @@ def test_check_without_its_module_says_so(
 
     assert cli.main(["check"]) == 2
     assert capsys.readouterr().err == "akool-bot check is not available in this version.\n"
+
+
+def test_check_is_the_checklist(tmp_path: Path):
+    result = _run(tmp_path, "check", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "--timeout" in result.stdout

@@ -28,6 +28,7 @@ def test_defaults():
     assert settings.webhook_public_url is None
     assert settings.image_hosts == DEFAULT_IMAGE_HOSTS
     assert settings.log_level == "INFO"
+    assert settings.akool_create_api == "auto"
 
 
 def test_every_variable_is_read():
@@ -101,6 +102,8 @@ def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
         ("ALLOWED_GUILD_IDS", "my-server"),
         ("ALLOWED_GUILD_IDS", ", ,"),
         ("LOG_LEVEL", "LOUD"),
+        ("AKOOL_CREATE_API", "v5"),
+        ("AKOOL_CREATE_API", "both"),
         ("POLL_INTERVAL", "soon"),
         ("POLL_INTERVAL", "0"),
         ("JOB_TIMEOUT", "-1"),
@@ -120,6 +123,13 @@ def test_malformed_values_are_named_without_echoing_them(name: str, value: str):
     # the bad entry in a list.
     if len(value) > 3 and name != "IMAGE_HOSTS":
         assert value not in problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "api"), [("v3", "v3"), ("v4", "v4"), ("auto", "auto"), (" V4 ", "v4"), ("AUTO", "auto")]
+)
+def test_the_create_api_is_one_of_three(raw: str, api: str):
+    assert Settings.from_env({**REQUIRED, "AKOOL_CREATE_API": raw}).akool_create_api == api
 
 
 def test_missing_and_malformed_are_reported_together():
@@ -268,3 +278,28 @@ def test_an_empty_variable_does_not_hide_the_env_file(tmp_path: Path, monkeypatc
     assert env["HTTP_PORT"] == "9999"  # empty in the environment: the file's value
     assert env["LOG_LEVEL"] == "WARNING"  # set in the environment: it wins
     assert "HTTP_HOST" not in env  # empty everywhere: unset
+
+
+def test_read_collects_every_problem_and_names_the_unusable_variables():
+    env = {"DISCORD_TOKEN": "t", "HTTP_PORT": "abc", "DATABASE_URL": "mysql://x"}
+
+    reading = Settings.read(env)
+
+    assert reading.unusable == {"AKOOL_API_KEY", "HTTP_PORT", "DATABASE_URL"}
+    assert len(reading.problems) == 3
+    # The unusable values take their defaults; the usable ones are kept.
+    assert reading.settings.http_port == 8080
+    assert reading.settings.discord_token.reveal() == "t"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert raised.value.problems == reading.problems
+
+
+def test_the_readme_invite_link_asks_for_exactly_the_permissions_the_bot_needs():
+    from bot.invite import CHANNEL_PERMISSIONS, permission_label, required_permissions
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+
+    assert f"permissions={required_permissions().value}`" in readme
+    for name, _why in CHANNEL_PERMISSIONS:
+        assert permission_label(name) in readme

@@ -126,3 +126,31 @@ class AkoolResponseError(AkoolError):
     @property
     def user_message(self) -> str:
         return "AKOOL answered in a way the bot does not understand. Please tell a server admin."
+
+
+class AkoolCreateApiGone(AkoolError):
+    """AKOOL answered that the v3 create endpoint is gone (retired, removed, deprecated).
+
+    Nothing was created and nothing charged: the same job can go through v4 instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, msg=msg, http_status=http_status, retryable=False)
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "AKOOL has retired the image API this bot used to create images. "
+            "Ask a server admin to switch the bot to AKOOL's current API."
+        )
+
+    @property
+    def operator_facing(self) -> bool:
+        return True

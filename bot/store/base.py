@@ -184,6 +184,17 @@ class JobStore(ABC):
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         """Turn completion DMs on or off for a member."""
 
+    # What the bot has learnt about AKOOL
+
+    @abstractmethod
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        """Remember for good, for every process and after a restart, that AKOOL answered that
+        v3 create is gone; True only for the call that noted it first."""
+
+    @abstractmethod
+    async def v3_create_gone(self) -> bool:
+        """Whether any process has noted that v3 create is gone."""
+
     @abstractmethod
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         """Jobs started from the buttons of ``parent_akool_id``, oldest first."""

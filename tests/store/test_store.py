@@ -662,3 +662,16 @@ async def test_a_claim_given_up_is_due_again_at_the_given_time(store: JobStore):
 
     assert await store.next_due_at() == T0 + 4
     assert [j.akool_id for j in await store.claim_due_jobs(T0 + 4, 10, hold=60)] == ["a" * 24]
+
+
+async def test_v3_create_gone_is_noted_once_for_every_process(open_store: Opener, store: JobStore):
+    other = await open_store()
+    assert not await store.v3_create_gone()
+
+    noted = await asyncio.gather(*(s.note_v3_create_gone(now=T0) for s in (store, other, store)))
+    restarted = await open_store()
+
+    assert sorted(noted) == [False, False, True]  # one process learns it first, and logs it
+    assert await other.v3_create_gone()
+    assert await restarted.v3_create_gone()
+    assert not await restarted.note_v3_create_gone(now=T0 + 5)

@@ -39,6 +39,13 @@ PRESSES = (
     "tests/e2e/test_fair_use.py",
 )
 POLICY = ("tests/test_policy.py", "tests/e2e/test_admin.py", "tests/e2e/test_fair_use.py")
+CREATE_API = (
+    "tests/akool/test_gone.py",
+    "tests/akool/test_create_api_gone.py",
+    "tests/akool/test_client_v4.py",
+    "tests/akool/test_source_prompt.py",
+    "tests/test_create_api.py",
+)
 DELIVERY = (
     "tests/test_notifier.py",
     "tests/e2e/test_notify.py",
@@ -46,6 +53,7 @@ DELIVERY = (
     "tests/e2e/test_discord_faults.py",
     "tests/e2e/test_restart.py",
 )
+CHECK = ("tests/check",)
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -451,5 +459,95 @@ MUTANTS: tuple[Mutant, ...] = (
         "MIN_SECRET_LENGTH: Final = 4",
         "a short password that is also a word is scrubbed from every line (logger names too)",
         ("tests/test_logs.py",),
+    ),
+    # --- bot/check: the operator's checklist tells the truth and changes nothing ---
+    Mutant(
+        "check-guild-permissions-only",
+        "bot/check/discord_side.py",
+        "permissions = channel.permissions_for(me)",
+        "permissions = me.guild_permissions",
+        "the check ignores channel overwrites when it judges a channel",
+        CHECK,
+    ),
+    Mutant(
+        "check-any-200-passes-the-webhook",
+        "bot/check/webhook_side.py",
+        'if status == 200 and answer and answer.get("_id") == job_id:',
+        "if status == 200:",
+        "any server answering 200 passes for the bot's webhook receiver",
+        CHECK,
+    ),
+    Mutant(
+        "check-sqlite-store-not-read-only",
+        "bot/store/sqlite.py",
+        "        if read_only:\n            connection = await _connect_read_only(path)\n",
+        "        if False:\n            connection = await _connect_read_only(path)\n",
+        "the check opens the SQLite store for writing and migrates it",
+        (*CHECK, "tests/store/test_schema_state.py"),
+    ),
+    Mutant(
+        "check-test-callback-reaches-the-loop",
+        "bot/web.py",
+        "        if is_test_callback(event.job_id):\n",
+        "        if False:\n",
+        "the receiver treats the check's test callback as a job's",
+        (*CHECK, *WEBHOOK),
+    ),
+    # --- bot/akool and bot/create_api.py: v4, and never switching APIs on an ordinary error ---
+    Mutant(
+        "v3-gone-on-any-404",
+        "bot/akool/gone.py",
+        "        return code is None or code not in DOCUMENTED_CODES",
+        "        return True",
+        "a 404 carrying one of AKOOL's own codes switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-reads-the-prompt",
+        "bot/akool/client.py",
+        'quoted=(prompt, source_image or ""),',
+        "quoted=(),",
+        "an error quoting a member's prompt ('deprecated') switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-on-passing-outage",
+        "bot/akool/gone.py",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text)) and not _PASSING.search(text)",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text))",
+        "'temporarily unavailable, try again later' switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-webhook-camel-case",
+        "bot/akool/source_prompt.py",
+        'body["webhookurl"] = self.webhook_url',
+        'body["webhookUrl"] = self.webhook_url',
+        "v4 jobs never call back: the v3 spelling of the callback field",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-create-resent",
+        "bot/akool/client.py",
+        "data = await self._create(SOURCE_PROMPT_PATH, request.body())",
+        "data = await self._read(SOURCE_PROMPT_PATH, None)",
+        "a v4 create is resent after a timeout (paying twice) and loses its body",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-switches-when-forced",
+        "bot/create_api.py",
+        "            if self._mode != AUTO:\n                raise\n",
+        "",
+        "AKOOL_CREATE_API=v3 still switches to v4 on its own",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-forgets-the-switch",
+        "bot/create_api.py",
+        "        if not self._v3_gone and await self._store.v3_create_gone():",
+        "        if False:",
+        "after a restart (or in another process) every job asks the retired v3 first",
+        CREATE_API,
     ),
 )
