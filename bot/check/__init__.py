@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 
 import aiohttp
-from dotenv import load_dotenv
 
 from bot.akool import AkoolClient
 from bot.check import akool_side, database, discord_side, webhook_side
 from bot.check.options import DEFAULT_TIMEOUT, Options
 from bot.check.report import Finding, fail, failed, ok, render, warn
 from bot.logs import setup_logging
-from bot.settings import Settings, SettingsReading
+from bot.settings import Settings, SettingsReading, environment
 
 # Each part of the check, and the variables it cannot go without.
 _NEEDS: dict[str, frozenset[str]] = {
@@ -52,9 +50,8 @@ _SETTINGS_FIX = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the check as ``akool-bot check [--timeout S]``; the exit status (0: nothing ❌)."""
     options = _parse(argv)
-    # As the bot does: values already in the environment win over .env.
-    load_dotenv(".env", override=False)
-    reading = Settings.read(os.environ)
+    # As the bot does: values already in the environment win over .env; empty ones are unset.
+    reading = Settings.read(environment())
     # Library warnings go to stderr, scrubbed of secrets; the checklist goes to stdout.
     setup_logging(logging.ERROR, reading.settings.secrets)
     findings = asyncio.run(run_check(reading, options))

@@ -254,7 +254,9 @@ async def test_python_m_bot_check_all_green_from_a_dotenv_file(stage: Stage, tmp
     folder = tmp_path / "operator"
     folder.mkdir()
     (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in stage.env.items()))
-    stage.env = {}
+    # An empty value in the environment (as docker's --env-file passes) counts as unset: it
+    # does not hide the file's.
+    stage.env = {"DISCORD_TOKEN": "", "AKOOL_API_KEY": " "}
 
     status, out, err = await _run_child(stage, folder)
 
