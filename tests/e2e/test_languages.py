@@ -11,7 +11,7 @@ import discord
 import pytest
 
 from tests.e2e.conftest import World
-from tests.fakes.discord import FakeUser, InteractionCallback
+from tests.fakes.discord import FakeInteraction, FakeMessage, FakeUser, InteractionCallback
 
 
 @pytest.fixture
@@ -28,6 +28,17 @@ def content(answer: InteractionCallback) -> str:
 def embed(answer: InteractionCallback) -> dict[str, Any]:
     (only,) = (answer.data or {}).get("embeds") or []
     return dict(only)
+
+
+async def status_line(ix: FakeInteraction) -> str:
+    """What the command itself made of its "thinking" message: the job's status line (the job
+    loop edits it later, through the channel)."""
+
+    def written(message: FakeMessage) -> str | None:
+        edits = [e for e in message.edits if e.source == "webhook" and "content" in e.changes]
+        return str(edits[0].changes["content"]) if edits else None
+
+    return written(await ix.wait_original_edit(lambda m: written(m) is not None)) or ""
 
 
 def field(shown: dict[str, Any], name: str) -> str:
@@ -64,12 +75,10 @@ async def test_a_japanese_member_gets_japanese_answers_while_the_channel_follows
         ix = await world.discord.slash_command(
             world.alice, world.channel, "imagine", {"prompt": "a red fox in snow"}
         )
-        status = await ix.wait_original_edit(
-            lambda m: "In der Warteschlange" in m.content or "In Arbeit" in m.content
-        )
+        status = await status_line(ix)
         (job_id,) = world.akool.jobs
-        assert f"für <@{world.alice.id}>" in status.content
-        assert f"Auftrag `{job_id}`" in status.content
+        assert status.startswith("⏳ In der Warteschlange: **a red fox in snow** für <@")
+        assert f"Auftrag `{job_id}`" in status
         await world.wait_for_post(world.is_post_of(job_id))
 
         # Her own history is private, so Japanese again, with the status in Japanese words.
@@ -77,7 +86,7 @@ async def test_a_japanese_member_gets_japanese_answers_while_the_channel_follows
         history = embed(await ix.wait_response())
         assert history["title"] == "このサーバーでのあなたのジョブ"
         assert "a red fox in snow" in history["description"]  # her prompt, as typed
-        assert "件のジョブ（新しい順）" in history["footer"]["text"]
+        assert "件のジョブ（新しい順）" in history["footer"]["text"]  # noqa: RUF001
 
         # A member whose Discord is in English reads English.
         ix = await world.discord.slash_command(world.bob, world.channel, "notify")
@@ -100,10 +109,8 @@ async def test_a_community_servers_language_is_the_default_until_admins_choose(
         ix = await world.discord.slash_command(
             world.bob, world.channel, "imagine", {"prompt": "a first fox"}
         )
-        first = await ix.wait_original_edit(
-            lambda m: "Queued" in m.content or "Processing" in m.content
-        )
-        assert "for <@" in first.content
+        first = await status_line(ix)
+        assert first.startswith("⏳ Queued: **a first fox** for <@")
 
         world.discord.make_community(world.guild, "fr")
         await world.discord.feed.wait_for(
@@ -117,10 +124,8 @@ async def test_a_community_servers_language_is_the_default_until_admins_choose(
         ix = await world.discord.slash_command(
             world.bob, world.channel, "imagine", {"prompt": "a second fox"}
         )
-        second = await ix.wait_original_edit(
-            lambda m: "En attente" in m.content or "En cours" in m.content
-        )
-        assert f"pour <@{world.bob.id}>" in second.content
+        second = await status_line(ix)
+        assert second.startswith(f"⏳ En attente : **a second fox** pour <@{world.bob.id}>")
 
         ix = await world.discord.slash_command(admin, world.channel, "settings show")
         shown = embed(await ix.wait_response())
@@ -137,10 +142,8 @@ async def test_a_community_servers_language_is_the_default_until_admins_choose(
         ix = await world.discord.slash_command(
             world.bob, world.channel, "imagine", {"prompt": "a third fox"}
         )
-        third = await ix.wait_original_edit(
-            lambda m: "Na fila" in m.content or "Processando" in m.content
-        )
-        assert f"para <@{world.bob.id}>" in third.content
+        third = await status_line(ix)
+        assert third.startswith(f"⏳ Na fila: **a third fox** para <@{world.bob.id}>")
 
         ix = await world.discord.slash_command(
             admin, world.channel, "settings language", {"language": "discord"}
