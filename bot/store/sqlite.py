@@ -129,6 +129,13 @@ UPDATE jobs SET due_at = updated_at, claimed_until = NULL
 WHERE claimed_until IS NOT NULL AND due_at IS NOT NULL
 """
 
+# Likewise a lost command it was answering (or was to answer again later) may be taken up at
+# once. The hold ends in the past rather than going: an intent once taken up is never asked of
+# AKOOL (see _MARK_AKOOL_CALL).
+_RELEASE_ANSWERS: Final = """
+UPDATE create_intents SET answering_until = 0 WHERE answering_until > 0
+"""
+
 _RELEASE_CLAIM: Final = """
 UPDATE jobs SET
     due_at = CASE WHEN delivery != 'pending' THEN NULL WHEN woken THEN :now ELSE :due_at END,
@@ -448,6 +455,7 @@ class SqliteJobStore(JobStore):
             await connection.execute("PRAGMA foreign_keys = ON")
             await _migrate(connection)
             await connection.execute(_RELEASE_HOLDS)
+            await connection.execute(_RELEASE_ANSWERS)
         except BaseException:
             await connection.close()
             raise

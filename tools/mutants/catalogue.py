@@ -404,6 +404,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (*STORE, "tests/e2e/test_fair_use.py"),
     ),
     Mutant(
+        "sqlite-dead-answerers-hold-kept",
+        "bot/store/sqlite.py",
+        "            await connection.execute(_RELEASE_ANSWERS)\n",
+        "",
+        "a lost command a killed process was answering waits out its hold after the restart",
+        (*STORE, "tests/e2e/test_crash_window.py"),
+    ),
+    Mutant(
         "postgres-member-lock-dropped",
         "bot/store/postgres.py",
         '        keys.append(f"limits:{guild_id}:{requester_id}")\n',
