@@ -19,8 +19,8 @@ import discord.http
 import yarl
 
 from bot.akool import AkoolClient
-from bot.budget import shared_budget
-from bot.core import AkoolBot
+from bot.budget import PriorityBudget, shared_budget
+from bot.core import REQUEST_SHARES, AkoolBot
 from bot.settings import Settings
 from bot.store import UnsupportedDatabaseError, open_store
 from bot.web import WebServer
@@ -57,12 +57,16 @@ async def assemble(
             clock=clock,
         )
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
+        # One budget for every AKOOL request of this process (and, on PostgreSQL, of all).
+        budget = PriorityBudget(
+            shared_budget(store, "akool", settings.akool_requests_per_second), REQUEST_SHARES
+        )
         akool = AkoolClient(
             http,
             settings.akool_api_key,
             settings.akool_base_url,
             timeout=settings.akool_timeout,
-            budget=shared_budget(store, "akool", settings.akool_requests_per_second),
+            budget=budget,
         )
         bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
         server = WebServer(
@@ -76,8 +80,11 @@ async def assemble(
         )
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)
-        async with bot, server:
-            yield Runtime(bot, server)
+        try:
+            async with bot, server:
+                yield Runtime(bot, server)
+        finally:
+            await budget.close()
 
 
 def _point_discord_py_at(settings: Settings) -> None:
