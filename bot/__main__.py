@@ -26,7 +26,11 @@ def main() -> int:
             "or in the environment.\n"
         )
         return 2
-    setup_logging(level_number(settings.log_level), settings.secrets)
+    setup_logging(
+        level_number(settings.log_level),
+        settings.secrets,
+        json_lines=settings.log_format == "json",
+    )
 
     # Imported only now: discord.py takes a moment to import, and a settings error should not wait.
     from bot.runner import run

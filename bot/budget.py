@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -90,8 +91,16 @@ class PriorityBudget:
     queue ahead of another's create for more than a slot or so.
     """
 
-    def __init__(self, source: Budget, shares: Mapping[RequestKind, float]) -> None:
+    def __init__(
+        self,
+        source: Budget,
+        shares: Mapping[RequestKind, float],
+        *,
+        waited: Callable[[RequestKind, float], None] | None = None,
+    ) -> None:
         self._source = source
+        # Told how long each request waited for its slot (the metrics).
+        self._waited = waited
         self._order = KindOrder(shares)
         self._queues: dict[RequestKind, deque[asyncio.Future[None]]] = {
             kind: deque() for kind in RequestKind
@@ -104,11 +113,14 @@ class PriorityBudget:
 
     async def acquire(self, kind: RequestKind = RequestKind.POLL) -> None:
         """Return when a request of ``kind`` may go."""
+        started = time.monotonic()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queues[kind].append(future)
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._serve(), name="akool-budget")
         await future
+        if self._waited is not None:
+            self._waited(kind, time.monotonic() - started)
 
     async def close(self) -> None:
         """Stop the pump (the process is stopping); waiting requests are cancelled."""

@@ -21,10 +21,12 @@ from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
 from bot.lookups import Lookups
+from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.schedule import PollSchedule
 from bot.settings import Settings
 from bot.store import JobStore
+from bot.translator import CatalogTranslator
 from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,9 @@ class AkoolBot(commands.AutoShardedBot):
         akool: AkoolClient,
         http: aiohttp.ClientSession,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        metrics = metrics or Metrics(clock=clock)
         # Slash commands and buttons arrive as interactions whatever the intents; the guilds intent
         # keeps servers cached (their upload limits). No privileged intents, no message content.
         intents = discord.Intents.none()
@@ -89,6 +93,8 @@ class AkoolBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             # discord.py's own default is None (every shard); its annotation leaves that out.
             shard_ids=_shard_ids(settings),  # type: ignore[arg-type]
+            # Times each interaction's first response (see bot.metrics).
+            http_trace=metrics.discord_trace(),
         )
         # A payload discord.py cannot parse would otherwise end the gateway task, and the process.
         guard_interactions(self._connection)
@@ -96,11 +102,13 @@ class AkoolBot(commands.AutoShardedBot):
         self.store = store
         self.akool = akool
         self.clock = clock
+        self.metrics = metrics
         self.notifier = Notifier(
             self,
             store,
             ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
             clock=clock,
+            metrics=metrics,
         )
         self.job_loop = JobLoop(
             store=store,
@@ -117,6 +125,7 @@ class AkoolBot(commands.AutoShardedBot):
             create_grace=settings.akool_timeout + 1.0,
             hold=settings.claim_hold,
             clock=clock,
+            metrics=metrics,
         )
         self.jobs = JobService(
             store=store,
@@ -125,14 +134,12 @@ class AkoolBot(commands.AutoShardedBot):
             webhook_url=settings.webhook_public_url,
             clock=clock,
             press_wait=settings.akool_timeout + PRESS_MARGIN,
+            metrics=metrics,
         )
-        self.lookups = Lookups(
-            store,
-            shared_budget(
-                store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE
-            ),
-            clock=clock,
+        lookup_budget = shared_budget(
+            store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE
         )
+        self.lookups = Lookups(store, metrics.timed(lookup_budget, "akool-lookups"), clock=clock)
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
 
@@ -141,6 +148,8 @@ class AkoolBot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        # Every command, option and choice carries its translations when it syncs.
+        await self.tree.set_translator(CatalogTranslator())
         if self.settings.shard_ids is not None and 0 not in self.settings.shard_ids:
             # Several processes: the one running shard 0 registers the commands for all.
             log.info("Commands are synced by the process that runs shard 0")

@@ -16,6 +16,8 @@ from typing import Any, Final, TypeGuard
 
 from discord.state import ConnectionState
 
+from bot import logs
+
 log = logging.getLogger(__name__)
 
 _EVENT: Final = "INTERACTION_CREATE"
@@ -96,6 +98,19 @@ def _describe(payload: object) -> str:
     return f"interaction {payload.get('id')!r:.30} (type {payload.get('type')!r:.10})"
 
 
+def _who_and_where(payload: dict[str, Any]) -> dict[str, object]:
+    """The server, channel and member of a checked payload, for the log context."""
+    member = payload.get("member")
+    user = member.get("user") if isinstance(member, dict) else payload.get("user")
+    channel = payload.get("channel")
+    return {
+        "server": payload.get("guild_id"),
+        "channel": payload.get("channel_id")
+        or (channel.get("id") if isinstance(channel, dict) else None),
+        "member": user.get("id") if isinstance(user, dict) else None,
+    }
+
+
 def guard_interactions(state: ConnectionState[Any]) -> None:
     """Put the check in front of discord.py's INTERACTION_CREATE parser for ``state``.
 
@@ -110,7 +125,10 @@ def guard_interactions(state: ConnectionState[Any]) -> None:
             log.warning("Dropped %s from the gateway: %s", _describe(payload), problem)
             return
         try:
-            parse(payload)
+            # Every task discord.py starts for it (the command, the button) inherits this, so
+            # each log line about the interaction names its server, channel and member.
+            with logs.context(**_who_and_where(payload)):
+                parse(payload)
         except Exception as exc:
             # A shape the check above does not know; the process must live on all the same.
             log.warning(

@@ -22,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from bot import logs
 from bot.akool import AkoolClient, AkoolError, ImageJob, ImageStatus
 from bot.budget import Budget, RequestKind
+from bot.metrics import Metrics
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule
 from bot.status_writer import StatusWriter
@@ -85,8 +87,10 @@ class JobLoop:
         batch: int = 100,
         hold: float = 120.0,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics(clock=clock)
         self._akool = akool
         self._notifier = notifier
         self._interval = poll_interval
@@ -280,7 +284,12 @@ class JobLoop:
             self.wake()
 
     async def _handle(self, job: Job) -> None:
-        """One job's way through the loop: look, record, then show or deliver at once."""
+        """One job's way through the loop: look, record, then show or deliver at once. Every
+        line logged meanwhile names the job (see bot.logs)."""
+        with logs.context(**logs.about(job)):
+            await self._handle_in_context(job)
+
+    async def _handle_in_context(self, job: Job) -> None:
         try:
             if job.status.finished:
                 await self._deliver(job)
@@ -429,6 +438,7 @@ class JobLoop:
         if recorded is None or recorded.status is job.status:
             return  # unchanged, or moved on by another path (a webhook, another process)
         log.info("Job %s is %s", job.akool_id, recorded.status.value)
+        self._metrics.job_ended(job, recorded, timed=write.age is not None)
         if not recorded.status.finished:
             await self._notifier.show_progress(recorded)
             return

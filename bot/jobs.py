@@ -20,6 +20,7 @@ from bot.budget import RequestKind
 from bot.errors import UserFacingError
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
+from bot.metrics import Metrics
 from bot.policy import LimitReached
 from bot.server_settings import ServerSettings
 from bot.store import (
@@ -132,8 +133,10 @@ class JobService:
         webhook_url: str | None,
         clock: Callable[[], float] = time.time,
         press_wait: float = 30.0 + PRESS_MARGIN,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self._metrics = metrics or Metrics(clock=clock)
         self.akool = akool
         self.loop = loop
         self._webhook_url = webhook_url
@@ -377,12 +380,15 @@ class JobService:
             akool_created_at=_seconds(result),
         )
         job, created = await self.store.add_job(new, now=now, due_at=None)
+        self._metrics.job_created(job, created=created)
         if not created:
             return job, False
         update = StatusUpdate.from_akool(result)
         age = now - (_seconds(result) or now)
         due_at = now if update.status.finished else now + self.loop.next_poll_in(age)
         recorded = await self.store.record_status(job.akool_id, update, now=now, due_at=due_at)
+        # Ended before the bot first saw it: when is not known.
+        self._metrics.job_ended(job, recorded, timed=False)
         self.loop.wake()
         return recorded or job, True
 
@@ -714,7 +720,10 @@ class JobService:
 
     async def _store_new(self, new: NewJob) -> Job:
         now = self._clock()
-        job, _ = await self.store.add_job(new, now=now, due_at=now + self.loop.next_poll_in(0.0))
+        job, created = await self.store.add_job(
+            new, now=now, due_at=now + self.loop.next_poll_in(0.0)
+        )
+        self._metrics.job_created(job, created=created)
         self.loop.wake()
         return job
 

@@ -24,6 +24,7 @@ import discord
 
 from bot import interaction_webhook, render
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
+from bot.metrics import Metrics
 from bot.store import CreateIntent, InteractionReply, Job, JobStatus, JobStore, ReplyBy
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,13 @@ class Notifier:
         images: ImageFetcher,
         *,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._images = images
         self._clock = clock
+        self._metrics = metrics or Metrics(clock=clock)
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
@@ -141,6 +144,7 @@ class Notifier:
             await self._give_up(job, f"Discord refused the post: {describe(exc)}")
             return
         first = await self._store.mark_delivered(job.akool_id, message.id, now=self._clock())
+        self._metrics.job_delivered(job, first=first)
         if first:
             log.info(
                 "Delivered job %s as message %s in channel %s",
@@ -237,7 +241,8 @@ class Notifier:
 
     async def _give_up(self, job: Job, reason: str) -> None:
         log.error("Job %s is undeliverable: %s", job.akool_id, reason)
-        await self._store.mark_undeliverable(job.akool_id, reason, now=self._clock())
+        first = await self._store.mark_undeliverable(job.akool_id, reason, now=self._clock())
+        self._metrics.job_undeliverable(job, first=first)
 
     async def _send(
         self,

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import discord
-import discord.gateway
-import discord.http
-import yarl
 
 from bot.akool import AkoolClient
 from bot.budget import PriorityBudget, shared_budget
 from bot.core import REQUEST_SHARES, AkoolBot
+from bot.discord_api import point_discord_py_at
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import UnsupportedDatabaseError, open_store
 from bot.web import WebServer
@@ -47,7 +46,7 @@ async def assemble(
     The entry point and the end-to-end tests both start the bot through this, so the tests
     exercise the same wiring that production runs.
     """
-    _point_discord_py_at(settings)
+    point_discord_py_at(settings)
     verifier = None
     if settings.akool_client_id is not None:
         verifier = WebhookVerifier(
@@ -56,10 +55,14 @@ async def assemble(
             max_age=settings.webhook_max_age,
             clock=clock,
         )
+    # One registry per bot: several bots in one process (the tests) keep their numbers apart.
+    metrics = Metrics(clock=clock)
     async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
         # One budget for every AKOOL request of this process (and, on PostgreSQL, of all).
         budget = PriorityBudget(
-            shared_budget(store, "akool", settings.akool_requests_per_second), REQUEST_SHARES
+            shared_budget(store, "akool", settings.akool_requests_per_second),
+            REQUEST_SHARES,
+            waited=metrics.request_waited,
         )
         akool = AkoolClient(
             http,
@@ -67,8 +70,11 @@ async def assemble(
             settings.akool_base_url,
             timeout=settings.akool_timeout,
             budget=budget,
+            observer=metrics,
         )
-        bot = AkoolBot(settings=settings, store=store, akool=akool, http=http, clock=clock)
+        bot = AkoolBot(
+            settings=settings, store=store, akool=akool, http=http, clock=clock, metrics=metrics
+        )
         server = WebServer(
             client=bot,
             store=store,
@@ -77,6 +83,8 @@ async def assemble(
             host=settings.http_host,
             port=settings.http_port,
             clock=clock,
+            metrics=metrics,
+            metrics_token=settings.metrics_token,
         )
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)
@@ -85,14 +93,6 @@ async def assemble(
                 yield Runtime(bot, server)
         finally:
             await budget.close()
-
-
-def _point_discord_py_at(settings: Settings) -> None:
-    """Use a proxy (or, in the crash test, the fake Discord) instead of Discord itself."""
-    if settings.discord_api_base_url:
-        discord.http.Route.BASE = settings.discord_api_base_url
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 async def run(settings: Settings) -> int:

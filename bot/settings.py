@@ -19,6 +19,11 @@ from bot.secret import Secret
 T = TypeVar("T")
 
 DEFAULT_AKOOL_BASE_URL: Final = "https://openapi.akool.com"
+# Which AKOOL create endpoint new jobs use: v3 (the grid of four with U/V buttons, deprecated in
+# AKOOL's newer docs), v4 (createBySourcePrompt), or auto (v3 until AKOOL answers that it is
+# gone, then v4 for good).
+CREATE_APIS: Final = ("v3", "v4", "auto")
+DEFAULT_CREATE_API: Final = "auto"
 DEFAULT_DATABASE_URL: Final = "sqlite:///data/bot.sqlite3"
 # AKOOL serves results from CloudFront and its own domain (see the API reference, section 1.1).
 DEFAULT_IMAGE_HOSTS: Final = ("*.cloudfront.net", "*.akool.com")
@@ -35,6 +40,7 @@ WHERE_TO_GET: Final[Mapping[str, str]] = {
 }
 
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS: Final = ("text", "json")
 # AKOOL encrypts callbacks with AES keyed by the API key's bytes: AES-128, -192 or -256.
 _WEBHOOK_KEY_BYTES: Final = (16, 24, 32)
 
@@ -58,6 +64,7 @@ class Settings:
     allowed_guild_ids: frozenset[int] | None = None
     akool_client_id: Secret | None = None
     akool_base_url: str = DEFAULT_AKOOL_BASE_URL
+    akool_create_api: str = DEFAULT_CREATE_API
     # Not in repr: a PostgreSQL URL may carry a password.
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     http_host: str = "127.0.0.1"
@@ -65,6 +72,10 @@ class Settings:
     webhook_public_url: str | None = None
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     log_level: str = "INFO"
+    # "text": one readable line per record; "json": one JSON object per line, for a log system.
+    log_format: str = "text"
+    # When set, GET /metrics needs it as a bearer token.
+    metrics_token: Secret | None = None
     # The base gap between polls of one job (AKOOL's own demo polls every 3 s); the schedule
     # learns from finished jobs when polls are worth making and stretches or shrinks it.
     poll_interval: float = 3.0
@@ -94,6 +105,19 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping, reporting every problem at once."""
+        reading = cls.read(env)
+        if reading.problems:
+            raise SettingsError(reading.problems)
+        return reading.settings
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> SettingsReading:
+        """Read every variable, collecting problems instead of raising (``akool-bot check``).
+
+        A variable that is missing or malformed takes its default in the settings returned and
+        is named in :attr:`SettingsReading.unusable`, so that nothing is checked against a value
+        the operator did not give.
+        """
         reader = _Reader(env)
         settings = cls(
             discord_token=reader.secret("DISCORD_TOKEN"),
@@ -102,12 +126,15 @@ class Settings:
             allowed_guild_ids=reader.optional("ALLOWED_GUILD_IDS", _snowflakes),
             akool_client_id=reader.optional("AKOOL_CLIENT_ID", Secret),
             akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
+            akool_create_api=reader.value("AKOOL_CREATE_API", _create_api, DEFAULT_CREATE_API),
             database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             http_host=reader.value("HTTP_HOST", str, "127.0.0.1"),
             http_port=reader.value("HTTP_PORT", _port, 8080),
             webhook_public_url=reader.optional("WEBHOOK_PUBLIC_URL", _http_url),
             image_hosts=reader.value("IMAGE_HOSTS", _host_list, DEFAULT_IMAGE_HOSTS),
             log_level=reader.value("LOG_LEVEL", _log_level, "INFO"),
+            log_format=reader.value("LOG_FORMAT", _log_format, "text"),
+            metrics_token=reader.optional("METRICS_TOKEN", Secret),
             poll_interval=reader.value("POLL_INTERVAL", _positive_float, 3.0),
             akool_requests_per_second=reader.value(
                 "AKOOL_REQUESTS_PER_SECOND", _positive_float, 5.0
@@ -132,9 +159,7 @@ class Settings:
                     f"SHARD_IDS must be below SHARD_COUNT ({settings.shard_count}): shards "
                     f"are numbered from 0."
                 )
-        if reader.problems:
-            raise SettingsError(reader.problems)
-        return settings
+        return SettingsReading(settings, reader.problems, frozenset(reader.unusable))
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -147,10 +172,22 @@ class Settings:
         values = [self.discord_token.reveal(), self.akool_api_key.reveal()]
         if self.akool_client_id is not None:
             values.append(self.akool_client_id.reveal())
+        if self.metrics_token is not None:
+            values.append(self.metrics_token.reveal())
         password = urlsplit(self.database_url).password
         if password:
             values.append(password)
         return tuple(v for v in values if v)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsReading:
+    """What :meth:`Settings.read` found: the settings, one line per problem, and the variables
+    whose values could not be used (missing when required, or malformed)."""
+
+    settings: Settings
+    problems: list[str]
+    unusable: frozenset[str]
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -167,6 +204,7 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.unusable: set[str] = set()
 
     def _raw(self, name: str) -> str | None:
         raw = self.env.get(name)
@@ -178,6 +216,7 @@ class _Reader:
         raw = self._raw(name)
         if raw is None:
             self.problems.append(f"{name} is missing: {WHERE_TO_GET[name]}.")
+            self.unusable.add(name)
             return Secret("")
         return Secret(raw)
 
@@ -200,6 +239,7 @@ class _Reader:
         except ValueError as exc:
             # The value itself is not echoed: it might be a secret pasted into the wrong line.
             self.problems.append(f"{name} is not valid: {exc}.")
+            self.unusable.add(name)
             return None
 
 
@@ -312,11 +352,25 @@ def _host_list(raw: str) -> tuple[str, ...]:
     return hosts
 
 
+def _create_api(raw: str) -> str:
+    api = raw.strip().lower()
+    if api not in CREATE_APIS:
+        raise ValueError(f"expected one of {', '.join(CREATE_APIS)}")
+    return api
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in _LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+def _log_format(raw: str) -> str:
+    value = raw.lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+    return value
 
 
 def level_number(level: str) -> int:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ MAX_FUTURE_SKEW: Final = 30.0
 # nested deeper before parsing keeps a hostile body from driving json's recursive parser into a
 # RecursionError (``[`` repeated a thousand times is enough).
 MAX_JSON_DEPTH: Final = 8
+# ``akool-bot check`` sends the receiver a callback for a job id that begins with this: AKOOL's
+# ids are 24 hex digits, so none can. The receiver answers it with the id, which only a receiver
+# holding the same client id and key could read, and touches no job.
+TEST_JOB_PREFIX: Final = "akool-bot-check-"
 # A JSON string (an unterminated one runs to the end) or a bracket. Possessive, so that it scans
 # the text once: a hostile body cannot make it backtrack.
 _JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.?)*+(?:"|\Z)|[][{}]', re.DOTALL)
@@ -65,12 +70,14 @@ def _nests_deeper_than(limit: int, text: str) -> bool:
 
 
 class WebhookRejected(Exception):
-    """A callback the bot refuses; ``status`` is the HTTP status to answer with."""
+    """A callback the bot refuses; ``status`` is the HTTP status to answer with, ``verdict``
+    the refusal in a word (for the metrics)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, verdict: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.verdict = verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +90,41 @@ class WebhookEvent:
     url: str | None
     # What makes this callback unique (see WebhookVerifier): a replay repeats it.
     signature: str
+    # When AKOOL sent it (its timestamp, in Unix seconds).
+    sent_at: float = 0.0
 
 
 def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
     parts = sorted([client_id, timestamp, nonce, data_encrypt])
     return hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - AKOOL's scheme
+
+
+def is_test_callback(job_id: str) -> bool:
+    """Whether a verified callback is ``akool-bot check``'s test rather than AKOOL's."""
+    return job_id.startswith(TEST_JOB_PREFIX)
+
+
+def seal(
+    client_id: Secret, api_key: Secret, payload: Mapping[str, object], *, timestamp_ms: int
+) -> dict[str, object]:
+    """A callback body for ``payload``, encrypted and signed as AKOOL does it (the inverse of
+    :meth:`WebhookVerifier.open`), for ``akool-bot check``'s test callback."""
+    key = api_key.reveal().encode()
+    if len(key) not in _AES_KEY_SIZES:
+        raise ValueError("AKOOL_API_KEY must be 16, 24 or 32 bytes long to encrypt webhooks")
+    iv = client_id.reveal().encode()[:16].ljust(16, b"\0")
+    padder = padding.PKCS7(128).padder()
+    plain = padder.update(json.dumps(dict(payload)).encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    data = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+    timestamp = str(timestamp_ms)
+    nonce = str(secrets.randbelow(9000) + 1000)  # four digits, like AKOOL's
+    return {
+        "signature": signature(client_id.reveal(), timestamp, nonce, data),
+        "dataEncrypt": data,
+        "timestamp": timestamp_ms,
+        "nonce": nonce,
+    }
 
 
 class WebhookVerifier:
@@ -132,21 +169,23 @@ class WebhookVerifier:
     def open(self, body: object) -> WebhookEvent:
         """The event in ``body``, or :class:`WebhookRejected` saying why not."""
         if not isinstance(body, Mapping):
-            raise WebhookRejected(400, "the body is not a JSON object")
+            raise WebhookRejected(400, "the body is not a JSON object", "not_object")
         sig = body.get("signature")
         data = body.get("dataEncrypt")
         timestamp = _text(body.get("timestamp"))
         nonce = _text(body.get("nonce"))
         if not isinstance(sig, str) or not isinstance(data, str) or not timestamp or not nonce:
-            raise WebhookRejected(400, "signature, dataEncrypt, timestamp or nonce is missing")
+            raise WebhookRejected(
+                400, "signature, dataEncrypt, timestamp or nonce is missing", "incomplete"
+            )
         expected = signature(self._client_id, timestamp, nonce, data)
         if not hmac.compare_digest(expected.encode(), sig.lower().encode()):
-            raise WebhookRejected(401, "the signature does not match")
-        self._check_fresh(timestamp)
+            raise WebhookRejected(401, "the signature does not match", "bad_signature")
+        sent_at = self._check_fresh(timestamp)
         payload = self._decrypt(data)
         job_id = payload.get("_id")
         if not isinstance(job_id, str) or not job_id:
-            raise WebhookRejected(400, "the payload has no _id")
+            raise WebhookRejected(400, "the payload has no _id", "no_job_id")
         url = payload.get("url")
         kind = payload.get("type")
         return WebhookEvent(
@@ -155,16 +194,18 @@ class WebhookVerifier:
             kind=kind if isinstance(kind, str) else None,
             url=url if isinstance(url, str) else None,
             signature=expected,
+            sent_at=sent_at,
         )
 
-    def _check_fresh(self, timestamp: str) -> None:
+    def _check_fresh(self, timestamp: str) -> float:
         try:
             sent = int(timestamp) / 1000  # AKOOL timestamps are Unix milliseconds
         except ValueError:
-            raise WebhookRejected(400, "the timestamp is not a number") from None
+            raise WebhookRejected(400, "the timestamp is not a number", "bad_timestamp") from None
         now = self._clock()
         if now - sent > self.max_age or sent - now > MAX_FUTURE_SKEW:
-            raise WebhookRejected(401, "the timestamp is outside the accepted window")
+            raise WebhookRejected(401, "the timestamp is outside the accepted window", "stale")
+        return sent
 
     def _decrypt(self, data: str) -> dict[str, Any]:
         try:
@@ -175,11 +216,11 @@ class WebhookVerifier:
             plain = unpadder.update(padded) + unpadder.finalize()
             payload = load_json(plain.decode("utf-8"))
         except NestedTooDeeplyError:
-            raise WebhookRejected(400, "the payload is nested too deeply") from None
+            raise WebhookRejected(400, "the payload is nested too deeply", "nested") from None
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise WebhookRejected(400, "the payload cannot be decrypted") from None
+            raise WebhookRejected(400, "the payload cannot be decrypted", "undecryptable") from None
         if not isinstance(payload, dict):
-            raise WebhookRejected(400, "the payload is not a JSON object")
+            raise WebhookRejected(400, "the payload is not a JSON object", "not_object")
         return payload
 
 

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import policy, render
+from bot import logs, policy, render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
@@ -141,7 +141,13 @@ class Imagine(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self.bot.jobs.answered(intent, job, message.id)
-        log.info("Job %s created by %s in %s", job.akool_id, origin.requester_id, origin.guild_id)
+        log.info(
+            "Job %s created by %s in %s",
+            job.akool_id,
+            origin.requester_id,
+            origin.guild_id,
+            extra=logs.about(job),
+        )
 
 
 async def setup(bot: AkoolBot) -> None:

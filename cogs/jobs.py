@@ -126,6 +126,7 @@ class Jobs(commands.Cog):
             refreshed = await self.bot.store.record_status(
                 akool_id, StatusUpdate.from_akool(live), now=self.bot.clock(), due_at=stored.due_at
             )
+            self.bot.metrics.job_ended(stored, refreshed)
             stored = refreshed or stored
         await self._show(interaction, render.Snapshot.of(akool_id, live, stored), stored, note)
 

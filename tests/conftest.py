@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +15,26 @@ from bot.secret import Secret
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
 from tests.fakes.akool import FakeAkool
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For a test that calls ``setup_logging``: the root logger's handlers and the levels it
+    sets are put back afterwards, so the rest of the session logs as before."""
+    root = logging.getLogger()
+    names = ("discord.http", "discord.gateway")
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ def test_defaults():
     assert settings.webhook_public_url is None
     assert settings.image_hosts == DEFAULT_IMAGE_HOSTS
     assert settings.log_level == "INFO"
+    assert settings.akool_create_api == "auto"
+    assert settings.log_format == "text"
+    assert settings.metrics_token is None
 
 
 def test_every_variable_is_read():
@@ -48,6 +51,8 @@ def test_every_variable_is_read():
         "POLL_CONCURRENCY": "8",
         "AKOOL_TIMEOUT": "10",
         "MAX_IMAGE_BYTES": "1000",
+        "LOG_FORMAT": "JSON",
+        "METRICS_TOKEN": "metrics-token-value",
     }
 
     settings = Settings.from_env(env)
@@ -64,6 +69,8 @@ def test_every_variable_is_read():
     assert (settings.poll_interval, settings.job_timeout) == (2.5, 60.0)
     assert (settings.poll_concurrency, settings.akool_timeout) == (8, 10.0)
     assert settings.max_image_bytes == 1000
+    assert settings.log_format == "json"
+    assert settings.metrics_token == Secret("metrics-token-value")
 
 
 @pytest.mark.parametrize("blank", [None, "", "   "])
@@ -101,6 +108,9 @@ def test_missing_required_values_are_all_named_with_where_to_get_them(blank):
         ("ALLOWED_GUILD_IDS", "my-server"),
         ("ALLOWED_GUILD_IDS", ", ,"),
         ("LOG_LEVEL", "LOUD"),
+        ("AKOOL_CREATE_API", "v5"),
+        ("AKOOL_CREATE_API", "both"),
+        ("LOG_FORMAT", "yaml"),
         ("POLL_INTERVAL", "soon"),
         ("POLL_INTERVAL", "0"),
         ("JOB_TIMEOUT", "-1"),
@@ -120,6 +130,13 @@ def test_malformed_values_are_named_without_echoing_them(name: str, value: str):
     # the bad entry in a list.
     if len(value) > 3 and name != "IMAGE_HOSTS":
         assert value not in problem
+
+
+@pytest.mark.parametrize(
+    ("raw", "api"), [("v3", "v3"), ("v4", "v4"), ("auto", "auto"), (" V4 ", "v4"), ("AUTO", "auto")]
+)
+def test_the_create_api_is_one_of_three(raw: str, api: str):
+    assert Settings.from_env({**REQUIRED, "AKOOL_CREATE_API": raw}).akool_create_api == api
 
 
 def test_missing_and_malformed_are_reported_together():
@@ -189,6 +206,13 @@ def test_a_database_password_stays_out_of_repr_and_is_scrubbed_from_logs():
     assert "hunter22" in settings.secrets
 
 
+def test_the_metrics_token_stays_out_of_repr_and_is_scrubbed_from_logs():
+    settings = Settings.from_env({**REQUIRED, "METRICS_TOKEN": "scrape-token-77"})
+
+    assert "scrape-token-77" not in repr(settings)
+    assert "scrape-token-77" in settings.secrets
+
+
 @pytest.mark.parametrize(
     ("extra", "complaint"),
     [
@@ -230,3 +254,28 @@ def test_webhooks_take_an_api_key_of_an_aes_length(key: str):
 
 def test_an_api_key_of_any_length_is_fine_without_webhooks():
     assert Settings.from_env({**REQUIRED, "AKOOL_API_KEY": "short"}).akool_client_id is None
+
+
+def test_read_collects_every_problem_and_names_the_unusable_variables():
+    env = {"DISCORD_TOKEN": "t", "HTTP_PORT": "abc", "DATABASE_URL": "mysql://x"}
+
+    reading = Settings.read(env)
+
+    assert reading.unusable == {"AKOOL_API_KEY", "HTTP_PORT", "DATABASE_URL"}
+    assert len(reading.problems) == 3
+    # The unusable values take their defaults; the usable ones are kept.
+    assert reading.settings.http_port == 8080
+    assert reading.settings.discord_token.reveal() == "t"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert raised.value.problems == reading.problems
+
+
+def test_the_readme_invite_link_asks_for_exactly_the_permissions_the_bot_needs():
+    from bot.invite import CHANNEL_PERMISSIONS, permission_label, required_permissions
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+
+    assert f"permissions={required_permissions().value}`" in readme
+    for name, _why in CHANNEL_PERMISSIONS:
+        assert permission_label(name) in readme

@@ -19,6 +19,7 @@ from bot.webhook import (
     WebhookRejected,
     WebhookVerifier,
     load_json,
+    seal,
 )
 from tests.fakes.akool import API_KEY, CLIENT_ID, FakeAkool
 
@@ -328,3 +329,19 @@ def test_a_callback_changed_after_signing_is_never_decrypted(data, field, payloa
     signed[field] = new
 
     assert_refused_before_decryption(signed)
+
+
+@pytest.mark.parametrize("key_length", [16, 24, 32])
+def test_a_sealed_callback_opens_as_one_from_akool(signer: FakeAkool, key_length: int):
+    key = "k" * key_length
+    sealed = seal(Secret(CLIENT_ID), Secret(key), PAYLOAD, timestamp_ms=int(NOW * 1000))
+
+    event = verifier(api_key=key).open(sealed)
+
+    assert (event.job_id, event.status, event.url) == (
+        "a" * 24,
+        ImageStatus.COMPLETED,
+        PAYLOAD["url"],
+    )
+    with pytest.raises(WebhookRejected, match="signature"):
+        verifier(api_key=key, client_id="another" + CLIENT_ID).open(sealed)

@@ -1,5 +1,10 @@
 """The AKOOL HTTP client: every request the bot makes to AKOOL goes through :class:`AkoolClient`.
 
+Two create endpoints: v3 ``createbyprompt`` (a Midjourney-style grid of four candidates with U/V
+buttons; deprecated in AKOOL's newer docs) and v4 ``createBySourcePrompt`` (1-4 separate images,
+each with its own id). When v3 create answers that it is gone, :meth:`AkoolClient.create_image`
+raises :class:`AkoolCreateApiGone`, so the caller can send the job through v4 instead.
+
 Success is ``code == 1000`` in the JSON envelope, whatever the HTTP status. Reads retry with
 bounded exponential backoff and jitter. Creates cost credits, so they are retried only when the
 request certainly did not start a job (the connection never opened, or AKOOL throttled it);
@@ -8,10 +13,12 @@ otherwise they fail with :class:`AkoolUncertainCreateError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
 
 import aiohttp
 from tenacity import (
@@ -24,11 +31,14 @@ from tenacity import (
 from bot.akool.errors import (
     SUCCESS,
     AkoolAPIError,
+    AkoolCreateApiGone,
     AkoolError,
     AkoolTransportError,
     AkoolUncertainCreateError,
 )
-from bot.akool.models import Credit, ImageJob
+from bot.akool.gone import create_api_gone
+from bot.akool.models import Credit, ImageBatch, ImageJob
+from bot.akool.source_prompt import SourcePromptRequest
 from bot.bodies import BodyTooLargeError, read_capped
 from bot.budget import Budget, PriorityBudget, RequestKind
 from bot.secret import Secret
@@ -37,13 +47,37 @@ from bot.settings import DEFAULT_AKOOL_BASE_URL
 log = logging.getLogger(__name__)
 
 CREATE_PATH: Final = "/api/open/v3/content/image/createbyprompt"
+SOURCE_PROMPT_PATH: Final = "/api/open/v4/content/image/createBySourcePrompt"
 BUTTON_PATH: Final = "/api/open/v3/content/image/createbybutton"
 RESULT_PATH: Final = "/api/open/v3/content/image/infobymodelid"
 CREDIT_PATH: Final = "/api/open/v3/faceswap/quota/info"
+LEGACY_AUTH_PATH: Final = "/api/open/v3/getToken"
+
+# AKOOL's own names for the endpoints, as the metrics label them.
+_ENDPOINTS: Final = {
+    CREATE_PATH: "createbyprompt",
+    BUTTON_PATH: "createbybutton",
+    RESULT_PATH: "infobymodelid",
+    CREDIT_PATH: "quota",
+}
 
 # An AKOOL answer is a small JSON envelope; anything far larger is not one.
 _MAX_BODY_BYTES: Final = 1024 * 1024
 _THROTTLED: Final = 1005
+# How much of a body that is not an envelope is kept to tell a retired route from an outage.
+_BODY_SHOWN: Final = 500
+
+
+class RequestObserver(Protocol):
+    """Watches each request (the metrics): the context covers the exchange, budget wait
+    excluded, and sees the exception it ends with."""
+
+    def akool_request(self, endpoint: str) -> AbstractContextManager[None]: ...
+
+
+class _Unobserved:
+    def akool_request(self, endpoint: str) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 class _NotSentError(AkoolTransportError):
@@ -52,6 +86,18 @@ class _NotSentError(AkoolTransportError):
 
 class _MaybeSentError(AkoolTransportError):
     """The request may have reached AKOOL, but no usable answer came back."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        body: str = "",
+        cause: str = "transport",
+    ) -> None:
+        super().__init__(message, http_status=http_status, cause=cause)
+        # The start of a body that is not an envelope (a router's 404 page), for diagnosis.
+        self.body = body
 
 
 class _ThrottledError(AkoolTransportError):
@@ -83,6 +129,7 @@ class AkoolClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
         budget: PriorityBudget | Budget | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self._session = session
         self._api_key = api_key
@@ -95,6 +142,7 @@ class AkoolClient:
         # cannot trip AKOOL's throttling (code 1005); each says what it is for, and the budget
         # serves the most urgent first (a plain budget serves them in turn).
         self._budget = budget
+        self._observer = observer or _Unobserved()
 
     def __repr__(self) -> str:
         return f"AkoolClient(base_url={self._base_url!r})"
@@ -106,14 +154,45 @@ class AkoolClient:
         source_image: str | None = None,
         webhook_url: str | None = None,
     ) -> ImageJob:
-        """Start a four-candidate grid job (v3 ``createbyprompt``), which offers U1-U4 and V1-V4."""
+        """Start a four-candidate grid job (v3 ``createbyprompt``), which offers U1-U4 and V1-V4.
+
+        Raises :class:`AkoolCreateApiGone` when AKOOL answers that this endpoint is gone; then
+        nothing was created or charged.
+        """
         body: dict[str, Any] = {"prompt": prompt, "scale": scale}
         if source_image:
             body["source_image"] = source_image
         if webhook_url:
             body["webhookUrl"] = webhook_url
-        data = await self._create(CREATE_PATH, body)
+        try:
+            data = await self._create(CREATE_PATH, body)
+        except (AkoolAPIError, AkoolUncertainCreateError) as exc:
+            cause = exc.__cause__ if isinstance(exc, AkoolUncertainCreateError) else exc
+            msg = cause.body if isinstance(cause, _MaybeSentError) else exc.msg
+            if create_api_gone(
+                http_status=exc.http_status,
+                code=exc.code,
+                msg=msg,
+                quoted=(prompt, source_image or ""),
+            ):
+                # No log here: whoever switches APIs logs it once, not every process each time.
+                raise AkoolCreateApiGone(
+                    f"AKOOL's v3 create endpoint is gone: HTTP {exc.http_status}, "
+                    f"code {exc.code}: {msg}",
+                    code=exc.code,
+                    msg=msg,
+                    http_status=exc.http_status,
+                ) from exc
+            raise
         return ImageJob.from_data(data)
+
+    async def create_from_source_prompt(self, request: SourcePromptRequest) -> ImageBatch:
+        """Start ``request.batch_quantity`` images (v4 ``createBySourcePrompt``), one job each.
+
+        Each image's ``_id`` is polled through :meth:`get_result` and charged on its own.
+        """
+        data = await self._create(SOURCE_PROMPT_PATH, request.body())
+        return ImageBatch.from_data(data, asked=request.batch_quantity)
 
     async def press_button(
         self, job_id: str, button: str, webhook_url: str | None = None
@@ -133,6 +212,17 @@ class AkoolClient:
     async def get_credit(self) -> Credit:
         """The account's credit balance (``quota/info``)."""
         return Credit.from_data(await self._read(CREDIT_PATH, None, RequestKind.LOOKUP))
+
+    async def confirm_client_id(self, client_id: Secret) -> None:
+        """Ask AKOOL whether ``client_id`` belongs with this API key (``getToken``, which takes
+        the pair); :class:`AkoolAPIError` if not. The token it answers with is not kept: the bot
+        authenticates with the key itself."""
+        body = {"clientId": client_id.reveal(), "clientSecret": self._api_key.reveal()}
+        retrying = self._retrying(_retryable)
+        async for attempt in retrying:
+            with attempt:
+                await self._send("POST", LEGACY_AUTH_PATH, RequestKind.LOOKUP, json_body=body)
+                return
 
     async def _read(self, path: str, params: Mapping[str, str] | None, kind: RequestKind) -> Any:
         retrying = self._retrying(_retryable)
@@ -176,6 +266,17 @@ class AkoolClient:
             await self._budget.acquire(kind)
         elif self._budget is not None:
             await self._budget.acquire()
+        with self._observer.akool_request(_ENDPOINTS.get(path, path)):
+            return await self._exchange(method, path, params=params, json_body=json_body)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Mapping[str, Any] | None,
+    ) -> Any:
         headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
         try:
             async with self._session.request(
@@ -193,19 +294,29 @@ class AkoolClient:
                 except BodyTooLargeError:
                     raw = b""  # not an AKOOL envelope; handled below like any non-JSON body
         except aiohttp.ClientConnectorError as exc:
-            raise _NotSentError(f"cannot connect to AKOOL: {exc.os_error}") from None
+            raise _NotSentError(
+                f"cannot connect to AKOOL: {exc.os_error}", cause="connect"
+            ) from None
         except TimeoutError:
-            raise _MaybeSentError(f"AKOOL did not answer within {self._timeout.total} s") from None
+            raise _MaybeSentError(
+                f"AKOOL did not answer within {self._timeout.total} s", cause="timeout"
+            ) from None
         except aiohttp.ClientError as exc:
-            raise _MaybeSentError(f"connection to AKOOL failed: {type(exc).__name__}") from None
+            name = type(exc).__name__
+            raise _MaybeSentError(f"connection to AKOOL failed: {name}", cause=name) from None
 
         log.debug("AKOOL %s %s -> HTTP %s", method, path, status)
         envelope = _envelope(raw)
         if envelope is None:
             if status == 429:
-                raise _ThrottledError("AKOOL answered HTTP 429", http_status=status)
+                raise _ThrottledError(
+                    "AKOOL answered HTTP 429", http_status=status, cause="http_429"
+                )
             raise _MaybeSentError(
-                f"AKOOL answered HTTP {status} without a JSON envelope", http_status=status
+                f"AKOOL answered HTTP {status} without a JSON envelope",
+                http_status=status,
+                body=raw[:_BODY_SHOWN].decode("utf-8", "replace"),
+                cause=f"http_{status}",
             )
         code = envelope["code"]
         if code == SUCCESS:

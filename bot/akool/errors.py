@@ -81,10 +81,16 @@ class AkoolError(Exception):
 
 
 class AkoolTransportError(AkoolError):
-    """No usable answer: connection failure, timeout, 5xx, 429, or a body that is not JSON."""
+    """No usable answer: connection failure, timeout, 5xx, 429, or a body that is not JSON.
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    ``cause`` names the failure in a word or two (``timeout``, ``connect``, ``http_502``), for
+    the metrics."""
+
+    def __init__(
+        self, message: str, *, http_status: int | None = None, cause: str = "transport"
+    ) -> None:
         super().__init__(message, http_status=http_status, retryable=True)
+        self.cause = cause
 
 
 class AkoolAPIError(AkoolError):
@@ -126,3 +132,31 @@ class AkoolResponseError(AkoolError):
     @property
     def user_message(self) -> str:
         return "AKOOL answered in a way the bot does not understand. Please tell a server admin."
+
+
+class AkoolCreateApiGone(AkoolError):
+    """AKOOL answered that the v3 create endpoint is gone (retired, removed, deprecated).
+
+    Nothing was created and nothing charged: the same job can go through v4 instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, msg=msg, http_status=http_status, retryable=False)
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "AKOOL has retired the image API this bot used to create images. "
+            "Ask a server admin to switch the bot to AKOOL's current API."
+        )
+
+    @property
+    def operator_facing(self) -> bool:
+        return True

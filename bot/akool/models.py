@@ -57,6 +57,10 @@ class ImageJob:
     source_image: str | None = None
     parent_id: str | None = None
     button: str | None = None
+    # v4 answers (createBySourcePrompt, and the status of its images) also name the model and
+    # which API made the job: ``from`` is 4 for v4 (1 in v3 examples). Absent in v3 answers.
+    model_name: str | None = None
+    api_from: int | None = None
 
     @classmethod
     def from_data(cls, data: object) -> ImageJob:
@@ -81,7 +85,67 @@ class ImageJob:
             source_image=_str(data.get("source_image")),
             parent_id=_str(data.get("image_content_model_id")),
             button=_str(data.get("op_button")),
+            model_name=_str(data.get("model_name")),
+            api_from=_int(data.get("from")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBatch:
+    """The images one v4 ``createBySourcePrompt`` call started: one job (and ``_id``) per image.
+
+    Each image is polled on its own through ``infobymodelid`` and charged on its own.
+    """
+
+    images: tuple[ImageJob, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(image.id for image in self.images)
+
+    @property
+    def credits(self) -> int | None:
+        """Credits AKOOL says the batch cost, or ``None`` if an image did not say."""
+        charged = [image.credits for image in self.images]
+        if any(credit is None for credit in charged):
+            return None
+        return sum(credit for credit in charged if credit is not None)
+
+    @classmethod
+    def from_data(cls, data: object, *, asked: int) -> ImageBatch:
+        """Parse ``data``: one object, or an array of them (AKOOL documents an object for one
+        image and an array for more, but either is read for any count).
+
+        An element without an ``_id`` cannot be polled; it is skipped with a warning rather than
+        losing the others, which AKOOL has already charged for. Only when no image at all can be
+        read does this raise :class:`AkoolResponseError`.
+        """
+        if isinstance(data, Mapping):
+            elements: Sequence[object] = [data]
+        elif isinstance(data, Sequence) and not isinstance(data, str | bytes):
+            elements = data
+        else:
+            raise AkoolResponseError(
+                f"expected an object or an array in data, got {type(data).__name__}"
+            )
+        images: list[ImageJob] = []
+        seen: set[str] = set()
+        for index, element in enumerate(elements):
+            try:
+                image = ImageJob.from_data(element)
+            except AkoolResponseError as exc:
+                log.warning("AKOOL's v4 answer: image %d is unreadable (%s); skipped", index, exc)
+                continue
+            if image.id in seen:
+                log.warning("AKOOL's v4 answer names image %s twice; counted once", image.id)
+                continue
+            seen.add(image.id)
+            images.append(image)
+        if not images:
+            raise AkoolResponseError("AKOOL's v4 answer has no image with an _id")
+        if len(images) != asked:
+            log.warning("AKOOL started %d image(s) where %d were asked for", len(images), asked)
+        return cls(images=tuple(images))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.settings import sqlite_path
 from bot.store.base import JobStore
+from bot.store.migrations import SchemaState
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
@@ -25,20 +26,44 @@ class UnsupportedDatabaseError(Exception):
     """``DATABASE_URL`` names a backend this version cannot use."""
 
 
-async def open_store(database_url: str) -> JobStore:
-    """Open and migrate the store that ``database_url`` names. Use it with ``async with``."""
+_UNSUPPORTED = "DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgresql://user@host/db"
+
+
+def _is_postgres(database_url: str) -> bool:
+    return database_url.startswith(("postgresql://", "postgres://"))
+
+
+async def open_store(database_url: str, *, read_only: bool = False) -> JobStore:
+    """Open and migrate the store that ``database_url`` names. Use it with ``async with``.
+
+    ``read_only`` (``akool-bot check``): open an existing database as it is, migrating and
+    writing nothing.
+    """
     path = sqlite_path(database_url)
     if path is not None:
         from bot.store.sqlite import SqliteJobStore
 
-        return await SqliteJobStore.open(path)
-    if database_url.startswith(("postgresql://", "postgres://")):
+        return await SqliteJobStore.open(path, read_only=read_only)
+    if _is_postgres(database_url):
         from bot.store.postgres import PostgresJobStore
 
-        return await PostgresJobStore.open(database_url)
-    raise UnsupportedDatabaseError(
-        "DATABASE_URL must be sqlite:///path/to/file.sqlite3 or postgresql://user@host/db"
-    )
+        return await PostgresJobStore.open(database_url, read_only=read_only)
+    raise UnsupportedDatabaseError(_UNSUPPORTED)
+
+
+async def read_schema_state(database_url: str, *, connect_timeout: float) -> SchemaState:
+    """Which of this bot's migrations the database has, and which are pending; read only, so
+    a database that does not exist yet is not created. ``connect_timeout``: seconds to connect."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        from bot.store import sqlite
+
+        return await sqlite.schema_state(path)
+    if _is_postgres(database_url):
+        from bot.store import postgres
+
+        return await postgres.schema_state(database_url, connect_timeout=connect_timeout)
+    raise UnsupportedDatabaseError(_UNSUPPORTED)
 
 
 __all__ = [
@@ -55,7 +80,9 @@ __all__ = [
     "NewJob",
     "PressClaim",
     "ReplyBy",
+    "SchemaState",
     "StatusUpdate",
     "UnsupportedDatabaseError",
     "open_store",
+    "read_schema_state",
 ]

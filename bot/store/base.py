@@ -14,6 +14,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -162,6 +164,11 @@ class JobStore(ABC):
         """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
 
     @abstractmethod
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        """``(kind, status, count)`` of the jobs not yet posted (or given up on), for the
+        metrics: a status still at AKOOL, or finished and waiting to be posted."""
+
+    @abstractmethod
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         """How many jobs a member has in a server."""
 
@@ -188,6 +195,17 @@ class JobStore(ABC):
     @abstractmethod
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         """Turn completion DMs on or off for a member."""
+
+    # What the bot has learnt about AKOOL
+
+    @abstractmethod
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        """Remember for good, for every process and after a restart, that AKOOL answered that
+        v3 create is gone; True only for the call that noted it first."""
+
+    @abstractmethod
+    async def v3_create_gone(self) -> bool:
+        """Whether any process has noted that v3 create is gone."""
 
     @abstractmethod
     async def children(self, parent_akool_id: str) -> Sequence[Job]:

@@ -25,6 +25,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -39,6 +41,10 @@ WAKE_CHANNEL: Final = "akool_jobs_due"
 # Serialises migrations when several processes start at once (any fixed number will do).
 _MIGRATION_LOCK: Final = 0x616B6F6F6C  # "akool"
 _POOL_SIZE: Final = 10
+# Sessions in which the server itself refuses any write (akool-bot check only reads).
+_READ_ONLY: Final = {"default_transaction_read_only": "on"}
+_HAS_SCHEMA_VERSION: Final = "SELECT to_regclass('schema_version')"
+_SCHEMA_VERSION: Final = "SELECT MAX(version) FROM schema_version"
 
 _INSERT_JOB: Final = """
 INSERT INTO jobs (
@@ -220,6 +226,10 @@ WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = $1 AND status_rank < 3)
 """
 
+_UNFINISHED_JOBS: Final = """
+SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
+"""
+
 _COUNT_JOBS: Final = """
 SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
 """
@@ -236,6 +246,14 @@ _SAVE_SERVER_SETTINGS: Final = """
 INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
 """
+_V3_CREATE_GONE: Final = "v3_create_gone"
+_NOTE_FACT: Final = """
+INSERT INTO akool_facts (name, noted_at) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+"""
+_FACT: Final = "SELECT 1 FROM akool_facts WHERE name = $1"
+
 _DM_NOTIFY: Final = "SELECT dm_notify FROM member_preferences WHERE user_id = $1"
 _SET_DM_NOTIFY: Final = """
 INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES ($1, $2, $3)
@@ -360,8 +378,17 @@ class PostgresJobStore(JobStore):
         self._listener: asyncpg.Connection | None = None
 
     @classmethod
-    async def open(cls, dsn: str) -> Self:
-        """Connect and migrate to the newest schema (one process at a time does it)."""
+    async def open(cls, dsn: str, *, read_only: bool = False) -> Self:
+        """Connect and migrate to the newest schema (one process at a time does it).
+
+        ``read_only``: connect as it is, for ``akool-bot check``; nothing is migrated, and the
+        server refuses any write in these connections.
+        """
+        if read_only:
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=1, server_settings=_READ_ONLY
+            )
+            return cls(pool, dsn)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=_POOL_SIZE)
         try:
             async with pool.acquire() as connection:
@@ -512,6 +539,10 @@ class PostgresJobStore(JobStore):
         found = await self._pool.fetch(_RECENT_JOBS, guild_id, requester_id, pattern, limit, offset)
         return [rows.job(row) for row in found]
 
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        found = await self._pool.fetch(_UNFINISHED_JOBS)
+        return [(JobKind(row[0]), JobStatus(row[1]), int(row[2])) for row in found]
+
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         return int(await self._pool.fetchval(_COUNT_JOBS, guild_id, requester_id))
 
@@ -545,6 +576,12 @@ class PostgresJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._pool.execute(_SET_DM_NOTIFY, user_id, enabled, now)
+
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        return await self._pool.fetchval(_NOTE_FACT, _V3_CREATE_GONE, now) is not None
+
+    async def v3_create_gone(self) -> bool:
+        return await self._pool.fetchval(_FACT, _V3_CREATE_GONE) is not None
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         return [rows.job(row) for row in await self._pool.fetch(_CHILDREN, parent_akool_id)]
@@ -674,6 +711,19 @@ def _updated(status: str) -> bool:
     return status.rsplit(" ", 1)[-1] == "1"
 
 
+async def schema_state(dsn: str, *, connect_timeout: float) -> migrations.SchemaState:
+    """How the database's schema stands against this bot's migrations, read in a read-only
+    session (``connect_timeout``: seconds to connect)."""
+    connection = await asyncpg.connect(dsn, timeout=connect_timeout, server_settings=_READ_ONLY)
+    try:
+        if await connection.fetchval(_HAS_SCHEMA_VERSION) is None:
+            return migrations.schema_state("postgres", 0)
+        version = await connection.fetchval(_SCHEMA_VERSION) or 0
+        return migrations.schema_state("postgres", int(version))
+    finally:
+        await connection.close()
+
+
 async def _migrate(connection: PoolConnectionProxy[Any]) -> None:
     """Apply every pending migration in one transaction, under a lock other processes wait on."""
     known = migrations.load("postgres")
@@ -682,7 +732,7 @@ async def _migrate(connection: PoolConnectionProxy[Any]) -> None:
         await connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
         )
-        current = await connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
+        current = await connection.fetchval(_SCHEMA_VERSION) or 0
         if current > len(known):
             raise RuntimeError(
                 f"the database is at schema version {current}, newer than this bot knows "

@@ -18,6 +18,8 @@ from bot.store.models import (
     CreateIntent,
     InteractionReply,
     Job,
+    JobKind,
+    JobStatus,
     Limits,
     MemberUsage,
     NewJob,
@@ -233,6 +235,10 @@ WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = :id AND status_rank < 3)
 """
 
+_UNFINISHED_JOBS: Final = """
+SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
+"""
+
 _COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
 
 _CREDITS_SPENT: Final = """
@@ -252,6 +258,14 @@ _SET_DM_NOTIFY: Final = """
 INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at = excluded.updated_at
 """
+
+_V3_CREATE_GONE: Final = "v3_create_gone"
+_NOTE_FACT: Final = """
+INSERT INTO akool_facts (name, noted_at) VALUES (?, ?)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+"""
+_FACT: Final = "SELECT 1 FROM akool_facts WHERE name = ?"
 
 _DROP_INTENT: Final = "DELETE FROM create_intents WHERE id = ?"
 
@@ -337,8 +351,16 @@ class SqliteJobStore(JobStore):
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path | str) -> Self:
-        """Open (creating the file and its folder if needed) and migrate to the newest schema."""
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Self:
+        """Open (creating the file and its folder if needed) and migrate to the newest schema.
+
+        ``read_only``: open an existing file as it is, for ``akool-bot check``; nothing is
+        created, migrated or written, and any write fails.
+        """
+        if read_only:
+            connection = await _connect_read_only(path)
+            connection.row_factory = aiosqlite.Row
+            return cls(connection)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: every statement commits on its own unless a transaction is opened
@@ -495,6 +517,12 @@ class SqliteJobStore(JobStore):
         ) as cursor:
             return [rows.job(row) for row in await cursor.fetchall()]
 
+    async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
+        async with self._db.execute(_UNFINISHED_JOBS) as cursor:
+            return [
+                (JobKind(row[0]), JobStatus(row[1]), int(row[2])) for row in await cursor.fetchall()
+            ]
+
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
         row = await self._fetch_one(_COUNT_JOBS, (guild_id, requester_id))
         return int(row[0]) if row is not None else 0
@@ -533,6 +561,12 @@ class SqliteJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._db.execute(_SET_DM_NOTIFY, (user_id, int(enabled), now))
+
+    async def note_v3_create_gone(self, *, now: float) -> bool:
+        return await self._fetch_one(_NOTE_FACT, (_V3_CREATE_GONE, now)) is not None
+
+    async def v3_create_gone(self) -> bool:
+        return await self._fetch_one(_FACT, (_V3_CREATE_GONE,)) is not None
 
     async def children(self, parent_akool_id: str) -> Sequence[Job]:
         async with self._db.execute(_CHILDREN, (parent_akool_id,)) as cursor:
@@ -638,15 +672,50 @@ class SqliteJobStore(JobStore):
             return row
 
 
+async def schema_state(path: Path | str) -> migrations.SchemaState:
+    """How the file's schema stands against this bot's migrations, read without writing (a file
+    that does not exist is not created)."""
+    if not _exists(path):
+        return migrations.schema_state("sqlite", 0, exists=False)
+    connection = await _connect_read_only(path)
+    try:
+        return migrations.schema_state("sqlite", await _user_version(connection))
+    finally:
+        await connection.close()
+
+
+async def _connect_read_only(path: Path | str) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+    try:
+        await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+def _exists(path: Path | str) -> bool:
+    return Path(path).exists()
+
+
+def _read_only_uri(path: Path | str) -> str:
+    # mode=ro: SQLite refuses every write and never creates the file.
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
+async def _user_version(connection: aiosqlite.Connection) -> int:
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 async def _migrate(connection: aiosqlite.Connection) -> None:
     """Apply every pending migration in one transaction: all of them land, or none.
 
     The schema version is SQLite's ``user_version``, which lives in the file header and is
     written inside the same transaction as the migrations.
     """
-    async with connection.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row is not None else 0
+    current = await _user_version(connection)
     known = migrations.load("sqlite")
     if current > len(known):
         raise RuntimeError(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.akool import AkoolResponseError, Credit, ImageJob, ImageStatus
+from bot.akool import AkoolResponseError, Credit, ImageBatch, ImageJob, ImageStatus
 
 # The completed example from AKOOL's "Get Image Result" page.
 DOCS_COMPLETED = {
@@ -106,3 +106,66 @@ def test_credit_without_a_number_is_a_response_error(data):
 )
 def test_finished(status, finished):
     assert status.finished is finished
+
+
+# The v4 createBySourcePrompt example from AKOOL's docs (reference section 1.2).
+DOCS_V4 = {
+    "_id": "6650a1b2c3d4e5f6a7b8c9d0",
+    "uid": 378337,
+    "team_id": "team_123456",
+    "create_time": 1716859314633,
+    "prompt": "A majestic mountain",
+    "origin_prompt": "A majestic mountain",
+    "source_image": "",
+    "image_status": 1,
+    "image_sub_status": 1,
+    "deduction_credit": 1,
+    "model_name": "wavespeed-ai/flux-krea-dev-lora",
+    "provider": "wavespeed-ai",
+    "type": 4,
+    "from": 4,
+    "sub_type": 40001,
+    "file_name": "ImageGenerator_1716859314633.png",
+}
+
+
+def test_docs_v4_example_parses_as_a_batch_of_one():
+    batch = ImageBatch.from_data(DOCS_V4, asked=1)
+
+    (image,) = batch.images
+    assert image.id == "6650a1b2c3d4e5f6a7b8c9d0"
+    assert image.status is ImageStatus.QUEUED
+    assert image.credits == 1
+    assert image.model_name == "wavespeed-ai/flux-krea-dev-lora"
+    assert image.api_from == 4
+    assert image.source_image is None  # "" means text to image
+    assert batch.credits == 1
+
+
+def test_a_batch_array_keeps_order_and_sums_credits():
+    data = [dict(DOCS_V4, _id=f"{n:024x}") for n in range(4)]
+
+    batch = ImageBatch.from_data(data, asked=4)
+
+    assert batch.ids == tuple(f"{n:024x}" for n in range(4))
+    assert batch.credits == 4
+
+
+def test_a_batch_credit_is_unknown_when_an_image_does_not_say():
+    batch = ImageBatch.from_data([{"_id": "a", "deduction_credit": 1}, {"_id": "b"}], asked=2)
+
+    assert batch.credits is None
+
+
+def test_a_batch_of_other_size_than_asked_is_kept_and_logged(caplog):
+    batch = ImageBatch.from_data([{"_id": "a"}, {"_id": "b"}], asked=4)
+
+    assert batch.ids == ("a", "b")
+    assert "started 2 image(s) where 4 were asked for" in caplog.text
+
+
+def test_v3_answers_have_no_v4_fields():
+    job = ImageJob.from_data(DOCS_COMPLETED)
+
+    assert job.model_name is None
+    assert job.api_from is None

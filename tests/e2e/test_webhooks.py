@@ -11,7 +11,9 @@ import pytest
 from bot.akool import ImageStatus
 from bot.job_loop import JobLoop
 from bot.runner import assemble
+from bot.secret import Secret
 from bot.store import Job, JobStatus
+from bot.webhook import TEST_JOB_PREFIX, seal
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
 from tests.fakes.discord import run_bot
@@ -256,3 +258,27 @@ async def test_health_reports_gateway_and_store(world: World):
     assert before_login == (503, {"status": "unavailable", "gateway": False, "store": True})
     assert healthy == (200, {"status": "ok", "gateway": True, "store": True})
     assert broken == (503, {"status": "unavailable", "gateway": True, "store": False})
+
+
+async def test_the_check_command_s_test_callback_is_answered_and_touches_nothing(hooked: World):
+    world = hooked
+    test_id = f"{TEST_JOB_PREFIX}0123abcd"
+    async with world.running() as bot, aiohttp.ClientSession() as http:
+        reached = ReachedTheLoop(bot.job_loop)
+        sealed = seal(
+            Secret(world.akool.client_id),
+            Secret(world.akool.api_key),
+            {"_id": test_id, "status": 2, "type": "check"},
+            timestamp_ms=int(time.time() * 1000),
+        )
+        async with http.post(f"{world.http_base}/akool/webhook", json=sealed) as response:
+            status, answer = response.status, await response.json()
+        # A forged one (signed without the client id) is refused like any other.
+        forged = world.akool.webhook_body({"_id": test_id, "status": 2})
+        forged["signature"] = "0" * 40
+        refused = await post_webhook(world, forged)
+
+    assert (status, answer["_id"]) == (200, test_id)
+    assert refused == 401
+    assert reached.calls == []  # no job was looked up or woken
+    assert world.akool.calls["infobymodelid"] == 0

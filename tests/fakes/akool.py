@@ -1,12 +1,18 @@
 """A fake AKOOL on 127.0.0.1 speaking AKOOL's JSON API, controlled by the tests.
 
-It serves the endpoints the bot uses (``createbyprompt``, ``createbybutton``, ``infobymodelid``,
-``quota/info``) plus ``getToken``, authenticates by ``x-api-key`` (or a bearer token from
-``getToken``), moves jobs queued -> processing -> completed/failed on a per-job timeline, serves
-result images as real PNG bytes (or, per job, a broken download, a huge picture or a file of a
-given size, at a URL of a given length: see :class:`ResultFile`), applies button presses to
-``buttons``/``used_buttons``, injects faults on request, counts requests per endpoint, and sends
-webhooks encrypted and signed as AKOOL documents.
+It serves the endpoints the bot uses (v3 ``createbyprompt``, v4 ``createBySourcePrompt``,
+``createbybutton``, ``infobymodelid``, ``quota/info``) plus ``getToken``, authenticates by
+``x-api-key`` (or a bearer token from ``getToken``), moves jobs queued -> processing ->
+completed/failed on a per-job timeline, serves result images as real PNG bytes (or, per job, a
+broken download, a huge picture or a file of a given size, at a URL of a given length: see
+:class:`ResultFile`), applies button presses to ``buttons``/``used_buttons``, injects faults on
+request, counts requests per endpoint, and sends webhooks encrypted and signed as AKOOL documents.
+
+v4 as documented (reference section 1.2): ``batch_quantity`` n starts n image jobs with their own
+ids, answered as one object for n = 1 and an array for n > 1 (or always an array: see
+:attr:`FakeAkool.v4_single_as_array`); each costs 1 credit, is polled through ``infobymodelid``
+and calls back to ``webhookurl`` on its own; a bad field is refused with code 1003. v3 create can
+be switched off (:meth:`FakeAkool.switch_off_v3`) to answer the ways a retired endpoint might.
 """
 
 from __future__ import annotations
@@ -42,10 +48,18 @@ CLIENT_ID = "fakeClientId0123456789ab"  # 24 characters, like real AKOOL client 
 SCALES = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
 GRID_BUTTONS = ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4")
 CREDITS_PER_JOB = 2
+# v4: the same ratios plus Original for image to image; 1 credit per image at either resolution.
+V4_SCALES = (*SCALES, "Original")
+V4_RESOLUTIONS = ("1080p", "4k")
+V4_TEXT_MODEL = "wavespeed-ai/flux-krea-dev-lora"
+V4_IMAGE_MODEL = "wavespeed-ai/flux-kontext-dev"
+V4_MODELS = (V4_TEXT_MODEL, V4_IMAGE_MODEL)
+CREDITS_PER_V4_IMAGE = 1
 
 ENDPOINTS = {
     "getToken": ("POST", "/api/open/v3/getToken"),
     "createbyprompt": ("POST", "/api/open/v3/content/image/createbyprompt"),
+    "createBySourcePrompt": ("POST", "/api/open/v4/content/image/createBySourcePrompt"),
     "createbybutton": ("POST", "/api/open/v3/content/image/createbybutton"),
     "infobymodelid": ("GET", "/api/open/v3/content/image/infobymodelid"),
     "quota": ("GET", "/api/open/v3/faceswap/quota/info"),
@@ -61,10 +75,24 @@ class FaultKind(Enum):
     RESET = "reset"  # the connection is dropped without an answer
 
 
+class V3Off(Enum):
+    """How a switched-off v3 ``createbyprompt`` answers (AKOOL has not said which it will be)."""
+
+    HTTP_404 = "http_404"  # the route is gone: a router's plain-text 404 page
+    HTTP_410 = "http_410"  # HTTP 410 Gone with an envelope carrying code 410
+    MESSAGE = "message"  # HTTP 200, an envelope with a code and a message saying it is deprecated
+
+
+DEPRECATED_MSG = "This API has been deprecated. Please use the v4 API instead."
+
+
 @dataclass
 class Fault:
     kind: FaultKind
     code: int = 1005
+    # CODE faults: the envelope's msg and the HTTP status it comes with.
+    msg: str = "injected fault"
+    http_status: int = 200
     # True: the request takes effect (a job is created) and only then the answer is lost.
     after: bool = False
     endpoint: str | None = None
@@ -135,7 +163,7 @@ class ResultFile:
 @dataclass
 class FakeJob:
     id: str
-    kind: str  # "grid", "upscale" or "variation"
+    kind: str  # "grid", "upscale" or "variation" (v3), or "image" (one image of a v4 batch)
     prompt: str
     scale: str
     created: float
@@ -154,6 +182,16 @@ class FakeJob:
     # AKOOL's demo suggests upscaled_urls may lag behind status 3; tests can make it so.
     upscaled_pending: bool = False
     result: ResultFile = field(default_factory=ResultFile)
+    # v4 only: what the image was asked for, and the ids of its batch (itself included).
+    resolution: str | None = None
+    negative_prompt: str | None = None
+    similar: float | None = None
+    model_name: str | None = None
+    batch: list[str] = field(default_factory=list)
+
+    @property
+    def v4(self) -> bool:
+        return self.kind == "image"
 
     def status(self, now: float) -> ImageStatus:
         if self.forced is not None:
@@ -210,6 +248,10 @@ class FakeAkool:
         self.tokens: set[str] = set()
         self.webhooks_sent: list[dict[str, Any]] = []
         self.auto_webhooks = True
+        # v4 answers a single image as an object, as documented; True answers an array of one.
+        self.v4_single_as_array = False
+        # Set by switch_off_v3: how v3 createbyprompt answers instead of creating anything.
+        self.v3_off: tuple[V3Off, int, str] | None = None
         # AKOOL may call back when a job starts processing as well as when it ends.
         self.progress_webhooks = False
         self._faults: deque[Fault] = deque()
@@ -232,6 +274,7 @@ class FakeAkool:
         app = web.Application(middlewares=[self._hold_answer])
         app.router.add_post(ENDPOINTS["getToken"][1], self._get_token)
         app.router.add_post(ENDPOINTS["createbyprompt"][1], self._create)
+        app.router.add_post(ENDPOINTS["createBySourcePrompt"][1], self._create_v4)
         app.router.add_post(ENDPOINTS["createbybutton"][1], self._press)
         app.router.add_get(ENDPOINTS["infobymodelid"][1], self._result)
         app.router.add_get(ENDPOINTS["quota"][1], self._quota)
@@ -269,6 +312,13 @@ class FakeAkool:
         return f"http://127.0.0.1:{self.port}"
 
     # Test controls
+
+    def switch_off_v3(
+        self, shape: V3Off = V3Off.HTTP_404, *, code: int = 1003, msg: str = DEPRECATED_MSG
+    ) -> None:
+        """From now on v3 ``createbyprompt`` creates nothing and charges nothing; it answers in
+        ``shape`` (``code`` and ``msg`` are the envelope's for :attr:`V3Off.MESSAGE`)."""
+        self.v3_off = (shape, code, msg)
 
     def inject(self, fault: Fault | FaultKind, *, times: int = 1, code: int = 1005) -> None:
         """Make the next ``times`` matching requests fail with ``fault``."""
@@ -312,6 +362,11 @@ class FakeAkool:
         ``status=None`` lets the job follow :attr:`timeline` like any other.
         """
         job = self._new_job(kind=kind, prompt=prompt, scale="1:1", webhook_url=None)
+        if job.v4:
+            job.credits = CREDITS_PER_V4_IMAGE
+            job.resolution = "4k"
+            job.model_name = V4_TEXT_MODEL
+            job.batch = [job.id]
         job.forced = status
         if result is not None:
             job.result = result
@@ -428,11 +483,10 @@ class FakeAkool:
         source_image: str = "",
         parent: FakeJob | None = None,
         button: str | None = None,
+        timeline: Timeline | None = None,
     ) -> FakeJob:
         now = self.clock()
-        timeline = self.timelines_by_prompt.pop(prompt, None) or (
-            self.next_timelines.popleft() if self.next_timelines else self.timeline
-        )
+        timeline = timeline or self._next_timeline(prompt)
         job = FakeJob(
             id=secrets.token_hex(12),
             kind=kind,
@@ -459,7 +513,14 @@ class FakeAkool:
             self._spawn(self._auto_webhook(job, timeline.finished_after))
         return job
 
+    def _next_timeline(self, prompt: str) -> Timeline:
+        return self.timelines_by_prompt.pop(prompt, None) or (
+            self.next_timelines.popleft() if self.next_timelines else self.timeline
+        )
+
     def _job_data(self, job: FakeJob) -> dict[str, Any]:
+        if job.v4:
+            return self._v4_data(job)
         status = job.status(self.clock())
         done = status is ImageStatus.COMPLETED
         data: dict[str, Any] = {
@@ -487,26 +548,39 @@ class FakeAkool:
             data["op_button"] = job.button
         return data
 
+    def _v4_data(self, job: FakeJob) -> dict[str, Any]:
+        """A v4 image as createBySourcePrompt answers it, and (UNCERTAIN: the docs show no v4
+        example) as infobymodelid does: the same fields, plus the v3 status fields, with the
+        result in ``image`` and no buttons or candidates, since a v4 image is a single image."""
+        status = job.status(self.clock())
+        data: dict[str, Any] = {
+            "_id": job.id,
+            "uid": 378337,
+            "team_id": "team_123456",
+            "create_time": job.create_time_ms,
+            "prompt": job.prompt,
+            "origin_prompt": job.prompt,
+            "source_image": job.source_image,
+            "image_status": int(status),
+            "image_sub_status": int(status),
+            "deduction_credit": job.credits,
+            "model_name": job.model_name,
+            "provider": "wavespeed-ai",
+            "type": 4,
+            "from": 4,
+            "sub_type": 40002 if job.source_image else 40001,
+            "file_name": f"ImageGenerator_{job.create_time_ms}.png",
+            "buttons": [],
+            "used_buttons": [],
+            "upscaled_urls": [],
+        }
+        if status is ImageStatus.COMPLETED:
+            data["image"] = self.image_url(job.id)
+        return data
+
     async def _begin(self, request: web.Request, endpoint: str) -> tuple[Any, Fault | None]:
         """Record and authenticate a request; return its body and the fault to apply, if any."""
-        body: Any = None
-        if request.method == "POST":
-            try:
-                body = await request.json()
-            except ValueError:
-                body = None
-        self.calls[endpoint] += 1
-        self.requests.append(
-            RecordedRequest(
-                endpoint=endpoint,
-                method=request.method,
-                headers=dict(request.headers),
-                query=dict(request.query),
-                body=body,
-                at=self.clock(),
-            )
-        )
-        await self._notify()
+        body = await self._record(request, endpoint)
         about = request.query.get("image_model_id") or (
             body.get("_id") if isinstance(body, dict) else None
         )
@@ -531,6 +605,28 @@ class FakeAkool:
             self._authenticate(request)
         return body, fault
 
+    async def _record(self, request: web.Request, endpoint: str) -> Any:
+        """Count and record a request; return its JSON body (``None`` if it has none)."""
+        body: Any = None
+        if request.method == "POST":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+        self.calls[endpoint] += 1
+        self.requests.append(
+            RecordedRequest(
+                endpoint=endpoint,
+                method=request.method,
+                headers=dict(request.headers),
+                query=dict(request.query),
+                body=body,
+                at=self.clock(),
+            )
+        )
+        await self._notify()
+        return body
+
     def _next_fault(self, endpoint: str) -> Fault | None:
         for fault in self._faults:
             if fault.endpoint in (None, endpoint):
@@ -551,7 +647,7 @@ class FakeAkool:
         if fault.kind is FaultKind.NOT_JSON:
             raise web.HTTPOk(text="<html><body>Bad gateway</body></html>", content_type="text/html")
         if fault.kind is FaultKind.CODE:
-            raise _envelope_error(fault.code, "injected fault")
+            raise _envelope_error(fault.code, fault.msg, status=fault.http_status)
         if fault.kind is FaultKind.RESET:
             assert request.transport is not None
             request.transport.close()
@@ -601,6 +697,10 @@ class FakeAkool:
         return web.json_response({"code": 1000, "token": token})
 
     async def _create(self, request: web.Request) -> web.Response:
+        if self.v3_off is not None:
+            # A retired route answers before anything else looks at the request.
+            await self._record(request, "createbyprompt")
+            raise _v3_off_answer(*self.v3_off)
         body, fault = await self._begin(request, "createbyprompt")
         if not isinstance(body, dict):
             raise _envelope_error(1003, "Parameter error")
@@ -621,6 +721,47 @@ class FakeAkool:
             source_image=body.get("source_image") or "",
         )
         return await self._finish(request, fault, self._job_data(job))
+
+    async def _create_v4(self, request: web.Request) -> web.Response:
+        body, fault = await self._begin(request, "createBySourcePrompt")
+        if not isinstance(body, dict):
+            raise _envelope_error(1003, "Parameter error")
+        problem = _v4_problem(body)
+        if problem is not None:
+            raise _envelope_error(1003, problem)
+        count = body.get("batch_quantity", 1)
+        cost = count * CREDITS_PER_V4_IMAGE
+        if self.balance < cost:
+            raise _envelope_error(1104, "Insufficient credit balance")
+        self.balance -= cost
+        sources = body.get("source_images") or []
+        source = sources[0] if sources else ""  # as documented: only the first URL is used
+        prompt = body["prompt"]
+        # A timeline set for this prompt applies to every image of the batch; otherwise each
+        # image takes the next queued timeline, so a test can make one image of four fail.
+        shared = self.timelines_by_prompt.pop(prompt, None)
+        images = []
+        for _ in range(count):
+            job = self._new_job(
+                kind="image",
+                prompt=prompt,
+                scale=body.get("scale", "1:1"),
+                webhook_url=body.get("webhookurl"),
+                source_image=source,
+                timeline=shared,
+            )
+            job.credits = CREDITS_PER_V4_IMAGE
+            job.resolution = body.get("resolution", "4k")
+            job.negative_prompt = body.get("negative_prompt")
+            job.similar = body.get("similar", 0.5) if source else None
+            job.model_name = body.get("model_name") or (V4_IMAGE_MODEL if source else V4_TEXT_MODEL)
+            images.append(job)
+        for job in images:
+            job.batch = [image.id for image in images]
+        data: Any = [self._job_data(job) for job in images]
+        if count == 1 and not self.v4_single_as_array:
+            data = data[0]
+        return await self._finish(request, fault, data)
 
     async def _press(self, request: web.Request) -> web.Response:
         body, fault = await self._begin(request, "createbybutton")
@@ -681,6 +822,51 @@ class FakeAkool:
         return web.Response(body=data, content_type="image/png")
 
 
-def _envelope_error(code: int, msg: str) -> web.HTTPOk:
+def _envelope_error(code: int, msg: str, *, status: int = 200) -> web.HTTPException:
     """AKOOL reports errors with HTTP 200 and a non-1000 code in the JSON envelope."""
-    return web.HTTPOk(text=json.dumps({"code": code, "msg": msg}), content_type="application/json")
+    text = json.dumps({"code": code, "msg": msg})
+    if status == 200:
+        return web.HTTPOk(text=text, content_type="application/json")
+    error = web.HTTPException(text=text, content_type="application/json")
+    error.set_status(status)
+    return error
+
+
+def _v3_off_answer(shape: V3Off, code: int, msg: str) -> web.HTTPException:
+    if shape is V3Off.HTTP_404:
+        return web.HTTPNotFound(text="404 page not found")
+    if shape is V3Off.HTTP_410:
+        return _envelope_error(410, "Gone", status=410)
+    return _envelope_error(code, msg)
+
+
+def _v4_problem(body: dict[str, Any]) -> str | None:
+    """What AKOOL's validation would say about a v4 body, in its style (code 1003); unknown
+    fields are ignored, as an API does."""
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "prompt cannot be empty"
+    sources = body.get("source_images", [])
+    if not isinstance(sources, list) or not all(isinstance(u, str) and u for u in sources):
+        return "validate error: source_images"
+    scale = body.get("scale", "1:1")
+    if scale not in V4_SCALES or (scale == "Original" and not sources):
+        return "validate error: scale"
+    if body.get("resolution", "4k") not in V4_RESOLUTIONS:
+        return "validate error: resolution"
+    count = body.get("batch_quantity", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 4:
+        return "validate error: batch_quantity must be between 1 and 4"
+    similar = body.get("similar", 0.5)
+    if not isinstance(similar, int | float) or isinstance(similar, bool) or not 0 <= similar <= 1:
+        return "validate error: similar must be between 0 and 1"
+    negative = body.get("negative_prompt", "")
+    if not isinstance(negative, str):
+        return "validate error: negative_prompt"
+    webhook = body.get("webhookurl", "")
+    if not isinstance(webhook, str):
+        return "validate error: webhookurl"
+    model = body.get("model_name")
+    if model is not None and model not in V4_MODELS:
+        return "validate error: model_name"
+    return None

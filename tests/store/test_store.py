@@ -545,6 +545,32 @@ async def test_queue_position_counts_unfinished_jobs_oldest_first(store: JobStor
     assert positions == [None, 1, 2, 3]
 
 
+async def test_unfinished_jobs_are_those_not_posted_by_kind_and_status(store: JobStore):
+    ids = [f"{n:024x}" for n in range(6)]
+    await store.add_job(new_job(ids[0]), now=T0, due_at=T0)
+    await store.add_job(new_job(ids[1]), now=T0, due_at=T0)
+    await store.add_job(new_job(ids[2], kind=JobKind.BUTTON), now=T0, due_at=T0)
+    await store.add_job(new_job(ids[3], kind=JobKind.TRACK), now=T0, due_at=T0)
+    await store.add_job(new_job(ids[4]), now=T0, due_at=T0)
+    await store.add_job(new_job(ids[5]), now=T0, due_at=T0)
+    for job_id in ids[2:]:
+        await store.record_status(job_id, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=T0)
+    await store.record_status(ids[1], StatusUpdate(JobStatus.PROCESSING), now=T0, due_at=T0)
+    await store.mark_delivered(ids[4], 1, now=T0)
+    await store.mark_undeliverable(ids[5], "gone", now=T0)
+
+    unfinished = await store.unfinished_jobs()
+
+    assert sorted(unfinished) == sorted(
+        [
+            (JobKind.IMAGINE, JobStatus.QUEUED, 1),
+            (JobKind.IMAGINE, JobStatus.PROCESSING, 1),
+            (JobKind.BUTTON, JobStatus.COMPLETED, 1),
+            (JobKind.TRACK, JobStatus.COMPLETED, 1),
+        ]
+    )
+
+
 async def test_credits_spent_per_member(store: JobStore):
     await store.add_job(new_job("a" * 24, credits=2), now=T0 - 8 * 86400, due_at=None)
     await store.add_job(new_job("b" * 24, credits=2), now=T0, due_at=None)
@@ -681,3 +707,16 @@ async def test_a_claim_given_up_is_due_again_at_the_given_time(store: JobStore):
 
     assert await store.next_due_at() == T0 + 4
     assert [j.akool_id for j in await store.claim_due_jobs(T0 + 4, 10, hold=60)] == ["a" * 24]
+
+
+async def test_v3_create_gone_is_noted_once_for_every_process(open_store: Opener, store: JobStore):
+    other = await open_store()
+    assert not await store.v3_create_gone()
+
+    noted = await asyncio.gather(*(s.note_v3_create_gone(now=T0) for s in (store, other, store)))
+    restarted = await open_store()
+
+    assert sorted(noted) == [False, False, True]  # one process learns it first, and logs it
+    assert await other.v3_create_gone()
+    assert await restarted.v3_create_gone()
+    assert not await restarted.note_v3_create_gone(now=T0 + 5)

@@ -29,6 +29,8 @@ class Mutant:
 
 
 WEBHOOK = ("tests/test_webhook.py", "tests/e2e/test_webhooks.py")
+METRICS = ("tests/e2e/test_metrics.py",)
+LOGS = ("tests/test_logs.py", "tests/e2e/test_json_logs.py")
 STORE = ("tests/store",)
 PRESSES = (
     "tests/test_jobs.py",
@@ -39,6 +41,13 @@ PRESSES = (
     "tests/e2e/test_fair_use.py",
 )
 POLICY = ("tests/test_policy.py", "tests/e2e/test_admin.py", "tests/e2e/test_fair_use.py")
+CREATE_API = (
+    "tests/akool/test_gone.py",
+    "tests/akool/test_create_api_gone.py",
+    "tests/akool/test_client_v4.py",
+    "tests/akool/test_source_prompt.py",
+    "tests/test_create_api.py",
+)
 DELIVERY = (
     "tests/test_notifier.py",
     "tests/e2e/test_notify.py",
@@ -46,6 +55,7 @@ DELIVERY = (
     "tests/e2e/test_discord_faults.py",
     "tests/e2e/test_restart.py",
 )
+CHECK = ("tests/check",)
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -60,8 +70,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "webhook-freshness-skipped",
         "bot/webhook.py",
-        "        self._check_fresh(timestamp)\n",
-        "",
+        "        sent_at = self._check_fresh(timestamp)\n",
+        "        sent_at = 0.0\n",
         "webhook freshness check skipped",
         WEBHOOK,
     ),
@@ -416,5 +426,160 @@ MUTANTS: tuple[Mutant, ...] = (
         "WHERE ? IS NOT NULL AND requester_id = ? AND akool_id LIKE ? ESCAPE",
         "a member's history and autocomplete list their jobs from other servers",
         (*STORE, "tests/e2e/test_history.py"),
+    ),
+    Mutant(
+        "metrics-token-prefix-accepted",
+        "bot/metrics.py",
+        '        return hmac.compare_digest(expected, (header or "").encode())\n',
+        '        return (header or "").encode().startswith(expected)\n',
+        "a scrape with the token and anything after it is let in",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-failures-counted-as-finished",
+        "bot/metrics.py",
+        "(self._finished if after.status is JobStatus.COMPLETED else self._failed)",
+        "self._finished",
+        "a failed job counts as finished",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-poll-dated-from-creation",
+        "bot/metrics.py",
+        'source, ended = "poll", before.updated_at',
+        'source, ended = "poll", before.created_at',
+        "a polled job's end is dated from its creation: its whole life counts as delay",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-webhook-verdict-lost",
+        "bot/web.py",
+        "            self._metrics.webhook(exc.verdict)\n",
+        '            self._metrics.webhook("rejected")\n',
+        "every refused callback is counted alike: a forged signature is not told apart",
+        METRICS,
+    ),
+    Mutant(
+        "metrics-transport-outcome-lost",
+        "bot/akool/client.py",
+        '                cause=f"http_{status}",\n',
+        "",
+        "an AKOOL answer that is not JSON is not counted by its HTTP status",
+        METRICS,
+    ),
+    Mutant(
+        "json-logs-scrubbed-after-encoding",
+        "bot/logs.py",
+        "        scrubbed = {key: self._scrub(value) for key, value in line.items()}\n"
+        "        return json.dumps(scrubbed, ensure_ascii=False)\n",
+        "        return self._scrub(json.dumps(line, ensure_ascii=False))\n",
+        "a secret JSON escapes (a quote, a backslash) escapes the scrubbing of JSON lines",
+        LOGS,
+    ),
+    Mutant(
+        "json-logs-job-context-lost",
+        "bot/job_loop.py",
+        "        with logs.context(**logs.about(job)):\n",
+        "        with logs.context():\n",
+        "the job loop's lines do not name their job, server, channel and member",
+        LOGS,
+    ),
+    Mutant(
+        "json-logs-interaction-context-lost",
+        "bot/interaction_guard.py",
+        "            with logs.context(**_who_and_where(payload)):\n",
+        "            with logs.context():\n",
+        "lines logged in a member's command or press do not name them",
+        LOGS,
+    ),
+    # --- bot/check: the operator's checklist tells the truth and changes nothing ---
+    Mutant(
+        "check-guild-permissions-only",
+        "bot/check/discord_side.py",
+        "permissions = channel.permissions_for(me)",
+        "permissions = me.guild_permissions",
+        "the check ignores channel overwrites when it judges a channel",
+        CHECK,
+    ),
+    Mutant(
+        "check-any-200-passes-the-webhook",
+        "bot/check/webhook_side.py",
+        'if status == 200 and answer and answer.get("_id") == job_id:',
+        "if status == 200:",
+        "any server answering 200 passes for the bot's webhook receiver",
+        CHECK,
+    ),
+    Mutant(
+        "check-sqlite-store-not-read-only",
+        "bot/store/sqlite.py",
+        "        if read_only:\n            connection = await _connect_read_only(path)\n",
+        "        if False:\n            connection = await _connect_read_only(path)\n",
+        "the check opens the SQLite store for writing and migrates it",
+        (*CHECK, "tests/store/test_schema_state.py"),
+    ),
+    Mutant(
+        "check-test-callback-reaches-the-loop",
+        "bot/web.py",
+        "        if is_test_callback(event.job_id):\n",
+        "        if False:\n",
+        "the receiver treats the check's test callback as a job's",
+        (*CHECK, *WEBHOOK),
+    ),
+    # --- bot/akool and bot/create_api.py: v4, and never switching APIs on an ordinary error ---
+    Mutant(
+        "v3-gone-on-any-404",
+        "bot/akool/gone.py",
+        "        return code is None or code not in DOCUMENTED_CODES",
+        "        return True",
+        "a 404 carrying one of AKOOL's own codes switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-reads-the-prompt",
+        "bot/akool/client.py",
+        'quoted=(prompt, source_image or ""),',
+        "quoted=(),",
+        "an error quoting a member's prompt ('deprecated') switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v3-gone-on-passing-outage",
+        "bot/akool/gone.py",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text)) and not _PASSING.search(text)",
+        "    return bool(_ENDPOINT_UNAVAILABLE.search(text))",
+        "'temporarily unavailable, try again later' switches the bot to v4 for good",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-webhook-camel-case",
+        "bot/akool/source_prompt.py",
+        'body["webhookurl"] = self.webhook_url',
+        'body["webhookUrl"] = self.webhook_url',
+        "v4 jobs never call back: the v3 spelling of the callback field",
+        CREATE_API,
+    ),
+    Mutant(
+        "v4-create-resent",
+        "bot/akool/client.py",
+        "data = await self._create(SOURCE_PROMPT_PATH, request.body())",
+        "data = await self._read(SOURCE_PROMPT_PATH, None)",
+        "a v4 create is resent after a timeout (paying twice) and loses its body",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-switches-when-forced",
+        "bot/create_api.py",
+        "            if self._mode != AUTO:\n                raise\n",
+        "",
+        "AKOOL_CREATE_API=v3 still switches to v4 on its own",
+        CREATE_API,
+    ),
+    Mutant(
+        "create-api-forgets-the-switch",
+        "bot/create_api.py",
+        "        if not self._v3_gone and await self._store.v3_create_gone():",
+        "        if False:",
+        "after a restart (or in another process) every job asks the retired v3 first",
+        CREATE_API,
     ),
 )

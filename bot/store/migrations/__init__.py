@@ -40,3 +40,30 @@ def load(dialect: str) -> list[Migration]:
     if [m.version for m in migrations] != expected:
         raise ValueError(f"{dialect} migrations must be numbered 0001 upwards without gaps")
     return migrations
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """How a database's schema stands against this bot's migrations (read, never changed)."""
+
+    # False: there is no database yet; the bot creates it, with every migration, when it starts.
+    exists: bool
+    version: int
+    pending: tuple[Migration, ...]
+    # How many migrations this bot knows; a database above that was made by a newer bot.
+    known: int
+
+    @property
+    def newer_than_bot(self) -> bool:
+        return self.version > self.known
+
+
+def schema_state(dialect: str, version: int, *, exists: bool = True) -> SchemaState:
+    """The state of a ``dialect`` database whose schema is at ``version``."""
+    known = load(dialect)
+    return SchemaState(
+        exists=exists,
+        version=version,
+        pending=tuple(m for m in known if m.version > version),
+        known=len(known),
+    )

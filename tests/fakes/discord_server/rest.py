@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_server.command_validation import command_errors
 from tests.fakes.discord_server.models import (
+    FakeGuild,
     FakeMessage,
     RecordedRequest,
 )
@@ -71,6 +72,7 @@ class RestApi(InteractionEndpoints):
                 "/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
                 self.unreact,
             ),
+            ("GET", "/users/@me/guilds", self.list_my_guilds),
             ("DELETE", "/users/@me/guilds/{guild:[0-9]+}", self.leave_guild),
             ("GET", "/guilds/{guild:[0-9]+}", self.get_guild),
             ("GET", "/guilds/{guild:[0-9]+}/channels", self.get_guild_channels),
@@ -189,7 +191,7 @@ class RestApi(InteractionEndpoints):
                 "summary": "",
                 "type": None,
                 "rpc_origins": [],
-                "bot_public": True,
+                "bot_public": state.bot_public,
                 "bot_require_code_grant": False,
                 "bot": state.bot_user.payload(),
                 "owner": state.application_owner().payload(),
@@ -232,15 +234,9 @@ class RestApi(InteractionEndpoints):
         if err:
             return err
         bodies = self._body(request) or []
-        for i, body in enumerate(bodies):
-            name = str(body.get("name", ""))
-            if not re.fullmatch(r"[-_\w]{1,32}", name) or (
-                int(body.get("type", 1)) == 1 and name != name.lower()
-            ):
-                return json_response(
-                    form_error([i, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Invalid name"),
-                    status=400,
-                )
+        problem = command_errors(bodies)
+        if problem is not None:
+            return json_response(problem, status=400)
         return json_response(self.state.upsert_commands(bodies, guild_id, replace=True))
 
     async def post_command(self, request: web.Request) -> web.Response:
@@ -412,30 +408,64 @@ class RestApi(InteractionEndpoints):
         self.state.bot_leaves(guild)
         return no_content()
 
-    async def get_guild(self, request: web.Request) -> web.Response:
+    async def list_my_guilds(self, request: web.Request) -> web.Response:
+        """The servers the bot is in (partial guilds), oldest first, paged by ``after``."""
+        after = int(request.query.get("after", 0))
+        limit = int(request.query.get("limit", 200))
+        guilds = sorted(
+            (g for g in self.state.guilds.values() if not g.bot_left and g.id > after),
+            key=lambda g: g.id,
+        )
+        bot_id = self.state.bot_user.id
+        return json_response(
+            [
+                {
+                    "id": str(g.id),
+                    "name": g.name,
+                    "icon": None,
+                    "banner": None,
+                    "owner": g.owner_id == bot_id,
+                    "permissions": str(g.member_permissions(bot_id)),
+                    "features": [],
+                }
+                for g in guilds[:limit]
+            ]
+        )
+
+    def _guild(self, request: web.Request) -> tuple[FakeGuild | None, web.Response | None]:
+        """The guild in the path; Discord answers 404 for one that does not exist and 403
+        Missing Access for one the bot is not in."""
         guild = self.state.guilds.get(int(request.match_info["guild"]))
         if guild is None:
-            return error(404, 10004, "Unknown Guild")
+            return None, error(404, 10004, "Unknown Guild")
+        if guild.bot_left:
+            return None, error(403, 50001, "Missing Access")
+        return guild, None
+
+    async def get_guild(self, request: web.Request) -> web.Response:
+        guild, err = self._guild(request)
+        if guild is None:
+            return err or error(404, 10004, "Unknown Guild")
         data = guild.base_payload()
         if request.query.get("with_counts") in ("true", "1", "True"):
             data.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
         return json_response(data)
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
-        guild = self.state.guilds.get(int(request.match_info["guild"]))
+        guild, err = self._guild(request)
         if guild is None:
-            return error(404, 10004, "Unknown Guild")
+            return err or error(404, 10004, "Unknown Guild")
         return json_response([self.state.channels[c].payload() for c in guild.channel_ids])
 
     async def get_guild_roles(self, request: web.Request) -> web.Response:
-        guild = self.state.guilds.get(int(request.match_info["guild"]))
+        guild, err = self._guild(request)
         if guild is None:
-            return error(404, 10004, "Unknown Guild")
+            return err or error(404, 10004, "Unknown Guild")
         return json_response([r.payload() for r in guild.roles.values()])
 
     async def get_member(self, request: web.Request) -> web.Response:
-        guild = self.state.guilds.get(int(request.match_info["guild"]))
+        guild, err = self._guild(request)
         if guild is None:
-            return error(404, 10004, "Unknown Guild")
+            return err or error(404, 10004, "Unknown Guild")
         member = guild.members.get(int(request.match_info["user"]))
         return json_response(member.payload()) if member else error(404, 10007, "Unknown Member")

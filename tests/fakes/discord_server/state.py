@@ -68,6 +68,8 @@ class WorldState:
         self.owner = FakeUser(id=self.snowflakes.next(), name="owner")
         #: The developer team owning the application, if a team does (see set_application_team).
         self.team: FakeTeam | None = None
+        #: Discord creates applications as a Public Bot (anyone may add it to a server).
+        self.bot_public = True
         self.feed = ChangeFeed()
         self.http_base = ""  # "http://127.0.0.1:PORT" once started
         self.guilds: dict[int, FakeGuild] = {}
