@@ -23,6 +23,7 @@ from bot.jobs import PRESS_MARGIN, JobService
 from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.notifier import Notifier
+from bot.policy import OperatorCaps
 from bot.schedule import PollSchedule
 from bot.settings import Settings
 from bot.store import JobStore
@@ -135,6 +136,7 @@ class AkoolBot(commands.AutoShardedBot):
             clock=clock,
             press_wait=settings.akool_timeout + PRESS_MARGIN,
             metrics=metrics,
+            caps=OperatorCaps(settings.credits_per_day, settings.server_credits_per_day),
         )
         lookup_budget = shared_budget(
             store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE

@@ -21,10 +21,12 @@ from bot.errors import UserFacingError
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.metrics import Metrics
-from bot.policy import LimitReached
+from bot.policy import CapReached, LimitReached, OperatorCaps
 from bot.server_settings import ServerSettings
 from bot.store import (
     ButtonPress,
+    Caps,
+    CreditUsage,
     InteractionReply,
     Job,
     JobKind,
@@ -47,6 +49,9 @@ STALE_CLAIM = 120.0
 # less often.
 _FIRST_REREAD = 0.05
 _LAST_REREAD = 1.0
+
+# Neither the account nor any server has a credit cap (the operator set none).
+NO_CAPS = OperatorCaps()
 
 RESTARTING = "The bot is restarting. Please try again in a minute."
 # The command's intent was reported lost (it waited longer than any create takes) before AKOOL
@@ -134,9 +139,12 @@ class JobService:
         clock: Callable[[], float] = time.time,
         press_wait: float = 30.0 + PRESS_MARGIN,
         metrics: Metrics | None = None,
+        caps: OperatorCaps = NO_CAPS,
     ) -> None:
         self.store = store
         self._metrics = metrics or Metrics(clock=clock)
+        # The operator's credit caps (CREDITS_PER_DAY, SERVER_CREDITS_PER_DAY).
+        self._caps = caps
         self.akool = akool
         self.loop = loop
         self._webhook_url = webhook_url
@@ -183,11 +191,13 @@ class JobService:
         prompt: str | None = None,
         *,
         parent_channel_id: int | None = None,
+        button: str | None = None,
     ) -> Admission:
-        """Check a member may spend credits here now: channel, roles, banned words, limits.
+        """Check a member may spend credits here now: channel, roles, banned words, limits and
+        credit caps (for a job from ``button``; ``None``: a grid).
 
-        Runs before the interaction is acknowledged, so a refusal can be private. The limits are
-        checked again, atomically, when the create is written down.
+        Runs before the interaction is acknowledged, so a refusal can be private. The limits and
+        caps are checked again, atomically, when the create is written down.
         """
         if origin.guild_id is None:
             return Admission(ServerSettings(), None)
@@ -203,7 +213,36 @@ class JobService:
         )
         if usage.active >= limits.active or usage.daily >= limits.daily:
             raise LimitReached(policy.explain_limit(limits, usage))
+        caps = policy.caps(self._caps, settings, self._clock())
+        if caps is not None:
+            await self._check_caps(origin.guild_id, button, caps)
         return Admission(settings, limits)
+
+    async def spending(self, guild_id: int) -> tuple[Caps, CreditUsage]:
+        """The server's caps (either may be ``None``) and what counts against them now."""
+        settings = await self.store.server_settings(guild_id)
+        caps = policy.window(self._caps, settings, self._clock())
+        return caps, await self.store.credit_usage(guild_id, button=None, caps=caps)
+
+    async def _check_caps(self, guild_id: int | None, button: str | None, caps: Caps) -> None:
+        """CapReached if a job from ``button`` would pass one of ``caps`` now."""
+        usage = await self.store.credit_usage(guild_id, button=button, caps=caps)
+        cap = policy.cap_passed(caps, usage)
+        if cap is not None:
+            raise CapReached(await self._explain_cap(cap, guild_id, caps, usage))
+
+    async def _explain_cap(
+        self, cap: policy.Cap, guild_id: int | None, caps: Caps, usage: CreditUsage
+    ) -> str:
+        if cap is policy.Cap.SERVER:
+            assert caps.server is not None
+            assert usage.server is not None
+            limit, spending, scope = caps.server, usage.server, guild_id
+        else:
+            assert caps.account is not None
+            limit, spending, scope = caps.account, usage.account, None
+        reported = await self.store.reported_credits(scope, since=caps.since)
+        return policy.explain_cap(cap, limit, spending, usage.cost, reported)
 
     async def begin_create(
         self,
@@ -331,6 +370,11 @@ class JobService:
         create is this press of a grid's button.
         """
         now = self._clock()
+        # The caps hold on every path that spends credits, whatever limits the caller passed.
+        settings = (
+            None if origin.guild_id is None else await self.store.server_settings(origin.guild_id)
+        )
+        caps = policy.caps(self._caps, settings, now)
         intent = await self.store.add_create_intent(
             origin.requester_id,
             origin.guild_id,
@@ -341,14 +385,31 @@ class JobService:
             reply=reply,
             akool_called_at=now if asked else None,
             claim=claim,
+            caps=caps,
         )
         if intent is None:
-            assert limits is not None
+            raise await self._refusal(origin, limits, caps, claim)
+        return intent
+
+    async def _refusal(
+        self, origin: Origin, limits: Limits | None, caps: Caps | None, claim: ButtonPress | None
+    ) -> LimitReached:
+        """Why the store refused an intent: a member's limit, else a credit cap."""
+        if limits is not None:
             usage = await self.store.member_usage(
                 origin.guild_id, origin.requester_id, since=limits.since
             )
-            raise LimitReached(policy.explain_limit(limits, usage))
-        return intent
+            if usage.active >= limits.active or usage.daily >= limits.daily or caps is None:
+                return LimitReached(policy.explain_limit(limits, usage))
+        assert caps is not None
+        button = None if claim is None else claim.button
+        spending = await self.store.credit_usage(origin.guild_id, button=button, caps=caps)
+        # Passed a moment ago; should the figures have moved since, the account's cap is named
+        # if there is one.
+        cap = policy.cap_passed(caps, spending) or (
+            policy.Cap.ACCOUNT if caps.account is not None else policy.Cap.SERVER
+        )
+        return CapReached(await self._explain_cap(cap, origin.guild_id, caps, spending))
 
     async def track(
         self,

@@ -3,20 +3,115 @@ is asked for anything. Each refusal is a :class:`UserFacingError` with a sentenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 
 from bot import render
 from bot.errors import UserFacingError
 from bot.server_settings import ServerSettings
-from bot.store import Job, Limits, MemberUsage
+from bot.store import Caps, CreditUsage, Job, Limits, MemberUsage, Spending
 
 # The daily limit counts jobs in a rolling 24 hours.
 DAY: Final = 24 * 60 * 60
 
 
+# What a job is expected to cost before AKOOL has reported the credits of any job of its kind:
+# AKOOL's v3 examples show ``deduction_credit: 2``, its v4 pages 1 an image, and others say more
+# (the API reference counts the cost as uncertain). Once jobs of a kind report credits, the
+# median of the last RECENT_COSTS of them is used instead.
+DOCUMENTED_CREDITS: Final = 2
+RECENT_COSTS: Final = 50
+
+
 class LimitReached(UserFacingError):
     """A member is at one of the server's fair-use limits."""
+
+
+class CapReached(LimitReached):
+    """Starting the job would pass a daily credit cap (the account's, or the server's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCaps:
+    """The operator's credit caps: the whole account's, and every server's (``None``: none)."""
+
+    account: int | None = None
+    server: int | None = None
+
+
+class Cap(Enum):
+    ACCOUNT = "account"
+    SERVER = "server"
+
+
+def caps(operator: OperatorCaps, settings: ServerSettings | None, now: float) -> Caps | None:
+    """The caps a job started now must stay within (``settings``: its server's, if any);
+    ``None`` when there is none."""
+    found = window(operator, settings, now)
+    return None if found.account is None and found.server is None else found
+
+
+def window(operator: OperatorCaps, settings: ServerSettings | None, now: float) -> Caps:
+    """The caps, each ``None`` when unset, and the window spending is counted over."""
+    return Caps(
+        account=operator.account,
+        server=None if settings is None else settings.daily_credit_cap(operator.server),
+        since=now - DAY,
+        default_cost=DOCUMENTED_CREDITS,
+        recent=RECENT_COSTS,
+    )
+
+
+def cap_passed(caps: Caps, usage: CreditUsage) -> Cap | None:
+    """The first cap the job would pass, the account's before the server's; ``None`` if none."""
+    if caps.account is not None and usage.account.total + usage.cost > caps.account:
+        return Cap.ACCOUNT
+    if (
+        caps.server is not None
+        and usage.server is not None
+        and usage.server.total + usage.cost > caps.server
+    ):
+        return Cap.SERVER
+    return None
+
+
+def explain_cap(
+    cap: Cap, limit: int, spending: Spending, cost: int, reported: Sequence[tuple[float, int]]
+) -> str:
+    """Which cap the job would pass, how much of it is spent and held, and when it frees up.
+
+    ``reported``: ``(created_at, credits)`` of the window's jobs AKOOL reported credits for,
+    oldest first: as each ages past 24 hours, its credits come back.
+    """
+    whose = (
+        "the daily credit cap the bot's operator set for the whole AKOOL account"
+        if cap is Cap.ACCOUNT
+        else "this server's daily credit cap"
+    )
+    held = f" and {spending.reserved:,} held by unfinished jobs" if spending.reserved else ""
+    were = "was" if spending.spent == 1 else "were"
+    text = (
+        f"This would pass {whose} of {limit:,} credits: {spending.spent:,} {were} spent in the "
+        f"last 24 hours{held}, and this job is expected to cost {cost:,}."
+    )
+    return f"{text} {_frees(limit, spending, cost, reported)} Nothing was spent."
+
+
+def _frees(limit: int, spending: Spending, cost: int, reported: Sequence[tuple[float, int]]) -> str:
+    if cost > limit:
+        return "A job like this is expected to cost more than the whole cap."
+    need = spending.total + cost - limit
+    freed = 0
+    for created_at, credits in reported:
+        freed += credits
+        if freed >= need:
+            return f"Enough frees up {render.timestamp(created_at + DAY)}."
+    return (
+        "Unfinished jobs hold part of it: it frees up as they finish (and cost what AKOOL "
+        "reports), and as the day's spending ages past 24 hours."
+    )
 
 
 def parent_channel_id(channel: object) -> int | None:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 ASPECTS: Final = ("1:1", "4:3", "3:2", "16:9", "3:4", "2:3", "9:16")
 ACTIVE_RANGE: Final = (1, 20)
 DAILY_RANGE: Final = (1, 1000)
+# Credits the whole server may spend in 24 hours (0 clears it); the operator's cap may be lower.
+CREDITS_RANGE: Final = (0, 10_000_000)
 BANNED_WORDS_MAX: Final = 200
 BANNED_WORD_LENGTH: Final = 50
 
@@ -49,6 +51,9 @@ class ServerSettings:
     # False: only members who may manage the server look up jobs the bot never stored (they
     # belong to the operator's AKOOL account, not to this server).
     lookups_for_everyone: bool = False
+    # Credits the whole server may spend in a rolling 24 hours, set by its admins; the
+    # operator's SERVER_CREDITS_PER_DAY still applies when lower. ``None``: none of its own.
+    max_daily_credits: int | None = None
 
     @property
     def channel_scope(self) -> Scope:
@@ -74,6 +79,22 @@ class ServerSettings:
             max_active_jobs=self.max_active_jobs if active is None else active,
             max_daily_jobs=self.max_daily_jobs if daily is None else daily,
         )
+
+    def with_credit_limit(self, credits: int, *, ceiling: int | None) -> Self:
+        """The server's own daily credit limit (0: none of its own), never above ``ceiling``,
+        the operator's cap for every server."""
+        _check_range("The daily credit limit", credits, CREDITS_RANGE)
+        if ceiling is not None and credits > ceiling:
+            raise InvalidSetting(
+                f"The bot's operator caps every server at {ceiling:,} credits a day, so this "
+                f"server's limit can be at most {ceiling:,}; {credits:,} is above it."
+            )
+        return replace(self, max_daily_credits=credits or None)
+
+    def daily_credit_cap(self, ceiling: int | None) -> int | None:
+        """The cap this server's spending has: its own limit or the operator's, the lower."""
+        caps = [c for c in (self.max_daily_credits, ceiling) if c is not None]
+        return min(caps) if caps else None
 
     def with_aspect(self, aspect: str) -> Self:
         if aspect not in ASPECTS:
@@ -230,6 +251,10 @@ def _coerce(name: str, value: object, default: Any) -> Any:
     elif isinstance(default, tuple):
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
+    elif default is None:
+        # An optional count (the daily credit limit): a positive whole number, or none.
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
     elif isinstance(default, bool):
         if isinstance(value, bool):
             return value

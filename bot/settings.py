@@ -101,6 +101,10 @@ class Settings:
     # Seconds a process holds a due job it is looking at; if it dies, another takes the job
     # over once the hold runs out.
     claim_hold: float = 120.0
+    # Credits the whole AKOOL account may spend in a rolling 24 hours, over every server and
+    # process; and each server (its admins may set less). ``None``: no cap.
+    credits_per_day: int | None = None
+    server_credits_per_day: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -149,6 +153,8 @@ class Settings:
             shard_count=reader.optional("SHARD_COUNT", _positive_int),
             shard_ids=reader.optional("SHARD_IDS", _shard_ids),
             claim_hold=reader.value("CLAIM_HOLD", _positive_float, 120.0),
+            credits_per_day=reader.optional("CREDITS_PER_DAY", _credits),
+            server_credits_per_day=reader.optional("SERVER_CREDITS_PER_DAY", _credits),
         )
         reader.problems.extend(_conflicts(settings))
         if settings.shard_ids is not None:
@@ -289,6 +295,16 @@ def _positive_int(raw: str) -> int:
         raise ValueError("expected a whole number") from None
     if value <= 0:
         raise ValueError("expected a number above 0")
+    return value
+
+
+def _credits(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number of credits, like 500") from None
+    if value <= 0:
+        raise ValueError("expected a number of credits above 0 (leave it empty for no cap)")
     return value
 
 

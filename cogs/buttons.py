@@ -125,6 +125,7 @@ class Buttons(ButtonCog):
                 origin,
                 policy.role_ids(interaction.user),
                 parent_channel_id=policy.parent_channel_id(interaction.channel),
+                button=button,
             )
             policy.check_may_press(admission.settings, parent, interaction.user.id)
             limits = admission.limits

@@ -7,7 +7,7 @@ import pytest
 from bot import lookalikes, policy
 from bot.errors import UserFacingError
 from bot.server_settings import InvalidSetting, ServerSettings
-from bot.store import Limits, MemberUsage
+from bot.store import Caps, CreditUsage, Limits, MemberUsage, Spending
 
 LIMITS = Limits(active=3, daily=25, since=1_000.0)
 
@@ -137,3 +137,68 @@ def test_a_spelling_of_a_banned_word_is_already_banned():
 def test_a_banned_word_of_invisible_characters_is_refused():
     with pytest.raises(InvalidSetting, match="at least one letter or digit"):
         ServerSettings().with_banned_word("\u200b\u200d")
+
+
+# Credit caps: which one is passed, and when it frees up
+
+CAPS = Caps(account=10, server=6, since=1_000.0, default_cost=2)
+
+
+def usage(account: tuple[int, int], server: tuple[int, int], cost: int = 2) -> CreditUsage:
+    return CreditUsage(Spending(*account), Spending(*server), cost)
+
+
+@pytest.mark.parametrize(
+    ("spending", "passed"),
+    [
+        (usage((8, 0), (0, 0)), None),  # 8 + 2 = 10: exactly at the account's cap is within it
+        (usage((8, 1), (0, 0)), policy.Cap.ACCOUNT),  # held credits count like spent ones
+        (usage((4, 0), (3, 2)), policy.Cap.SERVER),
+        (usage((9, 0), (5, 0)), policy.Cap.ACCOUNT),  # both passed: the account's is named
+    ],
+)
+def test_the_cap_a_job_would_pass(spending: CreditUsage, passed: policy.Cap | None):
+    assert policy.cap_passed(CAPS, spending) is passed
+
+
+def test_a_cap_frees_up_when_enough_spending_ages_out():
+    # 2 + 3 + 4 spent of 10, and 2 more would need 1 back: the first job's, a day on.
+    reported = [(1_100.0, 2), (1_200.0, 3), (1_300.0, 4)]
+    needs_one = policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 2, reported)
+    needs_four = policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 5, reported)
+
+    assert f"Enough frees up <t:{1_100 + policy.DAY}:R>." in needs_one
+    assert f"Enough frees up <t:{1_200 + policy.DAY}:R>." in needs_four  # 2 + 3 >= 4
+
+
+def test_a_cap_held_by_unfinished_jobs_frees_as_they_finish():
+    # 1 spent + 5 held + 2 is 2 over a cap of 6, and only 1 can age out.
+    text = policy.explain_cap(policy.Cap.SERVER, 6, Spending(1, 5), 2, [(1_100.0, 1)])
+
+    assert text.startswith("This would pass this server's daily credit cap of 6 credits:")
+    assert "1 was spent in the last 24 hours and 5 held by unfinished jobs" in text
+    assert "Unfinished jobs hold part of it: it frees up as they finish" in text
+    assert "<t:" not in text
+
+
+def test_a_job_dearer_than_the_whole_cap_says_so():
+    text = policy.explain_cap(policy.Cap.SERVER, 3, Spending(0, 0), 5, [])
+
+    assert "expected to cost more than the whole cap" in text
+
+
+def test_caps_take_the_lower_of_the_servers_own_limit_and_the_operators():
+    operator = policy.OperatorCaps(account=None, server=50)
+    lower = ServerSettings().with_credit_limit(20, ceiling=50)
+
+    assert policy.caps(policy.OperatorCaps(), ServerSettings(), 0.0) is None
+    assert policy.caps(operator, ServerSettings(), 0.0) == Caps(
+        account=None, server=50, since=-policy.DAY, default_cost=policy.DOCUMENTED_CREDITS
+    )
+    capped = policy.caps(operator, lower, 0.0)
+    assert capped is not None
+    assert capped.server == 20
+    # The operator lowered the cap below the server's own limit since: the operator's holds.
+    later = policy.caps(policy.OperatorCaps(server=10), lower, 0.0)
+    assert later is not None
+    assert later.server == 10

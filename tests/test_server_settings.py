@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.server_settings import InvalidSetting, Mode, Scope, ServerSettings
@@ -158,3 +160,33 @@ def test_allowing_and_disallowing_move_between_modes(scope: Scope, action, item,
             act()
     else:
         assert act() == after
+
+
+def test_a_servers_credit_limit_stays_at_or_below_the_operators_cap():
+    lowered = ServerSettings().with_credit_limit(40, ceiling=40)
+
+    assert lowered.max_daily_credits == 40
+    assert lowered.daily_credit_cap(40) == 40
+    with pytest.raises(InvalidSetting, match="caps every server at 40 credits a day"):
+        lowered.with_credit_limit(41, ceiling=40)
+    assert lowered.with_credit_limit(0, ceiling=40).max_daily_credits is None  # cleared
+    assert ServerSettings().with_credit_limit(5_000, ceiling=None).daily_credit_cap(None) == 5_000
+    assert ServerSettings().daily_credit_cap(None) is None
+    with pytest.raises(InvalidSetting, match="must be from 0 to"):
+        ServerSettings().with_credit_limit(-1, ceiling=None)
+
+
+@pytest.mark.parametrize(
+    ("stored", "loaded"), [(25, 25), (None, None), (0, None), (-3, None), ("9", None), (True, None)]
+)
+def test_a_stored_credit_limit_is_a_positive_whole_number_or_none(stored, loaded):
+    raw = (
+        ServerSettings()
+        .to_json()
+        .replace('"max_daily_credits": null', f'"max_daily_credits": {json.dumps(stored)}')
+    )
+
+    assert ServerSettings.from_json(raw).max_daily_credits == loaded
+    assert ServerSettings.from_json(ServerSettings(max_daily_credits=25).to_json()) == (
+        ServerSettings(max_daily_credits=25)
+    )

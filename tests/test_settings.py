@@ -279,3 +279,23 @@ def test_the_readme_invite_link_asks_for_exactly_the_permissions_the_bot_needs()
     assert f"permissions={required_permissions().value}`" in readme
     for name, _why in CHANNEL_PERMISSIONS:
         assert permission_label(name) in readme
+
+
+def test_credit_caps_are_read_and_unset_means_none():
+    capped = Settings.from_env(
+        {**REQUIRED, "CREDITS_PER_DAY": "500", "SERVER_CREDITS_PER_DAY": "80"}
+    )
+    open_ = Settings.from_env(REQUIRED)
+
+    assert (capped.credits_per_day, capped.server_credits_per_day) == (500, 80)
+    assert (open_.credits_per_day, open_.server_credits_per_day) == (None, None)
+
+
+@pytest.mark.parametrize("name", ["CREDITS_PER_DAY", "SERVER_CREDITS_PER_DAY"])
+@pytest.mark.parametrize("raw", ["0", "-5", "ten", "2.5"])
+def test_a_credit_cap_that_is_not_a_positive_whole_number_is_refused(name: str, raw: str):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**REQUIRED, name: raw})
+
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{name} is not valid: expected")

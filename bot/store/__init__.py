@@ -7,7 +7,10 @@ from bot.store.base import JobStore
 from bot.store.migrations import SchemaState
 from bot.store.models import (
     ButtonPress,
+    Caps,
+    CostKind,
     CreateIntent,
+    CreditUsage,
     Delivery,
     InteractionReply,
     Job,
@@ -18,6 +21,7 @@ from bot.store.models import (
     NewJob,
     PressClaim,
     ReplyBy,
+    Spending,
     StatusUpdate,
 )
 
@@ -68,7 +72,10 @@ async def read_schema_state(database_url: str, *, connect_timeout: float) -> Sch
 
 __all__ = [
     "ButtonPress",
+    "Caps",
+    "CostKind",
     "CreateIntent",
+    "CreditUsage",
     "Delivery",
     "InteractionReply",
     "Job",
@@ -81,6 +88,7 @@ __all__ = [
     "PressClaim",
     "ReplyBy",
     "SchemaState",
+    "Spending",
     "StatusUpdate",
     "UnsupportedDatabaseError",
     "open_store",

@@ -11,7 +11,9 @@ from bot.budget import Budget
 from bot.server_settings import ServerSettings
 from bot.store.models import (
     ButtonPress,
+    Caps,
     CreateIntent,
+    CreditUsage,
     InteractionReply,
     Job,
     JobKind,
@@ -226,12 +228,17 @@ class JobStore(ABC):
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
+        caps: Caps | None = None,
     ) -> int | None:
         """Write down a create before the command is acknowledged; returns its id for the job row.
 
         With ``limits``, the intent is written only if the member stays within them, counting
-        their unfinished jobs and creates under way; ``None`` means over a limit. The check and
-        the write are one statement, so two commands at once cannot both slip under a limit.
+        their unfinished jobs and creates under way; ``None`` means over a limit. With ``caps``,
+        only if the credits spent in the window, plus the expected cost of unfinished jobs and
+        creates under way, plus this create's expected cost (its kind from ``claim``'s button),
+        stay within the account's cap over every server and within ``guild_id``'s cap. Checks
+        and write are atomic (one statement, or one transaction under locks taken in a fixed
+        order), so creates and presses at once cannot slip under a limit or a cap together.
         ``reply`` is how to answer the member's interaction should the process die;
         ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`);
         ``claim`` is the button press (by ``requester_id``) the create comes from.
@@ -254,6 +261,22 @@ class JobStore(ABC):
         self, guild_id: int | None, user_id: int, *, since: float
     ) -> MemberUsage:
         """What counts against a member's limits now (for explaining a refusal)."""
+
+    @abstractmethod
+    async def credit_usage(
+        self, guild_id: int | None, *, button: str | None, caps: Caps
+    ) -> CreditUsage:
+        """What counts against ``caps`` now, as :meth:`add_create_intent` counts it: the whole
+        account's and ``guild_id``'s spending (none for ``None``), and the expected cost of a
+        create from ``button`` (``None``: a grid)."""
+
+    @abstractmethod
+    async def reported_credits(
+        self, guild_id: int | None, *, since: float
+    ) -> list[tuple[float, int]]:
+        """``(created_at, credits)`` of the jobs since ``since`` whose credits AKOOL reported,
+        oldest first, in ``guild_id`` or (``None``) in every server: when they age out of a
+        cap's window. Tracked jobs cost the bot nothing and are left out."""
 
     @abstractmethod
     async def queue_position(self, akool_id: str) -> int | None:

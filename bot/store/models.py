@@ -145,6 +145,63 @@ class MemberUsage:
     oldest_since: float | None
 
 
+class CostKind(StrEnum):
+    """What a job costs like: a grid (/imagine, 🔄), an upscale (U1-U4) or a variation (V1-V4)."""
+
+    GRID = "grid"
+    UPSCALE = "upscale"
+    VARIATION = "variation"
+
+    @classmethod
+    def of_button(cls, button: str | None) -> CostKind:
+        """The kind of the job a press of ``button`` starts (``None`` or 🔄: a new grid)."""
+        if button is not None and button.startswith("U"):
+            return cls.UPSCALE
+        if button is not None and button.startswith("V"):
+            return cls.VARIATION
+        return cls.GRID
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Credit caps over the rolling window from ``since``: the whole AKOOL account's and one
+    server's (``None``: no such cap).
+
+    A job's expected cost, before AKOOL reports its credits, is the median of the credits of the
+    last ``recent`` jobs of its :class:`CostKind` that reported theirs, else ``default_cost``.
+    """
+
+    account: int | None
+    server: int | None
+    since: float
+    default_cost: int
+    recent: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """What counts against a cap in its window: credits AKOOL reported (``spent``), and the
+    expected cost of unfinished jobs it has not reported and of creates under way
+    (``reserved``)."""
+
+    spent: int
+    reserved: int
+
+    @property
+    def total(self) -> int:
+        return self.spent + self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class CreditUsage:
+    """The account's and (for a job in a server) the server's spending, and the expected cost of
+    the job asked for."""
+
+    account: Spending
+    server: Spending | None
+    cost: int
+
+
 @dataclass(frozen=True, slots=True)
 class StatusUpdate:
     """One answer from AKOOL about a job, as the store records it."""

@@ -22,7 +22,9 @@ from bot.store import migrations, rows
 from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
+    Caps,
     CreateIntent,
+    CreditUsage,
     InteractionReply,
     Job,
     JobKind,
@@ -196,19 +198,99 @@ WHERE i.guild_id IS NOT DISTINCT FROM $2 AND i.requester_id = $1
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 """
 
-# Two processes at once could both count before either writes (READ COMMITTED), so a
-# transaction-scoped advisory lock per member serialises the check and the write.
-_LOCK_MEMBER: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+# Two processes at once could both count before either writes (READ COMMITTED), so
+# transaction-scoped advisory locks serialise the check and the write: one per member for the
+# limits, one for the whole account when it has a cap, one per server when servers have one.
+# Every transaction takes them in that order (see _lock_keys), so none waits for another that
+# waits for it.
+_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
-_ADD_INTENT_WITHIN_LIMITS: Final = f"""
+
+def _cost_kind(button: str) -> str:
+    """The CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
+
+    On ``button`` it is also the expression of the index jobs_cost_sample (migration
+    credit_window), which the median's sample is read by: change both or neither."""
+    return (
+        f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
+        "ELSE 'grid' END"
+    )
+
+
+def _median_cost(kind: str, recent: str) -> str:
+    """The median (the upper one of an even count) of the credits AKOOL reported for the last
+    ``recent`` jobs of ``kind``; NULL when none reported any."""
+    return f"""(SELECT r.credits FROM (
+        SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
+        FROM (SELECT credits FROM jobs
+              WHERE credits IS NOT NULL AND kind <> 'track' AND {_cost_kind("button")} = '{kind}'
+              ORDER BY created_at DESC LIMIT {recent}::int) AS s
+    ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
+
+
+def _caps_with(*, button: str, window: str, default_cost: str, recent: str) -> str:
+    """As on SQLite: what counts against the credit caps in the window from ``window``, row by
+    row with its server, and the expected cost of a create from ``button`` (parameters named by
+    the statement using it)."""
+    cost = f"{default_cost}::int"
+    return f"""
+WITH costs (k, cost) AS (
+    SELECT 'grid', COALESCE({_median_cost("grid", recent)}, {cost})
+    UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale", recent)}, {cost})
+    UNION ALL SELECT 'variation', COALESCE({_median_cost("variation", recent)}, {cost})
+),
+counted (guild_id, spent, reserved) AS (
+    SELECT j.guild_id, COALESCE(j.credits, 0),
+        CASE WHEN j.credits IS NULL AND j.status_rank < 3
+             THEN (SELECT cost FROM costs WHERE k = {_cost_kind("j.button")}) ELSE 0 END
+    FROM jobs AS j WHERE j.kind <> 'track' AND j.created_at >= {window}::float8
+    UNION ALL
+    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {_cost_kind("i.button")})
+    FROM create_intents AS i
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+),
+this (cost) AS (SELECT cost FROM costs WHERE k = {_cost_kind(f"{button}::text")})
+"""  # noqa: S608
+
+
+# A NULL bound is no bound. $14 is the create's button; $16-$20 the caps (see _cap_values).
+_ADD_INTENT_CHECKED: Final = f"""
+{_caps_with(button="$14", window="$18", default_cost="$19", recent="$20")}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
     reply_by, akool_called_at, parent_akool_id, button, pressed_at
 )
 SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15
-WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6
-  AND ({_COUNTED_JOBS} AND created_at >= $7) + ({_LIVE_INTENTS}) < $8
+WHERE ($6::bigint IS NULL
+       OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6::bigint)
+  AND ($8::bigint IS NULL
+       OR ({_COUNTED_JOBS} AND created_at >= $7::float8) + ({_LIVE_INTENTS}) < $8::bigint)
+  AND ($16::bigint IS NULL
+       OR (SELECT COALESCE(SUM(spent + reserved), 0) FROM counted)
+          + (SELECT cost FROM this) <= $16::bigint)
+  AND ($17::bigint IS NULL
+       OR (SELECT COALESCE(SUM(spent + reserved), 0) FROM counted WHERE guild_id = $2)
+          + (SELECT cost FROM this) <= $17::bigint)
 RETURNING id
+"""  # noqa: S608
+
+# $1 the server, $2 the button; $3-$5 window, default cost and sample (see _cap_values).
+_CREDIT_USAGE: Final = f"""
+{_caps_with(button="$2", window="$3", default_cost="$4", recent="$5")}
+SELECT
+    (SELECT COALESCE(SUM(spent), 0) FROM counted) AS account_spent,
+    (SELECT COALESCE(SUM(reserved), 0) FROM counted) AS account_reserved,
+    (SELECT COALESCE(SUM(spent), 0) FROM counted WHERE guild_id = $1::bigint) AS server_spent,
+    (SELECT COALESCE(SUM(reserved), 0) FROM counted WHERE guild_id = $1::bigint)
+        AS server_reserved,
+    (SELECT cost FROM this) AS cost
+"""  # noqa: S608
+
+_REPORTED_CREDITS: Final = """
+SELECT created_at, credits FROM jobs
+WHERE kind <> 'track' AND credits IS NOT NULL AND created_at >= $2
+  AND ($1::bigint IS NULL OR guild_id = $1::bigint)
+ORDER BY created_at, id
 """
 
 _MEMBER_USAGE: Final = f"""
@@ -598,10 +680,11 @@ class PostgresJobStore(JobStore):
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
+        caps: Caps | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
-        if limits is None:
+        if limits is None and caps is None:
             value = await self._pool.fetchval(
                 _ADD_INTENT,
                 requester_id,
@@ -619,17 +702,18 @@ class PostgresJobStore(JobStore):
             )
             return int(value)
         async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute(_LOCK_MEMBER, f"limits:{guild_id}:{requester_id}")
+            for key in _lock_keys(guild_id, requester_id, limits, caps):
+                await connection.execute(_LOCK, key)
             value = await connection.fetchval(
-                _ADD_INTENT_WITHIN_LIMITS,
+                _ADD_INTENT_CHECKED,
                 requester_id,
                 guild_id,
                 channel_id,
                 prompt,
                 now,
-                limits.active,
-                limits.since,
-                limits.daily,
+                None if limits is None else limits.active,
+                None if limits is None else limits.since,
+                None if limits is None else limits.daily,
                 application_id,
                 token,
                 reply_by,
@@ -637,8 +721,25 @@ class PostgresJobStore(JobStore):
                 parent,
                 button,
                 pressed_at,
+                *_cap_values(caps),
             )
         return None if value is None else int(value)
+
+    async def credit_usage(
+        self, guild_id: int | None, *, button: str | None, caps: Caps
+    ) -> CreditUsage:
+        _, _, window, default_cost, recent = _cap_values(caps)
+        row = await self._pool.fetchrow(
+            _CREDIT_USAGE, guild_id, button, window, default_cost, recent
+        )
+        assert row is not None
+        return rows.credit_usage(row, guild_id)
+
+    async def reported_credits(
+        self, guild_id: int | None, *, since: float
+    ) -> list[tuple[float, int]]:
+        found = await self._pool.fetch(_REPORTED_CREDITS, guild_id, since)
+        return [(float(row[0]), int(row[1])) for row in found]
 
     async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
         return await self._pool.fetchval(_MARK_AKOOL_CALL, at, intent_id) is not None
@@ -704,6 +805,28 @@ class PostgresJobStore(JobStore):
     async def reserve_request(self, budget: str, *, interval: float, tolerance: float) -> float:
         """Reserve the next request slot of ``budget``; return the seconds to wait for it."""
         return float(await self._pool.fetchval(_RESERVE, budget, interval, tolerance))
+
+
+def _lock_keys(
+    guild_id: int | None, requester_id: int, limits: Limits | None, caps: Caps | None
+) -> list[str]:
+    """The advisory locks a checked create takes, always in this order: the account's cap, the
+    server's cap, the member's limits."""
+    keys = []
+    if caps is not None and caps.account is not None:
+        keys.append("caps:account")
+    if caps is not None and caps.server is not None and guild_id is not None:
+        keys.append(f"caps:server:{guild_id}")
+    if limits is not None:
+        keys.append(f"limits:{guild_id}:{requester_id}")
+    return keys
+
+
+def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
+    """$16-$20 of _ADD_INTENT_CHECKED: account cap, server cap, window, default cost, sample."""
+    if caps is None:
+        return (None, None, None, 0, 0)
+    return (caps.account, caps.server, caps.since, caps.default_cost, caps.recent)
 
 
 def _updated(status: str) -> bool:

@@ -9,12 +9,14 @@ from bot.secret import Secret
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    CreditUsage,
     Delivery,
     InteractionReply,
     Job,
     JobKind,
     JobStatus,
     ReplyBy,
+    Spending,
 )
 
 
@@ -126,3 +128,18 @@ def reply_values(reply: InteractionReply | None) -> tuple[int | None, str | None
     if reply is None:
         return None, None, None
     return reply.application_id, reply.token.reveal(), reply.by.value
+
+
+def credit_usage(row: Row, guild_id: int | None) -> CreditUsage:
+    """A credit-usage row (``account_spent``, ``account_reserved``, ``server_spent``,
+    ``server_reserved``, ``cost``); no server figures outside a server."""
+    server = (
+        None
+        if guild_id is None
+        else Spending(spent=int(row["server_spent"]), reserved=int(row["server_reserved"]))
+    )
+    return CreditUsage(
+        account=Spending(spent=int(row["account_spent"]), reserved=int(row["account_reserved"])),
+        server=server,
+        cost=int(row["cost"]),
+    )

@@ -15,7 +15,9 @@ from bot.store import migrations, rows
 from bot.store.base import JobStore
 from bot.store.models import (
     ButtonPress,
+    Caps,
     CreateIntent,
+    CreditUsage,
     InteractionReply,
     Job,
     JobKind,
@@ -204,8 +206,56 @@ WHERE i.guild_id IS :guild AND i.requester_id = :user
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 """
 
-# Check and write in one statement: two commands at once cannot both slip under a limit.
-_ADD_INTENT_WITHIN_LIMITS: Final = f"""
+
+def _cost_kind(button: str) -> str:
+    """The CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
+
+    On ``button`` it is also the expression of the index jobs_cost_sample (migration
+    credit_window), which the median's sample is read by: change both or neither."""
+    return (
+        f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
+        "ELSE 'grid' END"
+    )
+
+
+def _median_cost(kind: str) -> str:
+    """The median (the upper one of an even count) of the credits AKOOL reported for the last
+    :recent jobs of ``kind``; NULL when none reported any."""
+    return f"""(SELECT r.credits FROM (
+        SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
+        FROM (SELECT credits FROM jobs
+              WHERE credits IS NOT NULL AND kind != 'track' AND {_cost_kind("button")} = '{kind}'
+              ORDER BY created_at DESC LIMIT :recent) AS s
+    ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
+
+
+# What counts against the credit caps in the window from :window, row by row with its server:
+# credits AKOOL reported, or, for an unfinished job it reported none for yet and for a create
+# under way (an intent without its job), the expected cost of its kind. Tracked jobs cost the
+# bot nothing; a finished job without credits cost nothing.
+_CAPS_WITH: Final = f"""
+WITH costs (k, cost) AS (
+    SELECT 'grid', COALESCE({_median_cost("grid")}, :default_cost)
+    UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale")}, :default_cost)
+    UNION ALL SELECT 'variation', COALESCE({_median_cost("variation")}, :default_cost)
+),
+counted (guild_id, spent, reserved) AS (
+    SELECT j.guild_id, COALESCE(j.credits, 0),
+        CASE WHEN j.credits IS NULL AND j.status_rank < 3
+             THEN (SELECT cost FROM costs WHERE k = {_cost_kind("j.button")}) ELSE 0 END
+    FROM jobs AS j WHERE j.kind != 'track' AND j.created_at >= :window
+    UNION ALL
+    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {_cost_kind("i.button")})
+    FROM create_intents AS i
+    WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
+),
+this (cost) AS (SELECT cost FROM costs WHERE k = {_cost_kind(":button")})
+"""  # noqa: S608
+
+# Check and write in one statement: two commands (or presses) at once cannot both slip under a
+# limit or a cap. A NULL bound is no bound.
+_ADD_INTENT_CHECKED: Final = f"""
+{_CAPS_WITH}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
     reply_by, akool_called_at, parent_akool_id, button, pressed_at
@@ -213,9 +263,34 @@ INSERT INTO create_intents (
 SELECT
     :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
     :parent, :button, :pressed_at
-WHERE ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active
-  AND ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) < :daily
+WHERE (:active IS NULL
+       OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active)
+  AND (:daily IS NULL
+       OR ({_COUNTED_JOBS} AND created_at >= :since) + ({_LIVE_INTENTS}) < :daily)
+  AND (:account IS NULL
+       OR (SELECT COALESCE(SUM(spent + reserved), 0) FROM counted)
+          + (SELECT cost FROM this) <= :account)
+  AND (:server IS NULL
+       OR (SELECT COALESCE(SUM(spent + reserved), 0) FROM counted WHERE guild_id = :guild)
+          + (SELECT cost FROM this) <= :server)
 RETURNING id
+"""  # noqa: S608
+
+_CREDIT_USAGE: Final = f"""
+{_CAPS_WITH}
+SELECT
+    (SELECT COALESCE(SUM(spent), 0) FROM counted) AS account_spent,
+    (SELECT COALESCE(SUM(reserved), 0) FROM counted) AS account_reserved,
+    (SELECT COALESCE(SUM(spent), 0) FROM counted WHERE guild_id = :guild) AS server_spent,
+    (SELECT COALESCE(SUM(reserved), 0) FROM counted WHERE guild_id = :guild) AS server_reserved,
+    (SELECT cost FROM this) AS cost
+"""  # noqa: S608
+
+_REPORTED_CREDITS: Final = """
+SELECT created_at, credits FROM jobs
+WHERE kind != 'track' AND credits IS NOT NULL AND created_at >= :since
+  AND (:guild IS NULL OR guild_id = :guild)
+ORDER BY created_at, id
 """
 
 # Composed from the constant fragments above; every value is a bound parameter.
@@ -584,6 +659,7 @@ class SqliteJobStore(JobStore):
         reply: InteractionReply | None = None,
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
+        caps: Caps | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
@@ -601,12 +677,27 @@ class SqliteJobStore(JobStore):
             "reply_by": reply_by,
             "called": akool_called_at,
         }
-        if limits is None:
+        if limits is None and caps is None:
             row = await self._fetch_one(_ADD_INTENT, params)
         else:
-            params |= {"active": limits.active, "daily": limits.daily, "since": limits.since}
-            row = await self._fetch_one(_ADD_INTENT_WITHIN_LIMITS, params)
+            params |= _limit_params(limits) | _cap_params(caps)
+            row = await self._fetch_one(_ADD_INTENT_CHECKED, params)
         return None if row is None else int(row[0])
+
+    async def credit_usage(
+        self, guild_id: int | None, *, button: str | None, caps: Caps
+    ) -> CreditUsage:
+        params = {"guild": guild_id, "button": button} | _cap_params(caps)
+        row = await self._fetch_one(_CREDIT_USAGE, params)
+        assert row is not None
+        return rows.credit_usage(row, guild_id)
+
+    async def reported_credits(
+        self, guild_id: int | None, *, since: float
+    ) -> list[tuple[float, int]]:
+        params = {"guild": guild_id, "since": since}
+        async with self._db.execute(_REPORTED_CREDITS, params) as cursor:
+            return [(float(row[0]), int(row[1])) for row in await cursor.fetchall()]
 
     async def mark_akool_call(self, intent_id: int, *, at: float | None) -> bool:
         return await self._fetch_one(_MARK_AKOOL_CALL, (at, intent_id)) is not None
@@ -707,6 +798,24 @@ async def _user_version(connection: aiosqlite.Connection) -> int:
     async with connection.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row is not None else 0
+
+
+def _limit_params(limits: Limits | None) -> dict[str, Any]:
+    if limits is None:
+        return {"active": None, "daily": None, "since": None}
+    return {"active": limits.active, "daily": limits.daily, "since": limits.since}
+
+
+def _cap_params(caps: Caps | None) -> dict[str, Any]:
+    if caps is None:
+        return {"account": None, "server": None, "window": None, "default_cost": 0, "recent": 0}
+    return {
+        "account": caps.account,
+        "server": caps.server,
+        "window": caps.since,
+        "default_cost": caps.default_cost,
+        "recent": caps.recent,
+    }
 
 
 async def _migrate(connection: aiosqlite.Connection) -> None:

@@ -23,6 +23,7 @@ from bot.errors import UserFacingError
 from bot.server_settings import (
     ACTIVE_RANGE,
     ASPECTS,
+    CREDITS_RANGE,
     DAILY_RANGE,
     InvalidSetting,
     Mode,
@@ -152,14 +153,16 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
                 raise UserFacingError(str(exc)) from exc
             await self.bot.store.save_server_settings(guild_id, updated, now=self.bot.clock())
         log.info("Settings of server %s changed by %s: %s", guild_id, interaction.user.id, note)
-        await interaction.response.send_message(embed=settings_embed(updated, note), ephemeral=True)
+        embed = settings_embed(updated, note, ceiling=self.bot.settings.server_credits_per_day)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @settings.command(name="show")
     async def show(self, interaction: discord.Interaction) -> None:
         """Show this server's image bot settings."""
         assert interaction.guild_id is not None
         current = await self.bot.store.server_settings(interaction.guild_id)
-        await interaction.response.send_message(embed=settings_embed(current), ephemeral=True)
+        embed = settings_embed(current, ceiling=self.bot.settings.server_credits_per_day)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @channel.command(name="allow")
     @app_commands.describe(channel="A channel the bot should work in")
@@ -233,16 +236,26 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     @app_commands.describe(
         active="Unfinished jobs a member may have at once ({} to {})".format(*ACTIVE_RANGE),
         daily="Jobs a member may start in 24 hours ({} to {})".format(*DAILY_RANGE),
+        credits="Credits the whole server may spend in 24 hours (0: no limit of its own)",
     )
     async def limits(
-        self, interaction: discord.Interaction, active: int | None = None, daily: int | None = None
+        self,
+        interaction: discord.Interaction,
+        active: int | None = None,
+        daily: int | None = None,
+        credits: app_commands.Range[int, CREDITS_RANGE[0], CREDITS_RANGE[1]] | None = None,
     ) -> None:
-        """Set how many jobs each member may have running and start in a day."""
-        if active is None and daily is None:
-            raise UserFacingError("Give a new active limit, daily limit, or both.")
+        """Set each member's job limits and the credits the server may spend in a day."""
+        if active is None and daily is None and credits is None:
+            raise UserFacingError("Give a new active limit, daily limit, credit limit, or some.")
+        # The operator's cap for every server: a server's own limit may only be lower.
+        ceiling = self.bot.settings.server_credits_per_day
 
         def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return s.with_limits(active=active, daily=daily), "Saved the new limits."
+            updated = s.with_limits(active=active, daily=daily)
+            if credits is not None:
+                updated = updated.with_credit_limit(credits, ceiling=ceiling)
+            return updated, "Saved the new limits."
 
         await self._change(interaction, change)
 

@@ -45,8 +45,26 @@ def _listed(lead: str, ids: frozenset[int], mention: str) -> str:
     return lead + joined((mention.format(i) for i in sorted(ids)), _FIELD_MAX - len(lead))
 
 
-def settings_embed(settings: ServerSettings, note: str | None = None) -> discord.Embed:
-    """All of a server's settings; ``note`` says what was just changed."""
+def credit_cap_text(settings: ServerSettings, ceiling: int | None) -> str:
+    """The server's daily credit cap: its own limit, the operator's, both, or none."""
+    own = settings.max_daily_credits
+    if own is None and ceiling is None:
+        return "No limit"
+    if own is None:
+        assert ceiling is not None
+        return f"{ceiling:,} in 24 hours (the operator's cap for every server)"
+    if ceiling is None:
+        return f"{own:,} in 24 hours"
+    if own <= ceiling:
+        return f"{own:,} in 24 hours (the operator allows up to {ceiling:,})"
+    return f"{ceiling:,} in 24 hours: the operator's cap, below this server's own {own:,}"
+
+
+def settings_embed(
+    settings: ServerSettings, note: str | None = None, *, ceiling: int | None = None
+) -> discord.Embed:
+    """All of a server's settings; ``note`` says what was just changed; ``ceiling`` is the
+    operator's daily credit cap for every server."""
     embed = discord.Embed(
         title="Image bot settings", description=note, colour=discord.Colour.blurple()
     )
@@ -69,6 +87,9 @@ def settings_embed(settings: ServerSettings, note: str | None = None) -> discord
             f"{counted(settings.max_daily_jobs, 'job')} in 24 hours"
         ),
         inline=False,
+    )
+    embed.add_field(
+        name="Credits the server may spend", value=credit_cap_text(settings, ceiling), inline=False
     )
     embed.add_field(name="Who may press a grid's buttons", value=buttons, inline=False)
     lookups = (

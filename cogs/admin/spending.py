@@ -11,6 +11,8 @@ from discord.ext import commands
 
 from bot.core import AkoolBot
 from bot.policy import DAY
+from bot.store import Caps, CreditUsage
+from bot.store import Spending as Counted
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +28,32 @@ NOT_THE_OWNER: Final = (
 )
 
 
-def usage_embed(windows: list[Spent]) -> discord.Embed:
-    """Totals per window, then each member's credits in every window, biggest spender first."""
+def cap_line(what: str, spending: Counted, cap: int | None) -> str:
+    """``what``'s spending in the last 24 hours against its daily cap."""
+    held = f" + {spending.reserved:,} held by unfinished jobs" if spending.reserved else ""
+    counted = f"{spending.spent:,} spent{held}"
+    if cap is None:
+        return f"{what}: {counted}, no daily cap"
+    return f"{what}: {counted} of a daily cap of {cap:,} ({max(0, cap - spending.total):,} left)"
+
+
+def caps_text(caps: Caps, usage: CreditUsage, *, operator: bool) -> str:
+    """This server's line; the whole account's too for the operator (their business alone)."""
+    assert usage.server is not None
+    lines = [cap_line("This server", usage.server, caps.server)]
+    if operator:
+        lines.append(cap_line("The whole AKOOL account", usage.account, caps.account))
+    return "\n".join(lines)
+
+
+def usage_embed(windows: list[Spent], caps: str | None = None) -> discord.Embed:
+    """Totals per window, then each member's credits in every window, biggest spender first;
+    ``caps``: the last 24 hours' spending against the daily credit caps."""
     embed = discord.Embed(title="Credits spent on this server", colour=discord.Colour.blurple())
     for (title, _), spent in zip(WINDOWS, windows, strict=True):
         embed.add_field(name=title, value=f"{sum(spent.values()):,}", inline=True)
+    if caps is not None:
+        embed.add_field(name="Daily credit caps (last 24 hours)", value=caps, inline=False)
     everyone = windows[-1]
     if not everyone:
         embed.description = "No credits spent yet."
@@ -41,7 +64,10 @@ def usage_embed(windows: list[Spent]) -> discord.Embed:
         value=_member_lines(members, windows),
         inline=False,
     )
-    embed.set_footer(text="Credits AKOOL charged for the jobs started or tracked on this server.")
+    embed.set_footer(
+        text="Credits AKOOL charged for the jobs started or tracked on this server. The daily "
+        "caps count only jobs started here, and hold the expected cost of unfinished ones."
+    )
     return embed
 
 
@@ -83,7 +109,11 @@ class Spending(commands.Cog):
             )
             for _, back in WINDOWS
         ]
-        await interaction.followup.send(embed=usage_embed(windows), ephemeral=True)
+        caps, spending = await self.bot.jobs.spending(interaction.guild_id)
+        # The account's cap and spending over every server are the operator's business.
+        operator = await self.bot.is_owner(interaction.user)
+        text = caps_text(caps, spending, operator=operator)
+        await interaction.followup.send(embed=usage_embed(windows, text), ephemeral=True)
 
     @app_commands.command(name="credits")
     @app_commands.guild_only()

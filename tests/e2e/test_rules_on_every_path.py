@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
+from typing import Any
 
 import pytest
 
@@ -111,6 +112,8 @@ PATHS: dict[str, Trigger] = {
 class Rule:
     settings: Callable[[Scene], ServerSettings]
     refusal: str  # words of the private refusal
+    # The operator's settings the rule needs (the bot runs with them).
+    operator: dict[str, Any] = field(default_factory=dict)
 
 
 # Every rule lets members look up ids the bot never saw, so /track is refused by the rule alone.
@@ -141,7 +144,18 @@ RULES: dict[str, Rule] = {
     "member limit": Rule(
         lambda s: OPEN.with_limits(active=None, daily=1), "this server allows 1 a day"
     ),
+    # Alice's grid spent 2 credits, and Carol's unfinished job holds 2 more: no job fits under a
+    # cap of 2, the server's own (set by its admins) or the operator's for the whole account.
+    "credit cap": Rule(
+        lambda s: OPEN.with_credit_limit(2, ceiling=None), "this server's daily credit cap"
+    ),
+    "account credit cap": Rule(
+        lambda s: OPEN,
+        "the daily credit cap the bot's operator set for the whole AKOOL account",
+        operator={"credits_per_day": 2},
+    ),
 }
+CAPS = ("credit cap", "account credit cap")
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,14 @@ class NotApplicable:
     why: str
 
 
-Cell = Refused | NotApplicable
+@dataclass(frozen=True)
+class Unaffected:
+    """Not refused: the path does what it does (it spends nothing, so the rule has no say)."""
+
+    why: str
+
+
+Cell = Refused | NotApplicable | Unaffected
 
 NO_PRESS = NotApplicable("not a button press: no grid whose requester could own it")
 FREE = NotApplicable("starts no paid job: it follows or shows a job already made (costs nothing)")
@@ -184,12 +205,17 @@ TABLE: dict[tuple[str, str], Cell] = {
     ("/track", "member limit"): FREE,
     ("/status", "member limit"): FREE,
     ("Post here", "member limit"): FREE,
+    **{
+        (path, cap): Unaffected(FREE.why)
+        for path in ("/track", "/status", "Post here")
+        for cap in CAPS
+    },
 }
 
 
 def test_every_path_takes_a_position_on_every_rule():
     assert set(TABLE) == set(product(PATHS, RULES))
-    assert all(cell.why for cell in TABLE.values() if isinstance(cell, NotApplicable))
+    assert all(cell.why for cell in TABLE.values() if isinstance(cell, NotApplicable | Unaffected))
 
 
 async def at_her_limit(bot: AkoolBot, world: World, carol: FakeUser) -> None:
@@ -229,7 +255,7 @@ async def test_the_rule_applies_on_every_path(world: World, rule: str):
     carol = world.discord.add_user(name="carol", guild=world.guild)
     made_elsewhere = world.akool.add_job(prompt=PROMPT)
     failures: list[str] = []
-    async with world.running() as bot:
+    async with world.running(**RULES[rule].operator) as bot:
         ix = await world.discord.slash_command(
             world.alice, world.channel, "imagine", {"prompt": PROMPT}
         )
@@ -243,6 +269,11 @@ async def test_the_rule_applies_on_every_path(world: World, rule: str):
         for path, trigger in PATHS.items():
             cell = TABLE[path, rule]
             if isinstance(cell, NotApplicable):
+                continue
+            if isinstance(cell, Unaffected):
+                _, words = await refusal_of(await trigger(scene))
+                if RULES[rule].refusal in words:
+                    failures.append(f"{path} under {rule!r}: refused although it spends nothing")
                 continue
             calls = Counter(world.akool.calls)
             posts = len(world.discord.messages(world.channel))
@@ -262,4 +293,7 @@ async def test_the_rule_applies_on_every_path(world: World, rule: str):
         tracked = await bot.store.get_job(made_elsewhere.id)
 
     assert not failures, "\n".join(failures)
-    assert tracked is None  # refused, the job made elsewhere is followed nowhere
+    if isinstance(TABLE["/track", rule], Unaffected):
+        assert tracked is not None  # it costs nothing, so the cap let it be followed
+    else:
+        assert tracked is None  # refused, the job made elsewhere is followed nowhere

@@ -188,6 +188,8 @@ class FakeJob:
     similar: float | None = None
     model_name: str | None = None
     batch: list[str] = field(default_factory=list)
+    # ``deduction_credit`` is null until the job finishes (see FakeAkool.credits_when_finished).
+    credits_when_finished: bool = False
 
     @property
     def v4(self) -> bool:
@@ -239,6 +241,11 @@ class FakeAkool:
         self.timelines_by_prompt: dict[str, Timeline] = {}
         # How the result of the next job with exactly this prompt is served.
         self.results_by_prompt: dict[str, ResultFile] = {}
+        # The credits the next jobs charge, in the order they are made (then CREDITS_PER_JOB).
+        self.next_credits: deque[int] = deque()
+        # True: the jobs made from now on report ``deduction_credit`` only once they finish
+        # (null before), as AKOOL may do; False: from the create's answer on.
+        self.credits_when_finished = False
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
         self.noise_images = False
@@ -396,6 +403,11 @@ class FakeAkool:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self.calls[endpoint] >= count)
 
+    async def wait_until(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``done()`` holds, re-checked after every request."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(done)
+
     # Webhooks
 
     def webhook_body(
@@ -504,6 +516,9 @@ class FakeAkool:
         )
         if prompt in self.results_by_prompt:
             job.result = self.results_by_prompt.pop(prompt)
+        if self.next_credits:
+            job.credits = self.next_credits.popleft()
+        job.credits_when_finished = self.credits_when_finished
         if job.offers_buttons and (kind == "grid" or self.variation_buttons):
             job.buttons = list(GRID_BUTTONS)
         self.jobs[job.id] = job
@@ -525,7 +540,9 @@ class FakeAkool:
         done = status is ImageStatus.COMPLETED
         data: dict[str, Any] = {
             "faceswap_quality": 2,
-            "deduction_credit": job.credits,
+            "deduction_credit": (
+                job.credits if status.finished or not job.credits_when_finished else None
+            ),
             "buttons": list(job.buttons) if done else [],
             "used_buttons": list(job.used_buttons) if done else [],
             "upscaled_urls": [],
