@@ -7,12 +7,19 @@ A line about one job or one member's interaction says which in JSON (``job``, ``
 ``channel``, ``member``). Those come from a context variable set where a job or an interaction
 is handled (:func:`context`), so every log call made there, in any module, carries them
 without passing them along; ``extra=`` with the same keys works too and wins.
+
+Only values long enough to be real secrets are scrubbed wherever they appear: tokens, API keys and
+client ids are long random strings, while a short value (a database password such as "akool") is
+also an ordinary word, and scrubbing it turned logger names into ``bot.[redacted].client``. A
+password, short or long and known or not, is scrubbed where passwords show up in text: in the
+``user:password@`` of a URL.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +29,10 @@ from types import MappingProxyType
 from typing import Any, Final, Protocol, TextIO
 
 _REDACTED = "[redacted]"
+# Shorter values are not scrubbed on their own: they are too likely to be words in a line.
+MIN_SECRET_LENGTH: Final = 8
+# scheme://user:password@host -> the password part.
+_URL_PASSWORD: Final = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)[^\s/@]+(@)")
 # The fields a line about one job or one interaction carries in JSON, in this order.
 CONTEXT_FIELDS: Final = ("job", "server", "channel", "member")
 
@@ -67,9 +78,12 @@ def current_context() -> Mapping[str, str]:
 class _Scrubber:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted(
+            {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+        )
 
     def __call__(self, text: str) -> str:
+        text = _URL_PASSWORD.sub(rf"\g<1>{_REDACTED}\g<2>", text)
         for secret in self._secrets:
             text = text.replace(secret, _REDACTED)
         return text

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
+from bot import startup
 from bot.akool import AkoolClient
 from bot.budget import PriorityBudget, shared_budget
 from bot.core import REQUEST_SHARES, AkoolBot
 from bot.discord_api import point_discord_py_at
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.store import UnsupportedDatabaseError, open_store
+from bot.startup import StartupError
+from bot.store import JobStore, UnsupportedDatabaseError, open_store
 from bot.web import WebServer
 from bot.webhook import WebhookVerifier
 
@@ -57,7 +59,7 @@ async def assemble(
         )
     # One registry per bot: several bots in one process (the tests) keep their numbers apart.
     metrics = Metrics(clock=clock)
-    async with await open_store(settings.database_url) as store, aiohttp.ClientSession() as http:
+    async with await _opened_store(settings) as store, aiohttp.ClientSession() as http:
         # One budget for every AKOOL request of this process (and, on PostgreSQL, of all).
         budget = PriorityBudget(
             shared_budget(store, "akool", settings.akool_requests_per_second),
@@ -89,10 +91,37 @@ async def assemble(
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)
         try:
-            async with bot, server:
+            async with bot, _listening(server, settings):
                 yield Runtime(bot, server)
         finally:
             await budget.close()
+
+
+async def _opened_store(settings: Settings) -> JobStore:
+    try:
+        return await open_store(settings.database_url)
+    except UnsupportedDatabaseError:
+        raise
+    except Exception as exc:
+        line = startup.database(exc, settings.database_url)
+        if line is None:
+            raise
+        raise StartupError(line) from None
+
+
+@asynccontextmanager
+async def _listening(server: WebServer, settings: Settings) -> AsyncIterator[WebServer]:
+    """The server, listening; a failure to listen (and only that) is a start-up error."""
+    try:
+        await server.__aenter__()
+    except OSError as exc:
+        raise StartupError(
+            startup.http_server(exc, settings.http_host, settings.http_port)
+        ) from None
+    try:
+        yield server
+    finally:
+        await server.__aexit__(None, None, None)
 
 
 async def run(settings: Settings) -> int:
@@ -100,29 +129,27 @@ async def run(settings: Settings) -> int:
     try:
         async with assemble(settings) as runtime:
             _stop_on_signals(runtime.bot)
-            await runtime.bot.start(settings.discord_token.reveal())
-    except UnsupportedDatabaseError as exc:
+            await _connect(runtime.bot, settings)
+    except (StartupError, UnsupportedDatabaseError) as exc:
         log.error("%s", exc)
-        return 2
-    except discord.LoginFailure:
-        log.error(
-            "Discord rejected DISCORD_TOKEN. Reset the token in the Developer Portal "
-            "(Bot -> Reset Token) and put the new one in .env."
-        )
         return 2
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents the bot asked for.")
         return 2
-    except OSError as exc:
-        log.error(
-            "The bot's HTTP server cannot listen on %s:%s: %s",
-            settings.http_host,
-            settings.http_port,
-            exc.strerror,
-        )
-        return 2
     log.info("Stopped")
     return 0
+
+
+async def _connect(bot: AkoolBot, settings: Settings) -> None:
+    """Log in to Discord and stay connected (discord.py reconnects by itself) until closed."""
+    try:
+        await bot.login(settings.discord_token.reveal())
+        await bot.connect()
+    except Exception as exc:
+        line = startup.discord_failure(exc)
+        if line is None:
+            raise
+        raise StartupError(line) from None
 
 
 def _stop_on_signals(bot: AkoolBot) -> None:

@@ -2,17 +2,21 @@
 
 Every variable is listed in ``.env.example`` and in the README's table. Required values have no
 default; a missing or malformed one stops start-up with a message naming the variable and where to
-get it. Nothing else in the code reads ``os.environ``.
+get it. An empty value counts as unset, wherever it comes from (``docker run --env-file`` passes a
+line ``NAME=`` as an empty string). Nothing else in the code reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
 
 from bot.secret import Secret
 
@@ -25,6 +29,8 @@ DEFAULT_AKOOL_BASE_URL: Final = "https://openapi.akool.com"
 CREATE_APIS: Final = ("v3", "v4", "auto")
 DEFAULT_CREATE_API: Final = "auto"
 DEFAULT_DATABASE_URL: Final = "sqlite:///data/bot.sqlite3"
+DEFAULT_HTTP_HOST: Final = "127.0.0.1"
+DEFAULT_HTTP_PORT: Final = 8080
 # AKOOL serves results from CloudFront and its own domain (see the API reference, section 1.1).
 DEFAULT_IMAGE_HOSTS: Final = ("*.cloudfront.net", "*.akool.com")
 
@@ -67,8 +73,8 @@ class Settings:
     akool_create_api: str = DEFAULT_CREATE_API
     # Not in repr: a PostgreSQL URL may carry a password.
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
+    http_host: str = DEFAULT_HTTP_HOST
+    http_port: int = DEFAULT_HTTP_PORT
     webhook_public_url: str | None = None
     image_hosts: tuple[str, ...] = DEFAULT_IMAGE_HOSTS
     log_level: str = "INFO"
@@ -132,8 +138,8 @@ class Settings:
             akool_base_url=reader.value("AKOOL_BASE_URL", _http_url, DEFAULT_AKOOL_BASE_URL),
             akool_create_api=reader.value("AKOOL_CREATE_API", _create_api, DEFAULT_CREATE_API),
             database_url=reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
-            http_host=reader.value("HTTP_HOST", str, "127.0.0.1"),
-            http_port=reader.value("HTTP_PORT", _port, 8080),
+            http_host=reader.value("HTTP_HOST", str, DEFAULT_HTTP_HOST),
+            http_port=reader.value("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
             webhook_public_url=reader.optional("WEBHOOK_PUBLIC_URL", _http_url),
             image_hosts=reader.value("IMAGE_HOSTS", _host_list, DEFAULT_IMAGE_HOSTS),
             log_level=reader.value("LOG_LEVEL", _log_level, "INFO"),
@@ -184,6 +190,40 @@ class Settings:
         if password:
             values.append(password)
         return tuple(v for v in values if v)
+
+
+def environment(dotenv_path: Path | str = ".env") -> dict[str, str]:
+    """The process environment over the ``.env`` file in the working folder, if there is one.
+
+    Values already in the environment win, as operators expect from containers; but an empty one
+    counts as unset, so it neither hides the file's value nor stands for a value of its own.
+    """
+    found = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None and v.strip()}
+    found.update({k: v for k, v in os.environ.items() if v.strip()})
+    return found
+
+
+def database_url_from(env: Mapping[str, str]) -> str:
+    """Only ``DATABASE_URL`` (for commands that need nothing else), checked as :meth:`from_env`
+    checks it."""
+    reader = _Reader(env)
+    url = reader.value("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL)
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return url
+
+
+def http_address_from(env: Mapping[str, str]) -> tuple[str, int]:
+    """Only ``HTTP_HOST`` and ``HTTP_PORT`` (for the health probe), checked as :meth:`from_env`
+    checks them."""
+    reader = _Reader(env)
+    address = (
+        reader.value("HTTP_HOST", str, DEFAULT_HTTP_HOST),
+        reader.value("HTTP_PORT", _port, DEFAULT_HTTP_PORT),
+    )
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return address
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot import logs
+from bot.health import HEALTH_PATH
 from bot.job_loop import JobLoop
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.secret import Secret
@@ -33,7 +34,6 @@ from bot.webhook import (
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH: Final = "/akool/webhook"
-HEALTH_PATH: Final = "/healthz"
 METRICS_PATH: Final = "/metrics"
 # An AKOOL callback is a few hundred bytes; anything far larger is not one.
 MAX_BODY_BYTES: Final = 16 * 1024

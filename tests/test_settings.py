@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.secret import Secret
-from bot.settings import DEFAULT_IMAGE_HOSTS, Settings, SettingsError
+from bot.settings import DEFAULT_IMAGE_HOSTS, Settings, SettingsError, environment
 
 REQUIRED = {"DISCORD_TOKEN": "discord-token-value", "AKOOL_API_KEY": "akool-key-val-16"}
 
@@ -254,6 +254,44 @@ def test_webhooks_take_an_api_key_of_an_aes_length(key: str):
 
 def test_an_api_key_of_any_length_is_fine_without_webhooks():
     assert Settings.from_env({**REQUIRED, "AKOOL_API_KEY": "short"}).akool_client_id is None
+
+
+def _every_variable() -> list[str]:
+    """The variables Settings.from_env reads, found by watching what it asks for."""
+    asked: list[str] = []
+
+    class Recording(dict[str, str]):
+        def get(self, key, default=None):
+            asked.append(key)
+            return super().get(key, default)
+
+    with pytest.raises(SettingsError):
+        Settings.from_env(Recording())
+    return asked
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_every_optional_setting_given_empty_counts_as_unset(blank: str):
+    # docker run --env-file and compose's env_file pass a line "NAME=" as an empty string.
+    optional = [name for name in _every_variable() if name not in REQUIRED]
+    env = {**REQUIRED, **dict.fromkeys(optional, blank)}
+
+    assert len(optional) >= 20
+    assert Settings.from_env(env) == Settings.from_env(REQUIRED)
+
+
+def test_an_empty_variable_does_not_hide_the_env_file(tmp_path: Path, monkeypatch):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("HTTP_PORT=9999\nLOG_LEVEL=DEBUG\nHTTP_HOST=\n")
+    monkeypatch.setenv("HTTP_PORT", "")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("HTTP_HOST", raising=False)
+
+    env = environment(dotenv)
+
+    assert env["HTTP_PORT"] == "9999"  # empty in the environment: the file's value
+    assert env["LOG_LEVEL"] == "WARNING"  # set in the environment: it wins
+    assert "HTTP_HOST" not in env  # empty everywhere: unset
 
 
 def test_read_collects_every_problem_and_names_the_unusable_variables():

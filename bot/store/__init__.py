@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from bot.settings import sqlite_path
 from bot.store.base import JobStore
 from bot.store.migrations import SchemaState
@@ -49,10 +52,25 @@ async def open_store(database_url: str, *, read_only: bool = False) -> JobStore:
 
         return await SqliteJobStore.open(path, read_only=read_only)
     if _is_postgres(database_url):
-        from bot.store.postgres import PostgresJobStore
+        with _postgres_driver():
+            from bot.store.postgres import PostgresJobStore
 
         return await PostgresJobStore.open(database_url, read_only=read_only)
     raise UnsupportedDatabaseError(_UNSUPPORTED)
+
+
+@contextlib.contextmanager
+def _postgres_driver() -> Iterator[None]:
+    """Around importing the PostgreSQL store: its driver is an extra (pip install '.[postgres]')."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if exc.name != "asyncpg":
+            raise
+        raise UnsupportedDatabaseError(
+            "DATABASE_URL asks for PostgreSQL, but its driver (asyncpg) is not installed: "
+            "pip install '.[postgres]' (or pip install asyncpg)."
+        ) from None
 
 
 async def read_schema_state(database_url: str, *, connect_timeout: float) -> SchemaState:
@@ -64,7 +82,8 @@ async def read_schema_state(database_url: str, *, connect_timeout: float) -> Sch
 
         return await sqlite.schema_state(path)
     if _is_postgres(database_url):
-        from bot.store import postgres
+        with _postgres_driver():
+            from bot.store import postgres
 
         return await postgres.schema_state(database_url, connect_timeout=connect_timeout)
     raise UnsupportedDatabaseError(_UNSUPPORTED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -438,6 +439,10 @@ class SqliteJobStore(JobStore):
             return cls(connection)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Opened once first on a thread that is waited for: when aiosqlite's own connect
+            # fails (a folder it may not write), its worker thread outlives the event loop and
+            # prints a traceback at exit, under the one line that says what is wrong.
+            await asyncio.to_thread(_try_open, Path(path))
         # isolation_level=None: every statement commits on its own unless a transaction is opened
         # explicitly, which only the migrations do.
         connection = await aiosqlite.connect(path, isolation_level=None)
@@ -761,6 +766,10 @@ class SqliteJobStore(JobStore):
             # RETURNING rows are written only once the statement has run to its end.
             await cursor.fetchall()
             return row
+
+
+def _try_open(path: Path) -> None:
+    sqlite3.connect(path).close()
 
 
 async def schema_state(path: Path | str) -> migrations.SchemaState:

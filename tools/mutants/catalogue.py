@@ -532,6 +532,41 @@ MUTANTS: tuple[Mutant, ...] = (
         "lines logged in a member's command or press do not name them",
         LOGS,
     ),
+    # --- running it: backups, start-up errors, the log scrubber ---
+    Mutant(
+        "backup-copies-the-file",
+        "bot/store/backup.py",
+        "                src.backup(dst, pages=-1)\n",
+        "                dst.close()\n"
+        '                __import__("shutil").copyfile(source, target)\n'
+        "                dst = sqlite3.connect(target)\n",
+        "a backup copies the database file and misses what is still in the write-ahead log",
+        ("tests/e2e/test_backup.py",),
+    ),
+    Mutant(
+        "backup-overwrites",
+        "bot/store/backup.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL",
+        "os.O_WRONLY | os.O_CREAT | os.O_TRUNC",
+        "a backup replaces an existing file (racing the exists check, or without it)",
+        ("tests/test_cli.py",),
+    ),
+    Mutant(
+        "startup-discord-unexplained",
+        "bot/runner.py",
+        "        line = startup.discord_failure(exc)\n",
+        "        line = None\n",
+        "Discord failing at start-up (unknown host, refused, token) ends in a traceback",
+        ("tests/test_startup.py",),
+    ),
+    Mutant(
+        "scrubber-short-secrets",
+        "bot/logs.py",
+        "MIN_SECRET_LENGTH: Final = 8",
+        "MIN_SECRET_LENGTH: Final = 4",
+        "a short password that is also a word is scrubbed from every line (logger names too)",
+        ("tests/test_logs.py",),
+    ),
     # --- bot/check: the operator's checklist tells the truth and changes nothing ---
     Mutant(
         "check-guild-permissions-only",
