@@ -18,9 +18,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from bot import logs
 from bot.akool import AkoolClient, AkoolError, ImageJob, ImageStatus
@@ -33,6 +33,8 @@ from bot.store import CreateIntent, Job, JobKind, JobStatus, JobStore, StatusUpd
 from bot.webhook_trust import WebhookTrust
 
 log = logging.getLogger(__name__)
+
+_Claimed = TypeVar("_Claimed")
 
 # Codes saying the job itself is unusable (unknown, not ours, cannot be operated): no retry helps.
 _JOB_GONE_CODES: Final = frozenset({1008, 1009, 1010})
@@ -123,6 +125,10 @@ class JobLoop:
         # The jobs in hand, each its own task; the loop claims more when half of them are done.
         self._in_hand: set[asyncio.Task[None]] = set()
         self._in_hand_by_id: dict[str, asyncio.Task[None]] = {}
+        # Jobs whose task ended while a claim was under way: the row a claim returns for one of
+        # them may predate what that task recorded (a post), so it is read again first.
+        self._claims_under_way = 0
+        self._done_meanwhile: set[str] = set()
         self._full = False
         # Operator-facing AKOOL codes (bad key, no credits, banned) already logged as errors:
         # one line per outage, not one per job per poll.
@@ -166,11 +172,14 @@ class JobLoop:
             # in another process) is due again the moment that look is recorded.
             claimed = None
             if self._task is not None:
-                claimed = await self._store.claim_job(akool_id, now=now, hold=self._hold)
+                claimed = await self._claim_for_hand(
+                    self._store.claim_job(akool_id, now=now, hold=self._hold)
+                )
             if claimed is None:
                 self.wake()
             else:
                 self._take_in_hand(claimed)
+                self._forget_done()
             return job
         job = await self._store.get_job(akool_id)
         if job is None or job.due_at is None:
@@ -194,9 +203,10 @@ class JobLoop:
             try:
                 await self._prepare()
                 room = self._batch - len(self._in_hand)
-                claimed = await self._claim(room) if room > 0 else []
+                claimed = await self._claim_for_hand(self._claim(room)) if room > 0 else []
                 for job in claimed:
                     self._take_in_hand(job)
+                self._forget_done()
                 # Hands full: more are claimed once half of these are done with.
                 self._full = len(claimed) >= room
                 if not self._full:
@@ -248,19 +258,35 @@ class JobLoop:
     async def _claim(self, limit: int) -> list[Job]:
         return await self._store.claim_due_jobs(self._clock(), limit, hold=self._hold)
 
+    async def _claim_for_hand(self, claim: Awaitable[_Claimed]) -> _Claimed:
+        """Run ``claim``, noting which jobs' tasks end meanwhile (see :meth:`_take_in_hand`)."""
+        self._claims_under_way += 1
+        try:
+            return await claim
+        finally:
+            self._claims_under_way -= 1
+
     def _take_in_hand(self, job: Job) -> None:
         before = self._in_hand_by_id.get(job.akool_id)
-        step = self._handle(job) if before is None else self._handle_after(before, job)
+        if before is None and job.akool_id not in self._done_meanwhile:
+            step = self._handle(job)
+        else:
+            step = self._handle_after(before, job)
         task = asyncio.create_task(step, name=f"job-{job.akool_id}")
         self._in_hand.add(task)
         self._in_hand_by_id[job.akool_id] = task
         task.add_done_callback(functools.partial(self._done_with, job.akool_id))
 
-    async def _handle_after(self, previous: asyncio.Task[None], claimed: Job) -> None:
-        """A job claimed again while its last look is still under way here (a finished job is
+    def _forget_done(self) -> None:
+        if not self._claims_under_way:
+            self._done_meanwhile.clear()
+
+    async def _handle_after(self, previous: asyncio.Task[None] | None, claimed: Job) -> None:
+        """A job claimed again while its last look was still under way here (a finished job is
         due until its post is recorded): its turn comes once that look is done with, if it
         still has work and nothing was recorded since the claim."""
-        await asyncio.wait([previous])
+        if previous is not None:
+            await asyncio.wait([previous])
         try:
             fresh = await self._store.get_job(claimed.akool_id)
         except Exception:
@@ -271,6 +297,8 @@ class JobLoop:
 
     def _done_with(self, akool_id: str, task: asyncio.Task[None]) -> None:
         self._in_hand.discard(task)
+        if self._claims_under_way:
+            self._done_meanwhile.add(akool_id)
         if self._in_hand_by_id.get(akool_id) is task:
             del self._in_hand_by_id[akool_id]
         if self._full and len(self._in_hand) <= self._batch // 2:
