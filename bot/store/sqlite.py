@@ -123,6 +123,12 @@ WHERE id IN (
 RETURNING *
 """
 
+_CLAIM_ONE: Final = """
+UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0
+WHERE akool_id = :akool_id AND due_at IS NOT NULL AND due_at <= :now
+RETURNING *
+"""
+
 # One process owns an SQLite file: whatever it held when it stopped is due again at once.
 _RELEASE_HOLDS: Final = """
 UPDATE jobs SET due_at = updated_at, claimed_until = NULL
@@ -551,6 +557,11 @@ class SqliteJobStore(JobStore):
         async with self._db.execute(_CLAIM_DUE, params) as cursor:
             claimed = [rows.job(row) for row in await cursor.fetchall()]
         return sorted(claimed, key=lambda job: job.id)
+
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        params = {"akool_id": akool_id, "now": now, "until": now + hold}
+        row = await self._fetch_one(_CLAIM_ONE, params)
+        return None if row is None else rows.job(row)
 
     async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
         params = {"akool_id": akool_id, "now": now, "due_at": due_at}

@@ -527,8 +527,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "json-logs-job-context-lost",
         "bot/job_loop.py",
-        "            with logs.context(**logs.about(target)):\n",
-        "            with logs.context():\n",
+        "        with logs.context(**logs.about(job)):\n",
+        "        with logs.context():\n",
         "the job loop's lines do not name their job, server, channel and member",
         LOGS,
     ),
