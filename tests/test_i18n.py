@@ -154,17 +154,17 @@ def test_a_sentence_made_before_its_reader_is_known_is_written_in_each_readers_l
     assert i18n.nlazy("{n} credit", "{n} credits", 2)("pt_BR") == "2 créditos"
 
 
-def _guild(features: list[str], locale: discord.Locale) -> discord.Guild:
-    guild = mock.create_autospec(discord.Guild, instance=True)
-    guild.features = features
+def _guild(community: bool, locale: discord.Locale) -> discord.Guild:
+    guild: discord.Guild = mock.create_autospec(discord.Guild, instance=True)
+    guild.features = ["COMMUNITY"] if community else []
     guild.preferred_locale = locale
     return guild
 
 
 def test_the_server_language_is_the_admins_then_a_community_servers_then_english():
     chosen = ServerSettings().with_language("de", languages.shipped())
-    community = _guild(["COMMUNITY"], discord.Locale.french)
-    plain = _guild([], discord.Locale.japanese)  # a preferred locale no admin chose
+    community = _guild(True, discord.Locale.french)
+    plain = _guild(False, discord.Locale.japanese)  # a preferred locale no admin chose
     assert languages.server_locale(chosen, community) == "de"
     assert languages.server_locale(ServerSettings(), community) == "fr"
     assert languages.server_locale(ServerSettings(), plain) == "en"
