@@ -29,8 +29,9 @@ from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
 
-# The longest a job goes unchecked (a job far older than any seen, in the long tail).
-MAX_POLL_GAP: Final = 60.0
+# The longest a job goes unchecked, in poll intervals, when webhooks have proven to arrive (60 s
+# at the default interval); it scales with POLL_INTERVAL, like every other gap of the schedule.
+MAX_POLL_GAPS: Final = 20.0
 # The share of the AKOOL request budget that status checks may use.
 POLL_SHARE: Final = 0.8
 # The share that lookups (/status, /track of an unknown id, Post here) may use: a budget of their
@@ -108,7 +109,7 @@ class AkoolBot(commands.AutoShardedBot):
             schedule=PollSchedule(
                 base_gap=settings.poll_interval,
                 min_gap=settings.poll_interval / 3,
-                max_gap=max(settings.poll_interval, MAX_POLL_GAP),
+                max_gap=settings.poll_interval * MAX_POLL_GAPS,
             ),
             poll_budget=poll_budget,
             create_grace=settings.akool_timeout + 1.0,
