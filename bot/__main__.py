@@ -9,10 +9,13 @@ import sys
 from dotenv import load_dotenv
 
 from bot.logs import setup_logging
+from bot.memory import limit_malloc_arenas
 from bot.settings import Settings, SettingsError, level_number
 
 
 def main() -> int:
+    # Before any thread starts: bursts must not leave a malloc arena behind per worker thread.
+    limit_malloc_arenas()
     # Values already in the environment win over .env, as operators expect from containers.
     load_dotenv(".env", override=False)
     try:

@@ -79,6 +79,8 @@ class AkoolBot(commands.AutoShardedBot):
             tree_cls=AppCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Nothing here reads discord.py's cache of messages; keep none (its default is 1,000).
+            max_messages=None,
             # None and None: as many shards as Discord recommends, all in this process.
             shard_count=settings.shard_count,
             # discord.py's own default is None (every shard); its annotation leaves that out.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -39,7 +40,7 @@ def bimodal(rng: random.Random) -> float:
     return rng.uniform(20, 30) if roll < 0.7 else rng.uniform(150, 200)
 
 
-MIXES = {
+MIXES: dict[str, Callable[[random.Random], float]] = {
     "benchmark": bench_mix,
     "bimodal": bimodal,
     "uniform": lambda rng: rng.uniform(5, 100),
@@ -49,7 +50,9 @@ MIXES = {
 }
 
 
-def replay(gap, durations) -> tuple[float, list[float], list[float]]:
+def replay(
+    gap: Callable[[float], float], durations: list[float]
+) -> tuple[float, list[float], list[float]]:
     """Poll each job by ``gap(age)`` from its start; return polls per job, each job's detection
     delay, and how much later than a fixed 3-second poller's look that was."""
     polls = 0
