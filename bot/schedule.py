@@ -34,7 +34,7 @@ from typing import Final
 
 # The gaps of a learnt plan, as shares of the base interval: where jobs finish densely, and
 # where they finish sparsely. A fixed poller notices a finish uniformly within one interval, so
-# its 95th percentile is 0.95 intervals; a gap of 0.85 notices every finish sooner than that.
+# its 95th percentile is 0.95 intervals; a gap of 0.95 notices every finish within that.
 _DENSE: Final = 0.95
 _SPARSE: Final = 2.0
 # The share of finishes a fixed poller notices later than its own 95th percentile.
