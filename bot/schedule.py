@@ -62,6 +62,9 @@ _SAFETY_QUANTILE: Final = 0.99
 # ... and later looks after this share of the job's age, at most ``_SAFETY_STRETCH`` x max_gap.
 _SAFETY_BACKOFF: Final = 0.5
 _SAFETY_STRETCH: Final = 10.0
+# A poll answered at most this share of the base interval after its moment on the fixed cadence
+# is followed by the next one on time.
+_CATCH_UP: Final = 0.25
 # The plan is rebuilt after this many new durations, not after every one.
 _REPLAN_EVERY: Final = 25
 
@@ -134,11 +137,9 @@ class PollSchedule:
             later = min(age * _SAFETY_BACKOFF, self.max_gap * _SAFETY_STRETCH)
             return max(self.base_gap, first - age, later)
         plan = self._current_plan()
-        if plan is None:
-            return self.base_gap
         at = int(age / self.base_gap)
-        if at >= len(plan.gaps):
-            return self.base_gap
+        if plan is None or at >= len(plan.gaps) or plan.gaps[at] == 1.0:
+            return self._fixed(age)
         gap = plan.gaps[at]
         # A long gap must not step over the start of an interval polled more often.
         for later in range(at + 1, min(len(plan.gaps), at + 1 + int(gap) + 1)):
@@ -146,6 +147,18 @@ class PollSchedule:
                 gap = min(gap, later - age / self.base_gap + plan.gaps[later])
                 break
         return min(self.max_gap, max(self.min_gap, gap * self.base_gap))
+
+    def _fixed(self, age: float) -> float:
+        """The fixed poller's cadence: a look every base interval from the job's start.
+
+        A poll answered a little after its moment (the loop's own work, AKOOL's answer) is
+        followed by the next one on time, so that small delays do not add up over a job's life
+        and leave it looked at later and less often than the fixed poller would. A poll far
+        behind (a request budget in use) is followed one whole interval later, as the fixed
+        poller limited to that budget would do.
+        """
+        behind = age % self.base_gap
+        return self.base_gap - behind if behind <= _CATCH_UP * self.base_gap else self.base_gap
 
     def _current_plan(self) -> _Plan | None:
         if len(self._recent) < self._min_samples:

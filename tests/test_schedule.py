@@ -129,6 +129,24 @@ def test_falls_back_to_the_fixed_cadence_for_a_mix_it_has_not_learnt():
     assert seen.next_gap(40.0) == 3.0
 
 
+def test_small_delays_in_answering_do_not_add_up_over_a_jobs_life():
+    seen = schedule()
+    looks = []
+    at = 0.0
+    for _ in range(40):
+        at += seen.next_gap(at) + 0.07  # each answer comes 70 ms after its moment
+        looks.append(at)
+
+    # Every look within those 70 ms of the fixed poller's: 40 looks in 120 s, not 37.
+    assert looks == pytest.approx([3.0 * n + 0.07 for n in range(1, 41)])
+
+
+def test_a_poll_far_behind_is_followed_one_interval_later():
+    # An answer 1.5 s late (a request budget in use): one whole interval, as a fixed poller
+    # limited to that budget would wait, not a catch-up poll at once.
+    assert schedule().next_gap(31.5) == 3.0
+
+
 def test_keeps_the_fixed_cadence_without_strong_evidence():
     rng = random.Random(5)
     seen = schedule([MIXES["uniform"](rng) for _ in range(1000)])
