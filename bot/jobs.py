@@ -18,6 +18,7 @@ from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
 from bot.budget import RequestKind
 from bot.errors import UserFacingError
+from bot.i18n import lazy
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.metrics import Metrics
@@ -53,10 +54,12 @@ _LAST_REREAD = 1.0
 # Neither the account nor any server has a credit cap (the operator set none).
 NO_CAPS = OperatorCaps()
 
-RESTARTING = "The bot is restarting. Please try again in a minute."
+RESTARTING = lazy("The bot is restarting. Please try again in a minute.")
 # The command's intent was reported lost (it waited longer than any create takes) before AKOOL
 # was asked: the member was told nothing started, so nothing may start now.
-GIVEN_UP = "This took too long to start, so nothing was started and nothing was charged. Try again."
+GIVEN_UP = lazy(
+    "This took too long to start, so nothing was started and nothing was charged. Try again."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,8 @@ class FakeUser:
     bot: bool = False
     global_name: str | None = None
     discriminator: str = "0"
+    #: The language the user's Discord client is set to: every interaction carries it.
+    locale: str = "en-US"
 
     @property
     def mention(self) -> str:
@@ -272,7 +274,10 @@ class FakeGuild:
     roles: dict[int, FakeRole] = field(default_factory=dict)
     members: dict[int, FakeMember] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)
+    #: ``preferred_locale``: Discord's default for every guild; only a community guild's admins
+    #: can change it (so Discord sends a chosen one only with the ``COMMUNITY`` feature).
     locale: str = "en-US"
+    features: list[str] = field(default_factory=list)
     #: The bot left (``DELETE /users/@me/guilds/{id}``): it is no member, gets no events or
     #: interactions from it, and a new gateway session does not list it.
     bot_left: bool = False
@@ -337,7 +342,7 @@ class FakeGuild:
             "roles": [r.payload() for r in self.roles.values()],
             "emojis": [],
             "stickers": [],
-            "features": [],
+            "features": list(self.features),
             "mfa_level": 0,
             "application_id": None,
             "system_channel_id": None,

@@ -426,7 +426,7 @@ class RestApi(InteractionEndpoints):
                     "banner": None,
                     "owner": g.owner_id == bot_id,
                     "permissions": str(g.member_permissions(bot_id)),
-                    "features": [],
+                    "features": list(g.features),
                 }
                 for g in guilds[:limit]
             ]

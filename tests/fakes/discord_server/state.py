@@ -200,6 +200,15 @@ class WorldState:
         self._emit("CHANNEL_UPDATE", channel.payload(), channel.guild_id, INTENT_GUILDS)
         self.feed.notify()
 
+    def make_community(self, guild: FakeGuild, locale: str) -> None:
+        """``guild`` becomes a community server whose admins chose ``locale`` as its language
+        (only a community server can): the bot hears it as GUILD_UPDATE."""
+        if "COMMUNITY" not in guild.features:
+            guild.features.append("COMMUNITY")
+        guild.locale = locale
+        self._emit("GUILD_UPDATE", guild.base_payload(), guild.id, INTENT_GUILDS)
+        self.feed.notify()
+
     def add_private_channel(
         self, guild: FakeGuild, name: str, *, seen_by: Iterable[FakeRole]
     ) -> FakeChannel:
