@@ -13,7 +13,7 @@ import discord
 from discord.ext import commands
 
 from bot.akool import AkoolClient
-from bot.budget import shared_budget
+from bot.budget import RequestKind, shared_budget
 from bot.components import DYNAMIC_ITEMS
 from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
@@ -35,11 +35,18 @@ log = logging.getLogger(__name__)
 
 # The longest a job goes unchecked (a job far older than any seen, in the long tail).
 MAX_POLL_GAP: Final = 60.0
-# The share of the AKOOL request budget that status checks may use.
-POLL_SHARE: Final = 0.8
-# The share that lookups (/status, /track of an unknown id, Post here) may use: a budget of their
-# own, so a flood of them waits on itself and leaves polls and creates at least the rest.
+# The shares of the AKOOL request budget each kind of request is sure of while every kind waits
+# (see bot.budget): members' creates and presses with the polls confirming callbacks, which are
+# served first; due status checks; lookups (/status, /track of an unknown id, Post here), last.
+URGENT_SHARE: Final = 0.5
+POLL_SHARE: Final = 0.4
+# Lookups also have a budget of their own of this share, so a flood of them waits on itself.
 LOOKUP_SHARE: Final = 0.1
+REQUEST_SHARES: Final = {
+    RequestKind.URGENT: URGENT_SHARE,
+    RequestKind.POLL: POLL_SHARE,
+    RequestKind.LOOKUP: LOOKUP_SHARE,
+}
 
 # How long a stop waits for jobs AKOOL has accepted to be recorded.
 DRAIN_TIMEOUT: Final = 3.0
@@ -108,9 +115,6 @@ class AkoolBot(commands.AutoShardedBot):
             metrics=metrics,
             kept=self.kept_images,
         )
-        poll_budget = shared_budget(
-            store, "akool-polls", settings.akool_requests_per_second * POLL_SHARE
-        )
         self.job_loop = JobLoop(
             store=store,
             akool=akool,
@@ -123,7 +127,6 @@ class AkoolBot(commands.AutoShardedBot):
                 min_gap=settings.poll_interval / 3,
                 max_gap=max(settings.poll_interval, MAX_POLL_GAP),
             ),
-            poll_budget=metrics.timed(poll_budget, "akool-polls"),
             create_grace=settings.akool_timeout + 1.0,
             hold=settings.claim_hold,
             clock=clock,

@@ -16,6 +16,7 @@ from enum import Enum
 
 from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.budget import RequestKind
 from bot.errors import UserFacingError
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
@@ -434,7 +435,8 @@ class JobService:
         existing = await self.store.get_job(job_id)
         if existing is not None:
             return existing, False
-        result = await self.akool.get_result(job_id)  # raises code 1008 for an unknown id
+        # Raises code 1008 for an unknown id.
+        result = await self.akool.get_result(job_id, kind=RequestKind.LOOKUP)
         if prompt_rule is not None:
             prompt_rule(result.prompt or "")
         now = self._clock()
@@ -764,7 +766,8 @@ class JobService:
     async def resync_buttons(self, parent: Job) -> Job:
         """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
         try:
-            result = await self.akool.get_result(parent.akool_id)
+            # A press waits on it: as urgent as the press itself.
+            result = await self.akool.get_result(parent.akool_id, kind=RequestKind.URGENT)
         except AkoolError as exc:
             log.warning("Could not re-sync the buttons of %s: %s", parent.akool_id, exc)
             return parent

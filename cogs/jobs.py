@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot import policy, render
 from bot.akool import AkoolError, ImageJob
+from bot.budget import RequestKind
 from bot.components import ShowButton
 from bot.core import AkoolBot
 from bot.custom_ids import ButtonRef, normalise_job_id
@@ -115,7 +116,7 @@ class Jobs(commands.Cog):
         live: ImageJob | None = None
         note = None
         try:
-            live = await self.bot.akool.get_result(akool_id)
+            live = await self.bot.akool.get_result(akool_id, kind=RequestKind.LOOKUP)
         except AkoolError as exc:
             if stored is None:
                 raise

@@ -126,6 +126,11 @@ class JobStore(ABC):
         """
 
     @abstractmethod
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        """Take this one job, as :meth:`claim_due_jobs` would, if it is due now and nobody holds
+        it (a webhook just made it due); ``None`` otherwise."""
+
+    @abstractmethod
     async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
         """Give a claimed job up without recording anything (AKOOL's answer would have moved it
         backwards): it is due again at ``due_at``, or at once if a webhook came meanwhile."""

@@ -137,6 +137,16 @@ WHERE id IN (
 RETURNING *
 """
 
+_CLAIM_ONE: Final = """
+UPDATE jobs SET claimed_until = $3, due_at = $3, woken = FALSE
+WHERE id = (
+    SELECT id FROM jobs
+    WHERE akool_id = $1 AND due_at IS NOT NULL AND due_at <= $2
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+
 _RECENT_DURATIONS: Final = """
 SELECT finished_at - created_at FROM jobs
 WHERE finished_at IS NOT NULL AND kind <> 'track'
@@ -592,6 +602,10 @@ class PostgresJobStore(JobStore):
     async def claim_due_jobs(self, now: float, limit: int, *, hold: float) -> list[Job]:
         claimed = await self._pool.fetch(_CLAIM_DUE, now, limit, now + hold)
         return sorted((rows.job(row) for row in claimed), key=lambda job: job.id)
+
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        row = await self._pool.fetchrow(_CLAIM_ONE, akool_id, now, now + hold)
+        return None if row is None else rows.job(row)
 
     async def recent_durations(self, limit: int) -> list[float]:
         return [float(row[0]) for row in await self._pool.fetch(_RECENT_DURATIONS, limit)]

@@ -125,10 +125,23 @@ WHERE id IN (
 RETURNING *
 """
 
+_CLAIM_ONE: Final = """
+UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0
+WHERE akool_id = :akool_id AND due_at IS NOT NULL AND due_at <= :now
+RETURNING *
+"""
+
 # One process owns an SQLite file: whatever it held when it stopped is due again at once.
 _RELEASE_HOLDS: Final = """
 UPDATE jobs SET due_at = updated_at, claimed_until = NULL
 WHERE claimed_until IS NOT NULL AND due_at IS NOT NULL
+"""
+
+# Likewise a lost command it was answering (or was to answer again later) may be taken up at
+# once. The hold ends in the past rather than going: an intent once taken up is never asked of
+# AKOOL (see _MARK_AKOOL_CALL).
+_RELEASE_ANSWERS: Final = """
+UPDATE create_intents SET answering_until = 0 WHERE answering_until > 0
 """
 
 _RELEASE_CLAIM: Final = """
@@ -463,6 +476,7 @@ class SqliteJobStore(JobStore):
             await connection.execute("PRAGMA foreign_keys = ON")
             await _migrate(connection)
             await connection.execute(_RELEASE_HOLDS)
+            await connection.execute(_RELEASE_ANSWERS)
         except BaseException:
             await connection.close()
             raise
@@ -558,6 +572,11 @@ class SqliteJobStore(JobStore):
         async with self._db.execute(_CLAIM_DUE, params) as cursor:
             claimed = [rows.job(row) for row in await cursor.fetchall()]
         return sorted(claimed, key=lambda job: job.id)
+
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        params = {"akool_id": akool_id, "now": now, "until": now + hold}
+        row = await self._fetch_one(_CLAIM_ONE, params)
+        return None if row is None else rows.job(row)
 
     async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
         params = {"akool_id": akool_id, "now": now, "due_at": due_at}

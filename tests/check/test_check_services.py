@@ -4,6 +4,7 @@ its fix; and the check run as the operator runs it, ``python -m bot.check``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,14 +59,16 @@ async def test_a_database_that_cannot_be_reached(stage: Stage, run_check: CheckR
 
 
 async def test_pending_migrations_are_named_and_left_pending(
-    stage: Stage, run_check: CheckRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stage: Stage, run_check: CheckRunner, tmp_path: Path
 ):
     older = tmp_path / "older.sqlite3"
     every = migrations.load("sqlite")
-    with monkeypatch.context() as patch:
-        patch.setattr(migrations, "load", lambda dialect: every[:-2])
-        async with await SqliteJobStore.open(older):
-            pass
+    # The file a bot two migrations older left (its own statements at opening need only the
+    # schema it knew, so the store of this one cannot stand in for it).
+    with contextlib.closing(sqlite3.connect(older)) as raw:
+        for migration in every[:-2]:
+            raw.executescript(migration.sql)
+        raw.execute(f"PRAGMA user_version = {len(every) - 2}")
     stage.env["DATABASE_URL"] = f"sqlite:///{older}"
 
     checked = await run_check(stage)

@@ -130,6 +130,33 @@ async def test_killed_after_the_defer_before_akool_is_asked(tmp_path: Path):
         await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
 
 
+async def test_killed_while_answering_a_lost_command_it_is_answered_at_once(tmp_path: Path):
+    async with crashing_bot(tmp_path) as crash:
+        held = crash.discord.hold_next("POST", CALLBACK, after=True)
+        ix = await crash.discord.slash_command(
+            crash.member, crash.channel, "imagine", {"prompt": PROMPT}
+        )
+        await held.wait_reached()
+        # The restarted bot takes the lost command up to answer it, and dies while its answer
+        # (the edit of the "thinking" response) is on the way: Discord never sees it.
+        answering = crash.discord.hold_next("PATCH", ORIGINAL, after=False)
+        # A hold far beyond the wait below: only a restart that frees what the dead process held
+        # answers in time.
+        crash.bot.env["CLAIM_HOLD"] = "600"
+        await crash.restart()
+        await answering.wait_reached(timeout=WAIT)
+        await crash.restart()
+
+        answer = await ix.wait_original_edit(
+            lambda m: "nothing was started" in m.content, timeout=WAIT
+        )
+
+        assert PROMPT in answer.content
+        assert crash.akool.calls["createbyprompt"] == 0
+        assert channel_posts_saying(crash, "nothing was started") == [answer]
+        await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+
+
 async def test_killed_after_akool_accepted_before_the_job_is_stored(tmp_path: Path):
     async with crashing_bot(tmp_path) as crash:
         # AKOOL makes the job; its answer never reaches the bot.

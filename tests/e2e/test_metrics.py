@@ -162,13 +162,15 @@ async def test_the_numbers_match_what_happened(hooked: World):
         assert sent == akool.calls[endpoint], endpoint
         assert value(after, "akool_request_seconds_count", endpoint=endpoint) == sent
     requests = sum(akool.calls[e] for e in AKOOL_ENDPOINTS)
-    # Every request waited for the shared budget; every poll for the polls' share as well.
+    # Every request waited for the shared budget, and is counted by its kind as well: here the
+    # creates, the press and the callbacks' confirming polls are urgent.
     assert value(after, "budget_wait_seconds_count", budget="akool") == requests
-    assert (
-        0
-        < value(after, "budget_wait_seconds_count", budget="akool-polls")
-        <= akool.calls["infobymodelid"]
-    )
+    by_kind = {
+        kind: value(after, "budget_wait_seconds_count", budget=f"akool/{kind}")
+        for kind in ("urgent", "polls", "lookups")
+    }
+    assert sum(by_kind.values()) == requests
+    assert by_kind["urgent"] >= 4 + len(akool.webhooks_sent)
 
     # Callbacks: every one AKOOL sent was accepted; the forged one was refused as such.
     assert value(after, "webhooks_total", verdict="accepted") == len(akool.webhooks_sent) == 4

@@ -110,11 +110,14 @@ class Hold:
     """The next request to ``endpoint``, kept unanswered until :meth:`release` (or close).
 
     ``after=True``: the request takes effect first (AKOOL makes the job), then only its answer
-    waits. A test waits for :attr:`reached` and knows exactly where the bot stands: asking.
+    waits. ``job_id``: only a request about that job (a status request, or a press of its
+    buttons) is held. A test waits for :attr:`reached` and knows exactly where the bot stands:
+    asking.
     """
 
     endpoint: str
     after: bool = True
+    job_id: str | None = None
     taken: bool = False
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     _gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -350,9 +353,10 @@ class FakeAkool:
             fault = Fault(fault, code=code)
         self._faults.extend([fault] * times)
 
-    def hold_next(self, endpoint: str, *, after: bool = True) -> Hold:
-        """Keep the next request to ``endpoint`` unanswered until the hold is released."""
-        hold = Hold(endpoint, after=after)
+    def hold_next(self, endpoint: str, *, after: bool = True, job_id: str | None = None) -> Hold:
+        """Keep the next request to ``endpoint`` (about ``job_id``, if given) unanswered until
+        the hold is released."""
+        hold = Hold(endpoint, after=after, job_id=job_id)
         self._holds.append(hold)
         return hold
 
@@ -615,7 +619,17 @@ class FakeAkool:
     async def _begin(self, request: web.Request, endpoint: str) -> tuple[Any, Fault | None]:
         """Record and authenticate a request; return its body and the fault to apply, if any."""
         body = await self._record(request, endpoint)
-        hold = next((h for h in self._holds if h.endpoint == endpoint and not h.taken), None)
+        about = request.query.get("image_model_id") or (
+            body.get("_id") if isinstance(body, dict) else None
+        )
+        hold = next(
+            (
+                h
+                for h in self._holds
+                if h.endpoint == endpoint and not h.taken and h.job_id in (None, about)
+            ),
+            None,
+        )
         if hold is not None:
             hold.taken = True
             if hold.after:

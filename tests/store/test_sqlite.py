@@ -48,3 +48,27 @@ async def test_opening_releases_what_a_stopped_process_held(db_path: Path):
         again = await second.claim_due_jobs(T0 + 1, 10, hold=600)
 
     assert [j.akool_id for j in held] == [j.akool_id for j in again] == ["a" * 24]
+
+
+async def test_opening_releases_the_lost_commands_a_stopped_process_was_answering(db_path: Path):
+    async with await SqliteJobStore.open(db_path) as first:
+        intent = await first.add_create_intent(111, 333, 222, "a fox", now=T0, akool_called_at=T0)
+        retried = await first.add_create_intent(111, 333, 222, "an owl", now=T0)
+        taken = await first.claim_lost_intents(
+            started_before=T0 + 10, pressed_before=T0 + 10, now=T0 + 10, hold=600
+        )
+        # Discord refused the one answer for now: it is to be tried again a minute later.
+        await first.retry_intent_answer(retried, at=T0 + 70)  # type: ignore[arg-type]
+        # The process dies here, answering the other, with ten minutes of its hold to run.
+
+    async with await SqliteJobStore.open(db_path) as second:
+        next_at = await second.next_lost_intent_at(grace=5, press_grace=20)
+        # Taken up once, so the member hears that it was lost: AKOOL must still never be asked.
+        asked = await second.mark_akool_call(retried, at=T0 + 11)  # type: ignore[arg-type]
+        again = await second.claim_lost_intents(
+            started_before=T0 + 11, pressed_before=T0 + 11, now=T0 + 11, hold=600
+        )
+
+    assert not asked
+    assert next_at == T0 + 5
+    assert sorted(i.id for i in taken) == sorted(i.id for i in again) == sorted([intent, retried])  # type: ignore[type-var]

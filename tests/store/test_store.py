@@ -669,6 +669,25 @@ async def test_a_webhook_for_a_held_job_has_it_looked_at_again_on_release(store:
     assert recorded.due_at == T0 + 2  # due at once, not at T0 + 30
 
 
+async def test_one_job_is_claimed_only_when_due_and_nobody_holds_it(
+    open_store: Opener, store: JobStore
+):
+    other = await open_store()
+    await store.add_job(new_job("a" * 24), now=T0, due_at=T0 + 10)
+
+    early = await store.claim_job("a" * 24, now=T0 + 1, hold=60)
+    await store.make_due("a" * 24, now=T0 + 1)  # a webhook said it finished
+    claimed = await store.claim_job("a" * 24, now=T0 + 1, hold=60)
+    again = await other.claim_job("a" * 24, now=T0 + 2, hold=60)
+    in_batch = await other.claim_due_jobs(T0 + 2, 10, hold=60)
+    unknown = await store.claim_job("b" * 24, now=T0 + 2, hold=60)
+
+    assert early is None
+    assert claimed is not None
+    assert claimed.announced
+    assert (again, in_batch, unknown) == (None, [], None)
+
+
 async def test_a_failure_releases_the_hold(store: JobStore):
     await store.add_job(new_job(), now=T0, due_at=T0)
     await store.claim_due_jobs(T0, 10, hold=60)

@@ -429,6 +429,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (*STORE, "tests/e2e/test_fair_use.py"),
     ),
     Mutant(
+        "sqlite-dead-answerers-hold-kept",
+        "bot/store/sqlite.py",
+        "            await connection.execute(_RELEASE_ANSWERS)\n",
+        "",
+        "a lost command a killed process was answering waits out its hold after the restart",
+        (*STORE, "tests/e2e/test_crash_window.py"),
+    ),
+    Mutant(
         "postgres-member-lock-dropped",
         "bot/store/postgres.py",
         '        keys.append(f"limits:{guild_id}:{requester_id}")\n',
@@ -544,8 +552,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "json-logs-job-context-lost",
         "bot/job_loop.py",
-        "            with logs.context(**logs.about(target)):\n",
-        "            with logs.context():\n",
+        "        with logs.context(**logs.about(job)):\n",
+        "        with logs.context():\n",
         "the job loop's lines do not name their job, server, channel and member",
         LOGS,
     ),
