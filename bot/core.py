@@ -33,8 +33,9 @@ from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
 
-# The longest a job goes unchecked (a job far older than any seen, in the long tail).
-MAX_POLL_GAP: Final = 60.0
+# The longest a job goes unchecked, in poll intervals, when webhooks have proven to arrive (60 s
+# at the default interval); it scales with POLL_INTERVAL, like every other gap of the schedule.
+MAX_POLL_GAPS: Final = 20.0
 # The shares of the AKOOL request budget each kind of request is sure of while every kind waits
 # (see bot.budget): members' creates and presses with the polls confirming callbacks, which are
 # served first; due status checks; lookups (/status, /track of an unknown id, Post here), last.
@@ -91,6 +92,8 @@ class AkoolBot(commands.AutoShardedBot):
             tree_cls=AppCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Nothing here reads discord.py's cache of messages; keep none (its default is 1,000).
+            max_messages=None,
             # None and None: as many shards as Discord recommends, all in this process.
             shard_count=settings.shard_count,
             # discord.py's own default is None (every shard); its annotation leaves that out.
@@ -125,7 +128,7 @@ class AkoolBot(commands.AutoShardedBot):
             schedule=PollSchedule(
                 base_gap=settings.poll_interval,
                 min_gap=settings.poll_interval / 3,
-                max_gap=max(settings.poll_interval, MAX_POLL_GAP),
+                max_gap=settings.poll_interval * MAX_POLL_GAPS,
             ),
             create_grace=settings.akool_timeout + 1.0,
             hold=settings.claim_hold,

@@ -274,6 +274,8 @@ class FakeAkool:
         self.webhooks_sent: list[dict[str, Any]] = []
         # Every source image a create named, as AKOOL fetched it (see _fetch_source).
         self.source_fetches: list[SourceFetch] = []
+        # When each job's own callback (the final one) was sent: job id -> clock time.
+        self.callbacks_at: dict[str, float] = {}
         self.auto_webhooks = True
         # v4 answers a single image as an object, as documented; True answers an array of one.
         self.v4_single_as_array = False
@@ -500,6 +502,8 @@ class FakeAkool:
         if not (self.auto_webhooks and job.webhook_url):
             return
         await asyncio.sleep(delay)  # the job's own schedule at the fake, not a test waiting
+        if job.status(self.clock()).finished:
+            self.callbacks_at[job.id] = self.clock()
         with contextlib.suppress(aiohttp.ClientError, OSError):
             await self.send_webhook(
                 job.webhook_url, self.webhook_body(self.webhook_payload(job.id))
