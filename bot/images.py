@@ -64,10 +64,12 @@ TOO_MANY_PIXELS: Final = "The image is too large to show here ({width}x{height} 
 class ImageDownloadError(Exception):
     """The image could not be fetched; ``reason`` is a sentence for the channel."""
 
-    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+    def __init__(self, reason: str, *, retryable: bool = False, gone: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        # The host no longer has it (AKOOL deletes results after 7 days): no retry brings it back.
+        self.gone = gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,8 @@ class ImageFetcher:
             ) as response:
                 if response.status in (403, 404, 410):
                     raise ImageDownloadError(
-                        "The result image is no longer available (AKOOL keeps results for 7 days)."
+                        "The result image is no longer available (AKOOL keeps results for 7 days).",
+                        gone=True,
                     )
                 if response.status != 200:
                     raise ImageDownloadError(
