@@ -113,7 +113,9 @@ async def _deliveries(world: World, members: list[FakeUser], prompt: str) -> lis
 
 
 async def test_a_status_flood_does_not_delay_deliveries(world: World):
-    per_second = 20.0
+    # The default budget: a flood on the whole of it would hold deliveries back some 12 s, far
+    # beyond what a loaded machine's pauses (a few seconds) can add to either measurement.
+    per_second = 5.0
     flood = [world.discord.add_user(name=f"flood{n}", guild=world.guild) for n in range(60)]
     async with world.running(akool_requests_per_second=per_second) as bot:
         await open_lookups(bot, world)
