@@ -20,6 +20,7 @@ from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
+from bot.kept_images import KeptImages
 from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -107,12 +108,15 @@ class AkoolBot(commands.AutoShardedBot):
         self.akool = akool
         self.clock = clock
         self.metrics = metrics
+        # Images that must outlive their links (a month-old press): kept on the bot's messages.
+        self.kept_images = KeptImages(self, store, clock=clock)
         self.notifier = Notifier(
             self,
             store,
             ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
             clock=clock,
             metrics=metrics,
+            kept=self.kept_images,
         )
         self.job_loop = JobLoop(
             store=store,

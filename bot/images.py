@@ -65,10 +65,12 @@ class ImageDownloadError(Exception):
     """The image could not be fetched; ``reason`` is a sentence for the channel, written in its
     language when it is posted (``str(reason)``: English, for the log)."""
 
-    def __init__(self, reason: Text, *, retryable: bool = False) -> None:
+    def __init__(self, reason: Text, *, retryable: bool = False, gone: bool = False) -> None:
         super().__init__(str(reason))
         self.reason = reason
         self.retryable = retryable
+        # The host no longer has it (AKOOL deletes results after 7 days): no retry brings it back.
+        self.gone = gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,8 @@ class ImageFetcher:
                         lazy(
                             "The result image is no longer available (AKOOL keeps results for 7 "
                             "days)."
-                        )
+                        ),
+                        gone=True,
                     )
                 if response.status != 200:
                     raise ImageDownloadError(

@@ -28,10 +28,12 @@ from bot.store import (
     ButtonPress,
     Caps,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStore,
+    KeptImage,
     Limits,
     NewJob,
     StatusUpdate,
@@ -285,12 +287,13 @@ class JobService:
         limits: Limits | None = None,
         reroll_of: Job | None = None,
         intent: int | None = None,
+        source_kept: KeptImage | None = None,
     ) -> Job:
         """Start a grid at AKOOL and store it (first look after one poll interval).
 
         ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it). ``intent``, from
         :meth:`begin_create`, stays until the command is answered; without one, an intent is
-        written and dropped here.
+        written and dropped here. ``source_kept``: where Discord keeps ``source_image``.
         """
         async with self._recording():
             own = intent is None
@@ -327,6 +330,10 @@ class JobService:
                 intent_id=intent,
             )
             job = await self._store_new(row)
+            if source_kept is not None:
+                await self.store.keep_image(
+                    job.akool_id, ImageRole.SOURCE, source_kept, now=self._clock()
+                )
             if own:
                 await self.store.drop_create_intent(intent)
             return job
@@ -339,11 +346,13 @@ class JobService:
         limits: Limits | None = None,
         intent: int | None = None,
         channel_id: int | None = None,
+        source_kept: KeptImage | None = None,
     ) -> Job:
         """A new grid with the same prompt, aspect and source image, credited to the presser.
 
         It belongs to ``channel_id``, where the press happened (a repost of the grid may be
-        elsewhere), or else to the grid's channel.
+        elsewhere), or else to the grid's channel. ``source_kept``: where Discord keeps the
+        source image (the new grid's own re-roll finds it there too).
         """
         here = grid.channel_id if channel_id is None else channel_id
         origin = Origin(presser_id, grid.guild_id, here)
@@ -355,6 +364,7 @@ class JobService:
             limits=limits,
             reroll_of=grid,
             intent=intent,
+            source_kept=source_kept,
         )
 
     async def _intent(

@@ -25,9 +25,10 @@ import discord
 from bot import interaction_webhook, render
 from bot.i18n import LocaleLike, Text, gettext, lazy
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
+from bot.kept_images import ImageGone, KeptImages, kept_on
 from bot.languages import PublicLocales
 from bot.metrics import Metrics
-from bot.store import CreateIntent, InteractionReply, Job, JobStatus, JobStore, ReplyBy
+from bot.store import CreateIntent, ImageRole, InteractionReply, Job, JobStatus, JobStore, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,21 @@ _UPLOAD_MARGIN: Final = 64 * 1024
 # short) is reported in the post after this many tries, not retried forever. With the job loop's
 # doubling backoff that is about 7 poll intervals (some 20 s at the default 3 s) from the first.
 DOWNLOAD_ATTEMPTS: Final = 4
+RESULT_GONE: Final = lazy(
+    "This job's image is no longer kept anywhere: the post that kept it on Discord is gone, "
+    "and AKOOL deletes results after 7 days."
+)
 
 
 class RetryLater(Exception):
     """Delivery failed for a reason that may pass (Discord 5xx, a network error)."""
+
+
+def upload_limit(guild: discord.Guild | None) -> int:
+    """The largest file the bot may attach to a message in ``guild`` (``None``: a DM, or a
+    server not cached), with room for the rest of the message."""
+    limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+    return limit - _UPLOAD_MARGIN
 
 
 def nonce_for(job: Job) -> str:
@@ -84,12 +96,14 @@ class Notifier:
         *,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        kept: KeptImages | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._images = images
         self._clock = clock
         self._metrics = metrics or Metrics(clock=clock)
+        self._kept = kept or KeptImages(client, store, clock=clock)
         # Every post, status line and DM copy is written in the language of the job's server.
         self.languages = PublicLocales(store, client)
 
@@ -97,9 +111,7 @@ class Notifier:
         return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     def _upload_limit(self, job: Job) -> int:
-        guild = self._client.get_guild(job.guild_id) if job.guild_id else None
-        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
-        return limit - _UPLOAD_MARGIN
+        return upload_limit(self._client.get_guild(job.guild_id) if job.guild_id else None)
 
     async def show_progress(self, job: Job) -> None:
         """Edit the job's status message to its current state. Failing to is never fatal."""
@@ -153,6 +165,9 @@ class Notifier:
             return
         first = await self._store.mark_delivered(job.akool_id, message.id, now=self._clock())
         self._metrics.job_delivered(job, first=first)
+        if image is not None:
+            # AKOOL deletes it in 7 days; the post keeps it for Post here a month on.
+            await self._kept.keep(job.akool_id, ImageRole.RESULT, kept_on(message))
         if first:
             log.info(
                 "Delivered job %s as message %s in channel %s",
@@ -424,14 +439,26 @@ class Notifier:
         return message.id
 
     async def repost(self, job: Job, channel: discord.abc.Messageable) -> discord.Message:
-        """Post a finished job again (``/status`` → Post here) with live buttons. No nonce."""
+        """Post a finished job again (``/status`` → Post here) with live buttons. No nonce.
+
+        The image comes from the post that keeps it on Discord, else from AKOOL (for 7 days);
+        raises :class:`ImageGone` when neither has it any more.
+        """
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
-        image, problem = await self._image(job, final=True)
+        image = await self._kept.result_image(job)
+        kept = image is not None
+        problem = None
+        if image is None:
+            image, problem = await self._image(job, final=True, gone=ImageGone(RESULT_GONE))
         locale = await self.languages.of(job.guild_id)
         kwargs = await self._post(
             job, parent, image, problem, limit=self._upload_limit(job), locale=locale
         )
-        return await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        message = await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        if image is not None and not kept:
+            # The post that kept it is gone (or never kept it): this one keeps it from now on.
+            await self._kept.keep(job.akool_id, ImageRole.RESULT, kept_on(message))
+        return message
 
     async def _post(
         self,
@@ -510,8 +537,11 @@ class Notifier:
             kwargs["view"] = view
         return kwargs
 
-    async def _image(self, job: Job, *, final: bool) -> tuple[DownloadedImage | None, Text | None]:
-        """A completed job's image, or why there is none. Raises RetryLater while retries remain."""
+    async def _image(
+        self, job: Job, *, final: bool, gone: Exception | None = None
+    ) -> tuple[DownloadedImage | None, Text | None]:
+        """A completed job's image, or why there is none. Raises RetryLater while retries remain,
+        and ``gone`` (when given) if AKOOL no longer has the image."""
         if job.status is not JobStatus.COMPLETED:
             return None, None
         if not job.image_url:
@@ -523,6 +553,8 @@ class Notifier:
         except ImageDownloadError as exc:
             if not final and exc.retryable and job.attempts + 1 < DOWNLOAD_ATTEMPTS:
                 raise RetryLater(str(exc.reason)) from exc
+            if exc.gone and gone is not None:
+                raise gone from None
             log.warning("Job %s is posted without its image: %s", job.akool_id, exc.reason)
             return None, exc.reason
 

@@ -36,7 +36,7 @@ from bot.interaction_guard import component_press
 from bot.jobs import Origin, PressEnd
 from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
-from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, ReplyBy
+from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, KeptImage, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,9 @@ class Buttons(ButtonCog):
             parent_channel_id=policy.parent_channel_id(interaction.channel),
         )
         policy.check_may_press(admission.settings, grid, interaction.user.id)
+        # The source image as Discord keeps it now: one that is gone is refused here, privately,
+        # before any credit is reserved or AKOOL is asked.
+        source, kept = await self._reroll_source(grid)
         # Written down before Discord hears back: whatever the moment of a crash from here on,
         # the restarted bot answers the press. Its original response is the grid itself, so the
         # answer is a follow-up (or the status line as a reply to the grid, as below).
@@ -208,9 +211,8 @@ class Buttons(ButtonCog):
         try:
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
             await interaction.response.defer()
-            source = await self._reroll_source(grid)
             child = await self.bot.jobs.reroll(
-                source, interaction.user.id, intent=intent, channel_id=here
+                source, interaction.user.id, intent=intent, channel_id=here, source_kept=kept
             )
         except (discord.NotFound, AkoolError, UserFacingError):
             # Nothing started (or Discord gave up on the press): the presser hears why, if
@@ -221,8 +223,9 @@ class Buttons(ButtonCog):
         await self.bot.jobs.answered(intent, child, announcement)
         log.info("%s re-rolled %s: job %s", interaction.user.id, grid.akool_id, child.akool_id)
 
-    async def _reroll_source(self, grid: Job) -> Job:
-        """``grid``, with the source image of the grid its chain of variations began with."""
+    async def _reroll_source(self, grid: Job) -> tuple[Job, KeptImage | None]:
+        """``grid``, with a link that works now to the source image of the grid its chain of
+        variations began with, and where Discord keeps that image. Raises ``ImageGone``."""
         root = grid
         for _ in range(_MAX_CHAIN):
             if root.kind is not JobKind.BUTTON or root.parent_akool_id is None:
@@ -231,9 +234,10 @@ class Buttons(ButtonCog):
             if parent is None:
                 break
             root = parent
-        if root.source_image == grid.source_image:
-            return grid
-        return dataclasses.replace(grid, source_image=root.source_image)
+        link, kept = await self.bot.kept_images.source_link(root)
+        if link == grid.source_image:
+            return grid, kept
+        return dataclasses.replace(grid, source_image=link), kept
 
     async def _announce(self, interaction: discord.Interaction, grid: Job, child: Job) -> int:
         """Tell the channel, as a reply to the grid, that ``child`` started; the message's id

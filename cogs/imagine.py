@@ -15,8 +15,10 @@ from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
 from bot.jobs import Origin
+from bot.kept_images import kept_on, source_file
+from bot.notifier import upload_limit
 from bot.secret import Secret
-from bot.store import InteractionReply, ReplyBy
+from bot.store import ImageRole, InteractionReply, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +152,15 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             return
         position = await self.bot.store.queue_position(job.akool_id)
-        message = await interaction.edit_original_response(
-            content=render.status_line(job, self.bot.clock(), position=position, locale=public),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        content = render.status_line(job, self.bot.clock(), position=position, locale=public)
+        # The member's image goes on the status message: Discord keeps it there, while the
+        # command's own link to it soon expires and can never be had again (a 🔄 a month on).
+        kept = None
+        if image is not None:
+            kept = await source_file(image, upload_limit(interaction.guild))
+        message = await self._answer(interaction, content, kept)
+        if kept is not None:
+            await self.bot.kept_images.keep(job.akool_id, ImageRole.SOURCE, kept_on(message))
         await self.bot.jobs.answered(intent, job, message.id)
         log.info(
             "Job %s created by %s in %s",
@@ -162,6 +169,22 @@ class Imagine(commands.Cog):
             origin.guild_id,
             extra=logs.about(job),
         )
+
+    async def _answer(
+        self, interaction: discord.Interaction, content: str, file: discord.File | None
+    ) -> discord.InteractionMessage:
+        """The "thinking" message becomes the status line, carrying ``file`` if Discord takes it."""
+        none = discord.AllowedMentions.none()
+        if file is not None:
+            try:
+                return await interaction.edit_original_response(
+                    content=content, attachments=[file], allowed_mentions=none
+                )
+            except discord.HTTPException as exc:
+                # Refused (too large for this server, say): the job goes on; only a re-roll
+                # after the command's link expires will find no image.
+                log.warning("Could not keep the source image on the status message: %s", exc)
+        return await interaction.edit_original_response(content=content, allowed_mentions=none)
 
 
 async def setup(bot: AkoolBot) -> None:

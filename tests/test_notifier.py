@@ -40,6 +40,9 @@ def sent_message(message_id: int, channel_id: int) -> Any:
     message = create_autospec(discord.Message, instance=True)
     message.id = message_id
     message.channel = MagicMock(id=channel_id)
+    attachment = create_autospec(discord.Attachment, instance=True)
+    attachment.id, attachment.filename = message_id + 1, f"{JOB_ID}.png"
+    message.attachments = [attachment]
     return message
 
 

@@ -14,10 +14,12 @@ from bot.store.models import (
     Caps,
     CreateIntent,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStatus,
+    KeptImage,
     Limits,
     MemberUsage,
     NewJob,
@@ -197,6 +199,18 @@ class JobStore(ABC):
     @abstractmethod
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         """Turn completion DMs on or off for a member."""
+
+    # Images Discord keeps for the bot
+
+    @abstractmethod
+    async def keep_image(
+        self, akool_id: str, role: ImageRole, kept: KeptImage, *, now: float
+    ) -> None:
+        """Remember where Discord keeps the job's ``role`` image (replacing what was kept)."""
+
+    @abstractmethod
+    async def kept_image(self, akool_id: str, role: ImageRole) -> KeptImage | None:
+        """Where Discord keeps the job's ``role`` image, if the bot put it there."""
 
     # What the bot has learnt about AKOOL
 

@@ -110,6 +110,9 @@ async def test_the_numbers_match_what_happened(hooked: World):
             world.alice, world.channel, "imagine", {"prompt": "doomed"}
         )
         await world.wait_for_post(lambda m: "Upscale U1" in m.content)
+        await akool.wait_until(
+            lambda: any(fake.prompt == "doomed" for fake in akool.jobs.values()), timeout=10.0
+        )
         (child,) = [j for j, fake in akool.jobs.items() if fake.button == "U1"]
         (doomed,) = [j for j, fake in akool.jobs.items() if fake.prompt == "doomed"]
         await world.wait_for_post(world.is_post_of(child))

@@ -7,6 +7,8 @@ completed/failed on a per-job timeline, serves result images as real PNG bytes (
 broken download, a huge picture or a file of a given size, at a URL of a given length: see
 :class:`ResultFile`), applies button presses to ``buttons``/``used_buttons``, injects faults on
 request, counts requests per endpoint, and sends webhooks encrypted and signed as AKOOL documents.
+Result links die 7 days after the job was made (by :attr:`FakeAkool.wall_clock`), and a create
+downloads its source image first, refusing the create when that link does not give it.
 
 v4 as documented (reference section 1.2): ``batch_quantity`` n starts n image jobs with their own
 ids, answered as one object for n = 1 and an array for n > 1 (or always an array: see
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -55,6 +58,8 @@ V4_TEXT_MODEL = "wavespeed-ai/flux-krea-dev-lora"
 V4_IMAGE_MODEL = "wavespeed-ai/flux-kontext-dev"
 V4_MODELS = (V4_TEXT_MODEL, V4_IMAGE_MODEL)
 CREDITS_PER_V4_IMAGE = 1
+# AKOOL keeps generated images for 7 days (reference: "Resource lifetime"); then its links 404.
+RESULT_LIFETIME = 7 * 24 * 60 * 60.0
 
 ENDPOINTS = {
     "getToken": ("POST", "/api/open/v3/getToken"),
@@ -190,6 +195,8 @@ class FakeJob:
     batch: list[str] = field(default_factory=list)
     # ``deduction_credit`` is null until the job finishes (see FakeAkool.credits_when_finished).
     credits_when_finished: bool = False
+    # Unix time (FakeAkool.wall_clock) the job was made: its result links die RESULT_LIFETIME on.
+    born: float = 0.0
 
     @property
     def v4(self) -> bool:
@@ -209,6 +216,15 @@ class FakeJob:
     def offers_buttons(self) -> bool:
         # Grids and variations are four-candidate sets; an upscale is a single image.
         return self.kind in ("grid", "variation")
+
+
+@dataclass(frozen=True)
+class SourceFetch:
+    """AKOOL downloading a create's source image: the link, and the HTTP status it got
+    (``None``: a host off 127.0.0.1, which the fake never reaches and takes as it is)."""
+
+    url: str
+    status: int | None
 
 
 @dataclass(frozen=True)
@@ -234,6 +250,8 @@ class FakeAkool:
         self.api_key = api_key
         self.client_id = client_id
         self.clock = clock
+        #: Unix time for how long result links live (a test moves it to age them at once).
+        self.wall_clock: Callable[[], float] = time.time
         self.jobs: dict[str, FakeJob] = {}
         self.timeline = Timeline()
         self.next_timelines: deque[Timeline] = deque()
@@ -254,6 +272,8 @@ class FakeAkool:
         self.requests: list[RecordedRequest] = []
         self.tokens: set[str] = set()
         self.webhooks_sent: list[dict[str, Any]] = []
+        # Every source image a create named, as AKOOL fetched it (see _fetch_source).
+        self.source_fetches: list[SourceFetch] = []
         # When each job's own callback (the final one) was sent: job id -> clock time.
         self.callbacks_at: dict[str, float] = {}
         self.auto_webhooks = True
@@ -517,6 +537,7 @@ class FakeAkool:
             webhook_url=webhook_url,
             image_size=self.image_size,
             noise=self.noise_images,
+            born=self.wall_clock(),
         )
         if prompt in self.results_by_prompt:
             job.result = self.results_by_prompt.pop(prompt)
@@ -731,6 +752,7 @@ class FakeAkool:
             raise _envelope_error(1003, "prompt cannot be empty")
         if scale not in SCALES:
             raise _envelope_error(1003, "validate error: scale")
+        await self._fetch_source(body.get("source_image") or "")
         if self.balance < CREDITS_PER_JOB:
             raise _envelope_error(1104, "Insufficient credit balance")
         self.balance -= CREDITS_PER_JOB
@@ -752,11 +774,12 @@ class FakeAkool:
             raise _envelope_error(1003, problem)
         count = body.get("batch_quantity", 1)
         cost = count * CREDITS_PER_V4_IMAGE
+        sources = body.get("source_images") or []
+        source = sources[0] if sources else ""  # as documented: only the first URL is used
+        await self._fetch_source(source)
         if self.balance < cost:
             raise _envelope_error(1104, "Insufficient credit balance")
         self.balance -= cost
-        sources = body.get("source_images") or []
-        source = sources[0] if sources else ""  # as documented: only the first URL is used
         prompt = body["prompt"]
         # A timeline set for this prompt applies to every image of the batch; otherwise each
         # image takes the next queued timeline, so a test can make one image of four fail.
@@ -783,6 +806,28 @@ class FakeAkool:
         if count == 1 and not self.v4_single_as_array:
             data = data[0]
         return await self._finish(request, fault, data)
+
+    async def _fetch_source(self, url: str) -> None:
+        """Download a create's source image, as AKOOL must to start from it, and refuse the
+        create (charging nothing) when the link does not give it: an expired Discord link, a
+        deleted file. UNCERTAIN: AKOOL documents no code for a source it cannot download; 1003
+        with a message naming the field is the shape of its other validation errors.
+        Only links to 127.0.0.1 are fetched: tests never reach anything else."""
+        if not url:
+            return
+        if urlsplit(url).hostname != "127.0.0.1":
+            self.source_fetches.append(SourceFetch(url, None))
+            return
+        assert self._session is not None
+        try:
+            async with self._session.get(url, allow_redirects=False) as response:
+                status = response.status
+                data = await response.read()
+        except aiohttp.ClientError:
+            status, data = 0, b""
+        self.source_fetches.append(SourceFetch(url, status))
+        if status != 200 or not data:
+            raise _envelope_error(1003, "validate error: source_image could not be downloaded")
 
     async def _press(self, request: web.Request) -> web.Response:
         body, fault = await self._begin(request, "createbybutton")
@@ -832,6 +877,9 @@ class FakeAkool:
         job = self.jobs.get(job_id)
         if job is None or job.status(self.clock()) is not ImageStatus.COMPLETED:
             raise web.HTTPNotFound()
+        if self.wall_clock() >= job.born + RESULT_LIFETIME:
+            self.calls["expired image"] += 1
+            raise web.HTTPNotFound()  # deleted after 7 days
         self.calls["image"] += 1
         served = job.result
         if served.body is not None and served.times != 0:
