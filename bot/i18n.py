@@ -131,9 +131,11 @@ def babel_locale(locale: LocaleLike) -> babel.Locale:
     return babel.Locale.parse(SOURCE_LANGUAGE)
 
 
-def number(locale: LocaleLike, value: int | float) -> str:
-    """``value`` as ``locale`` writes numbers: ``1,234`` in English, ``1.234`` in German."""
-    return babel.numbers.format_decimal(value, locale=babel_locale(locale))
+def number(locale: LocaleLike, value: int | float, *, decimals: int | None = None) -> str:
+    """``value`` as ``locale`` writes numbers: ``1,234`` in English, ``1.234`` in German; with
+    ``decimals``, exactly that many digits after the separator (``1,234.50``)."""
+    pattern = None if not decimals else "#,##0." + "0" * decimals
+    return babel.numbers.format_decimal(value, format=pattern, locale=babel_locale(locale))
 
 
 def language_name(language: str) -> str:

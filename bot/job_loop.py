@@ -22,9 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from bot import logs
+from bot import logs, stored_text
 from bot.akool import AkoolClient, AkoolError, ImageJob, ImageStatus
 from bot.budget import Budget, RequestKind
+from bot.i18n import Text
 from bot.metrics import Metrics
 from bot.notifier import Notifier, RetryLater
 from bot.schedule import PollSchedule
@@ -62,12 +63,8 @@ class _Write:
     since: float = 0.0
 
 
-def timeout_message(job: Job, limit: float) -> str:
-    minutes = max(1, round(limit / 60))
-    return (
-        f"AKOOL had not finished after {minutes} minutes, so the bot stopped waiting. It may "
-        f"still finish: check later with /status {job.akool_id}."
-    )
+def timeout_message(job: Job, limit: float) -> Text:
+    return stored_text.timed_out(max(1, round(limit / 60)), job.akool_id)
 
 
 class JobLoop:
@@ -434,7 +431,9 @@ class JobLoop:
         now = self._clock()
         if now - job.created_at > self._timeout:
             log.warning("Job %s timed out after %.0f s", job.akool_id, now - job.created_at)
-            update = StatusUpdate(JobStatus.FAILED, error=timeout_message(job, self._timeout))
+            update = StatusUpdate(
+                JobStatus.FAILED, error=stored_text.dump(timeout_message(job, self._timeout))
+            )
             return _Write(job, update, now, age=None)
         try:
             result = await self._ask(job)
@@ -480,7 +479,7 @@ class JobLoop:
 
     async def _on_akool_error(self, job: Job, exc: AkoolError) -> _Write | None:
         if exc.code in _JOB_GONE_CODES:
-            update = StatusUpdate(JobStatus.FAILED, error=exc.user_message)
+            update = StatusUpdate(JobStatus.FAILED, error=stored_text.dump(exc.user_text))
             return _Write(job, update, self._clock(), age=None)
         if exc.operator_facing and exc.code is not None:
             if exc.code not in self._alerted:

@@ -18,7 +18,7 @@ from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
 from bot.budget import RequestKind
 from bot.errors import UserFacingError
-from bot.i18n import lazy
+from bot.i18n import Text, lazy
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.metrics import Metrics
@@ -238,7 +238,7 @@ class JobService:
 
     async def _explain_cap(
         self, cap: policy.Cap, guild_id: int | None, caps: Caps, usage: CreditUsage
-    ) -> str:
+    ) -> Text:
         if cap is policy.Cap.SERVER:
             assert caps.server is not None
             assert usage.server is not None

@@ -8,6 +8,8 @@ Discord (``preferred_locale``, which Discord lets only community servers change)
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Final
 
 import discord
@@ -19,6 +21,10 @@ from bot.store import JobStore
 # What ``ServerSettings.language`` holds when the admins have not chosen one.
 FOLLOW_DISCORD: Final = ""
 COMMUNITY: Final = "COMMUNITY"
+# How long the job loop's posts may follow a server's language after another process changed it.
+CACHE_TTL: Final = 30.0
+# Past this many servers, those read longer than CACHE_TTL ago are forgotten.
+_REMEMBERED: Final = 10_000
 
 
 def shipped() -> tuple[str, ...]:
@@ -36,9 +42,11 @@ def discord_choice(guild: discord.Guild | None) -> str | None:
 
 def server_locale(settings: ServerSettings, guild: discord.Guild | None) -> str:
     """The language of the server's public posts."""
-    if settings.language:
-        return settings.language
-    return discord_choice(guild) or i18n.SOURCE_LANGUAGE
+    return _chosen(settings.language, guild)
+
+
+def _chosen(language: str, guild: discord.Guild | None) -> str:
+    return language or discord_choice(guild) or i18n.SOURCE_LANGUAGE
 
 
 async def public_locale(store: JobStore, client: discord.Client, guild_id: int | None) -> str:
@@ -47,6 +55,47 @@ async def public_locale(store: JobStore, client: discord.Client, guild_id: int |
     if guild_id is None:
         return i18n.SOURCE_LANGUAGE
     return server_locale(await store.server_settings(guild_id), client.get_guild(guild_id))
+
+
+class PublicLocales:
+    """The language of each server's posts for the job loop (results, failures, status lines),
+    which posts many of them: each server's setting is read from the store at most every
+    ``ttl`` seconds, and again at once after this process saved it (:meth:`forget`). A change
+    made through another process takes effect here within ``ttl``; Discord's own choice of a
+    community server is always the one the gateway last reported.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        client: discord.Client,
+        *,
+        ttl: float = CACHE_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        # guild id -> (when read, the admins' language or FOLLOW_DISCORD)
+        self._read: dict[int, tuple[float, str]] = {}
+
+    async def of(self, guild_id: int | None) -> str:
+        """The language of a post in ``guild_id``'s channels (English in a DM)."""
+        if guild_id is None:
+            return i18n.SOURCE_LANGUAGE
+        now = self._clock()
+        read = self._read.get(guild_id)
+        if read is None or now - read[0] >= self._ttl:
+            settings = await self._store.server_settings(guild_id)
+            if len(self._read) >= _REMEMBERED:
+                self._read = {g: r for g, r in self._read.items() if now - r[0] < self._ttl}
+            read = self._read[guild_id] = (now, settings.language)
+        return _chosen(read[1], self._client.get_guild(guild_id))
+
+    def forget(self, guild_id: int) -> None:
+        """``guild_id``'s settings changed: read them again for the next post."""
+        self._read.pop(guild_id, None)
 
 
 async def interaction_server_locale(store: JobStore, interaction: discord.Interaction) -> str:

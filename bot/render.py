@@ -9,17 +9,18 @@ language and time zone.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import discord
 
+from bot import stored_text
 from bot.akool import ImageJob
 from bot.components import DeleteButton, GridButton, RerollButton
 from bot.custom_ids import DELETE, GRID_BUTTONS, REROLL, ButtonRef
 from bot.i18n import LocaleLike, Text, command, gettext, number, pgettext
+from bot.shown import shown as shown
 from bot.store import CreateIntent, Job, JobKind, JobStatus
 
 # AKOOL keeps generated images for 7 days after creation.
@@ -57,46 +58,13 @@ def status_word(status: JobStatus, locale: LocaleLike) -> str:
             return pgettext(locale, "job status", "Failed")
 
 
-# What makes Discord format a member's text, or turn it into a link, a mention, a timestamp or an
-# emoji: bold, italics, underline, strike, spoiler, code, a backslash, masked links ([x](url)),
-# <@id> <#id> <@&id> <t:...> <:emoji:id>, @everyone, a bare URL's "://", headings and quotes.
-# discord.utils.escape_markdown is not enough on its own: it escapes only the first of several
-# masked links ("[a](b) [c](d)" keeps the second) and leaves mentions and mid-line # alone.
-_INLINE: Final = re.compile(r"[\\*_~|`\[\]<>#@]|:(?=//)")
-# These format only at the start of a line: a list item, "-#" small text, a "1." list.
-_LINE_START: Final = re.compile(r"^(?:[-+]|\d+\.)")
-
-
-def shown(text: str, limit: int | None = None) -> str:
-    """Member-provided text (a prompt, a banned word) as the bot shows it: on one line, with
-    every character Discord would format escaped, so it reads as typed and nothing in it becomes
-    a link, a mention or formatting in the bot's voice. With ``limit``, it is cut (with an
-    ellipsis) so that the escaped text fits in that many characters."""
-    pieces = _escaped_pieces(" ".join(text.split()))
-    if limit is None or sum(map(len, pieces)) <= limit:
-        return "".join(pieces)
-    kept: list[str] = []
-    size = 0
-    for piece in pieces:  # cut between characters, never inside an escape
-        if size + len(piece) > limit - 1:
-            break
-        kept.append(piece)
-        size += len(piece)
-    return "".join(kept).rstrip() + "…"
-
-
-def _escaped_pieces(flat: str) -> list[str]:
-    """Each character of ``flat``, behind a backslash if Discord would format it."""
-    marked = {m.start() for m in _INLINE.finditer(flat)}
-    start = _LINE_START.match(flat)
-    if start:
-        marked.add(start.end() - 1)  # the "-", the "+" or the "." of "1."
-    return ["\\" + c if i in marked else c for i, c in enumerate(flat)]
-
-
 def mention(user_id: int) -> str:
     """A member's mention (pinging only as each post's ``allowed_mentions`` allow)."""
     return f"<@{user_id}>"
+
+
+def channel_mention(channel_id: int) -> str:
+    return f"<#{channel_id}>"
 
 
 def cut(text: str, limit: int) -> str:
@@ -172,8 +140,14 @@ def status_line(
         details.append(gettext(locale, "finished in {duration}", duration=took))
     detail = gettext(locale, ", ").join(details)
     if job.status is JobStatus.FAILED and job.error:
-        detail += f": {job.error}"
+        detail += f": {error(job.error, locale)}"
     return f"{head}\n-# {detail}"
+
+
+def error(stored: str | None, locale: LocaleLike) -> str:
+    """Why a job failed (as the job loop stored it), in ``locale``'s language; empty if it did
+    not say."""
+    return stored_text.load(stored)(locale) if stored else ""
 
 
 def expires_at(job: Job) -> datetime:
@@ -343,7 +317,7 @@ def failure_embed(job: Job, locale: LocaleLike = None) -> discord.Embed:
     embed = discord.Embed(
         title=gettext(locale, "The image could not be made"),
         description=cut(
-            job.error
+            error(job.error, locale)
             or gettext(locale, "AKOOL reported the job as failed. Check the prompt and image."),
             _DESCRIPTION_MAX,
         ),
@@ -550,7 +524,9 @@ def status_embed(
             )
         if stored.error:
             embed.add_field(
-                name=gettext(locale, "Error"), value=cut(stored.error, _FIELD_MAX), inline=False
+                name=gettext(locale, "Error"),
+                value=cut(error(stored.error, locale), _FIELD_MAX),
+                inline=False,
             )
     if snapshot.used_buttons:
         embed.add_field(

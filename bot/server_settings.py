@@ -16,6 +16,7 @@ from typing import Any, Final, Self
 
 from bot.i18n import Number, Text, command, lazy
 from bot.lookalikes import comparable
+from bot.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,9 @@ class ServerSettings:
     def with_language(self, language: str, shipped: Iterable[str]) -> Self:
         """``language`` (one of ``shipped``), or empty to follow Discord's."""
         if language and language not in shipped:
-            raise InvalidSetting(lazy("The bot does not speak {language}.", language=language))
+            raise InvalidSetting(
+                lazy("The bot does not speak {language}.", language=shown(language, 50))
+            )
         return replace(self, language=language)
 
     def with_banned_word(self, word: str) -> Self:
@@ -165,7 +168,7 @@ class ServerSettings:
                 lazy("A banned word can be at most {n} characters.", n=BANNED_WORD_LENGTH)
             )
         if self._banned(cleaned) is not None:
-            raise InvalidSetting(lazy("“{word}” is already banned.", word=cleaned))
+            raise InvalidSetting(lazy("“{word}” is already banned.", word=shown(cleaned)))
         if len(self.banned_words) >= BANNED_WORDS_MAX:
             raise InvalidSetting(
                 lazy("The list already holds the most words it can ({n}).", n=BANNED_WORDS_MAX)
@@ -176,7 +179,7 @@ class ServerSettings:
         cleaned = normalise_word(word)
         stored = self._banned(cleaned)
         if stored is None:
-            raise InvalidSetting(lazy("“{word}” is not on the banned list.", word=cleaned))
+            raise InvalidSetting(lazy("“{word}” is not on the banned list.", word=shown(cleaned)))
         return replace(self, banned_words=tuple(w for w in self.banned_words if w != stored))
 
     def banned_word_in(self, prompt: str) -> str | None:

@@ -156,6 +156,8 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
             except InvalidSetting as exc:
                 raise UserFacingError(exc.text) from exc
             await self.bot.store.save_server_settings(guild_id, updated, now=self.bot.clock())
+            # The job loop's next post in this server follows the change at once.
+            self.bot.notifier.languages.forget(guild_id)
         log.info("Settings of server %s changed by %s: %s", guild_id, interaction.user.id, note)
         await interaction.response.send_message(
             embed=self._embed(interaction, updated, note(interaction.locale)), ephemeral=True
