@@ -325,3 +325,29 @@ async def test_a_credit_cap_refusal_is_in_the_members_language(world: World):
     whole = translation("ja", "{passes} {frees} Nothing was spent.")
     expected = shaped(whole, passes=passes.format(limit="1", n="0", cost="2"), frees=frees)
     assert re.fullmatch(expected, content(refused)), content(refused)
+
+
+async def test_the_job_loop_follows_a_new_language_at_once(world: World, admin: FakeUser):
+    async with world.running():
+        # A first result: the job loop reads the server's language (English) and keeps it.
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "an english fox"}
+        )
+        await ix.wait_response()
+        first = await world.wait_for_post(lambda m: world.is_post(m) and bool(m.components))
+        await choose_language(world, admin, "fr")
+        ix = await world.discord.slash_command(
+            world.alice, world.channel, "imagine", {"prompt": "a french fox"}
+        )
+        await ix.wait_response()
+        second = await world.wait_for_post(
+            lambda m: world.is_post(m) and bool(m.components) and m.id != first.id
+        )
+
+    def names(post: FakeMessage) -> list[str]:
+        (shown,) = post.embeds
+        return [f["name"] for f in shown["fields"]]
+
+    assert "Time" in names(first)
+    # Well within the 30 seconds the job loop may otherwise keep a server's language.
+    assert translation("fr", "Time") in names(second)
