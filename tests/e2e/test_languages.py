@@ -314,16 +314,22 @@ async def test_a_credit_cap_refusal_is_in_the_members_language(world: World):
     passes = translation(
         "ja",
         "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-        "account of {limit} credits: {n} was spent in the last 24 hours, and this job is "
+        "account of {limit}: {n} was spent in the last 24 hours, and this job is "
         "expected to cost {cost}.",
         "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-        "account of {limit} credits: {n} were spent in the last 24 hours, and this job is "
+        "account of {limit}: {n} were spent in the last 24 hours, and this job is "
         "expected to cost {cost}.",
         0,
     )
     frees = translation("ja", "A job like this is expected to cost more than the whole cap.")
     whole = translation("ja", "{passes} {frees} Nothing was spent.")
-    expected = shaped(whole, passes=passes.format(limit="1", n="0", cost="2"), frees=frees)
+    expected = shaped(
+        whole,
+        passes=passes.format(
+            limit=i18n.ngettext("ja", "{n} credit", "{n} credits", 1), n="0", cost="2"
+        ),
+        frees=frees,
+    )
     assert re.fullmatch(expected, content(refused)), content(refused)
 
 
