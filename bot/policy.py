@@ -86,15 +86,20 @@ def explain_cap(
     ``reported``: ``(created_at, credits)`` of the window's jobs AKOOL reported credits for,
     oldest first: as each ages past 24 hours, its credits come back.
     """
-    values = {"limit": Number(limit), "cost": Number(cost), "held": Number(spending.reserved)}
+    values = {
+        # "1 credit", "5 credits": the cap's own plural, apart from the spending's ({n}).
+        "limit": nlazy("{n} credit", "{n} credits", limit),
+        "cost": Number(cost),
+        "held": Number(spending.reserved),
+    }
     # Each cap's sentence whole, with and without credits held, so each language words it.
     if cap is Cap.ACCOUNT and spending.reserved:
         passes = nlazy(
             "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-            "account of {limit} credits: {n} was spent in the last 24 hours and {held} held by "
+            "account of {limit}: {n} was spent in the last 24 hours and {held} held by "
             "unfinished jobs, and this job is expected to cost {cost}.",
             "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-            "account of {limit} credits: {n} were spent in the last 24 hours and {held} held by "
+            "account of {limit}: {n} were spent in the last 24 hours and {held} held by "
             "unfinished jobs, and this job is expected to cost {cost}.",
             spending.spent,
             **values,
@@ -102,20 +107,20 @@ def explain_cap(
     elif cap is Cap.ACCOUNT:
         passes = nlazy(
             "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-            "account of {limit} credits: {n} was spent in the last 24 hours, and this job is "
+            "account of {limit}: {n} was spent in the last 24 hours, and this job is "
             "expected to cost {cost}.",
             "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
-            "account of {limit} credits: {n} were spent in the last 24 hours, and this job is "
+            "account of {limit}: {n} were spent in the last 24 hours, and this job is "
             "expected to cost {cost}.",
             spending.spent,
             **values,
         )
     elif spending.reserved:
         passes = nlazy(
-            "This would pass this server's daily credit cap of {limit} credits: {n} was spent in "
+            "This would pass this server's daily credit cap of {limit}: {n} was spent in "
             "the last 24 hours and {held} held by unfinished jobs, and this job is expected to "
             "cost {cost}.",
-            "This would pass this server's daily credit cap of {limit} credits: {n} were spent "
+            "This would pass this server's daily credit cap of {limit}: {n} were spent "
             "in the last 24 hours and {held} held by unfinished jobs, and this job is expected "
             "to cost {cost}.",
             spending.spent,
@@ -123,9 +128,9 @@ def explain_cap(
         )
     else:
         passes = nlazy(
-            "This would pass this server's daily credit cap of {limit} credits: {n} was spent in "
+            "This would pass this server's daily credit cap of {limit}: {n} was spent in "
             "the last 24 hours, and this job is expected to cost {cost}.",
-            "This would pass this server's daily credit cap of {limit} credits: {n} were spent "
+            "This would pass this server's daily credit cap of {limit}: {n} were spent "
             "in the last 24 hours, and this job is expected to cost {cost}.",
             spending.spent,
             **values,

@@ -106,11 +106,10 @@ def what(job: Job, locale: LocaleLike = None) -> str:
     if is_reroll(job):
         return gettext(locale, "🔄 Re-roll of {prompt}", prompt=what_prompt(job, locale))
     if job.kind is JobKind.BUTTON and job.button:
+        values = {"button": job.button, "job": job.parent_akool_id}
         if job.button.startswith("U"):
-            sentence = "Upscale {button} of `{job}`"
-        else:
-            sentence = "Variation {button} of `{job}`"
-        return gettext(locale, sentence, button=job.button, job=job.parent_akool_id)
+            return gettext(locale, "Upscale {button} of `{job}`", **values)
+        return gettext(locale, "Variation {button} of `{job}`", **values)
     if job.prompt:
         return f"**{shown(job.prompt, 200)}**"
     return gettext(locale, "Job `{job}`", job=job.akool_id)
@@ -179,16 +178,18 @@ def result_content(
     from_other = parent is not None and parent.requester_id != job.requester_id
     if job.kind is JobKind.BUTTON and job.button:
         upscale = job.button.startswith("U")
-        if from_other:
-            if upscale:
-                sentence = "{prompt} - Upscaled ({button}) by {member}, from {owner}'s grid"
-            else:
-                sentence = "{prompt} - Variation ({button}) by {member}, from {owner}'s grid"
+        if from_other and upscale:
+            line = gettext(
+                locale, "{prompt} - Upscaled ({button}) by {member}, from {owner}'s grid", **values
+            )
+        elif from_other:
+            line = gettext(
+                locale, "{prompt} - Variation ({button}) by {member}, from {owner}'s grid", **values
+            )
         elif upscale:
-            sentence = "{prompt} - Upscaled ({button}) by {member}"
+            line = gettext(locale, "{prompt} - Upscaled ({button}) by {member}", **values)
         else:
-            sentence = "{prompt} - Variation ({button}) by {member}"
-        line = gettext(locale, sentence, **values)
+            line = gettext(locale, "{prompt} - Variation ({button}) by {member}", **values)
     elif is_reroll(job):
         if from_other:
             line = gettext(locale, "{prompt} - Re-roll by {member}, from {owner}'s grid", **values)
@@ -376,28 +377,34 @@ def lost_press_content(
         press = gettext(locale, "the variation {what}", what=what)
     values = {"member": f"<@{intent.requester_id}>", "press": press, "button": button}
     if intent.akool_called_at is None:
-        sentence = (
+        return gettext(
+            locale,
             "{member} The bot restarted before it asked AKOOL for {press}: nothing was started "
-            "and nothing was charged; you can press {button} again."
+            "and nothing was charged; you can press {button} again.",
+            **values,
         )
-    elif button_used is False:
-        sentence = (
+    if button_used is False:
+        return gettext(
+            locale,
             "{member} The bot restarted while AKOOL was starting {press}, and AKOOL did not use "
-            "{button}: nothing was started and nothing was charged; you can press {button} again."
+            "{button}: nothing was started and nothing was charged; you can press {button} again.",
+            **values,
         )
-    elif button_used:
-        sentence = (
+    if button_used:
+        return gettext(
+            locale,
             "{member} The bot restarted while AKOOL was starting {press}, so it cannot follow "
             "that job. AKOOL counts {button} as used, so it may have made the image: check your "
-            "AKOOL dashboard. {button} cannot be pressed again."
+            "AKOOL dashboard. {button} cannot be pressed again.",
+            **values,
         )
-    else:
-        sentence = (
-            "{member} The bot restarted while AKOOL was starting {press}, so it cannot follow "
-            "that job, and AKOOL cannot say now whether it made it: check your AKOOL dashboard "
-            "before pressing it again."
-        )
-    return gettext(locale, sentence, **values)
+    return gettext(
+        locale,
+        "{member} The bot restarted while AKOOL was starting {press}, so it cannot follow "
+        "that job, and AKOOL cannot say now whether it made it: check your AKOOL dashboard "
+        "before pressing it again.",
+        **values,
+    )
 
 
 def dm_fallback_note(job: Job, locale: LocaleLike = None) -> str:

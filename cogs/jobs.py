@@ -79,12 +79,14 @@ class Jobs(commands.Cog):
         locale = interaction.locale
         if job.status.finished:
             if job.status is JobStatus.COMPLETED:
-                sentence = "Job `{job}` is already done; posting it here."
+                answer = i18n.gettext(
+                    locale, "Job `{job}` is already done; posting it here.", job=akool_id
+                )
             else:
-                sentence = "Job `{job}` has already failed; posting it here."
-            await interaction.followup.send(
-                i18n.gettext(locale, sentence, job=akool_id), ephemeral=True
-            )
+                answer = i18n.gettext(
+                    locale, "Job `{job}` has already failed; posting it here.", job=akool_id
+                )
+            await interaction.followup.send(answer, ephemeral=True)
             return
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)

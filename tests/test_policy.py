@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import lookalikes, policy
+from bot import i18n, lookalikes, policy
 from bot.errors import UserFacingError
 from bot.server_settings import InvalidSetting, ServerSettings
 from bot.store import Caps, CreditUsage, Limits, MemberUsage, Spending
@@ -185,6 +185,18 @@ def test_a_job_dearer_than_the_whole_cap_says_so():
     text = str(policy.explain_cap(policy.Cap.SERVER, 3, Spending(0, 0), 5, []))
 
     assert "expected to cost more than the whole cap" in text
+
+
+def test_a_cap_of_one_credit_is_named_in_the_singular_in_each_language():
+    one = policy.explain_cap(policy.Cap.SERVER, 1, Spending(0, 0), 2, [])
+    two = policy.explain_cap(policy.Cap.ACCOUNT, 2, Spending(0, 0), 3, [])
+
+    assert str(one).startswith("This would pass this server's daily credit cap of 1 credit:")
+    assert "account of 2 credits:" in str(two)
+    for language in ("de", "pt_BR"):
+        # Followed by a space: "1 Credit " is not the start of "1 Credits".
+        assert i18n.ngettext(language, "{n} credit", "{n} credits", 1) + " " in one(language)
+        assert i18n.ngettext(language, "{n} credit", "{n} credits", 2) + " " in two(language)
 
 
 def test_caps_take_the_lower_of_the_servers_own_limit_and_the_operators():

@@ -146,3 +146,71 @@ async def answer(interaction, n, i18n):
             "UserFacingError",
         ]
     )
+
+
+# The calls tools/i18n extracts, and the positions (1-based) of their message arguments: the
+# same table the extraction reads, so a new keyword there is checked here too.
+def _message_positions() -> dict[str, tuple[int, ...]]:
+    from tools.i18n.catalogs import KEYWORDS
+
+    positions: dict[str, tuple[int, ...]] = {}
+    for name, spec in KEYWORDS.items():
+        positions[name] = tuple(p[0] if isinstance(p, tuple) else p for p in spec)
+    return positions
+
+
+# bot/i18n.py defines these functions: it hands its own parameters on to gettext.
+TRANSLATION_MACHINERY: Final = ("bot/i18n.py",)
+
+
+def unextracted(source: str) -> Iterator[tuple[int, str]]:
+    """``(line, call)`` of each gettext/ngettext/pgettext/npgettext/lazy/nlazy call whose message
+    (or context) is not a string literal: the extraction cannot read a variable, so such a
+    message never reaches the catalogs and stays English in every language."""
+    positions = _message_positions()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or _name(node) not in positions:
+            continue
+        for position in positions[_name(node)]:
+            argument = node.args[position - 1] if position <= len(node.args) else None
+            if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
+                yield node.lineno, _name(node)
+                break
+
+
+def unextracted_offenders() -> dict[str, list[tuple[int, str]]]:
+    found: dict[str, list[tuple[int, str]]] = {}
+    for folder in SOURCES:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            where = path.relative_to(ROOT).as_posix()
+            if where in TRANSLATION_MACHINERY:
+                continue
+            hits = list(unextracted(path.read_text(encoding="utf-8")))
+            if hits:
+                found[where] = hits
+    return found
+
+
+def test_every_translated_message_is_a_literal_the_extraction_reads():
+    assert unextracted_offenders() == {}, (
+        "pass the message itself (a string literal) to gettext/lazy in each branch, not a "
+        "variable holding it: tools/i18n cannot extract it"
+    )
+
+
+def test_the_scan_finds_messages_held_in_variables():
+    source = """
+def what(locale, job, n):
+    sentence = "Upscale {button}" if job.upscale else "Variation {button}"
+    gettext(locale, sentence, button=job.button)
+    i18n.gettext(locale, "Fine {job}", job=job.id)
+    i18n.ngettext(locale, "{n} credit", PLURAL, n)
+    pgettext(locale, CONTEXT, "Queued")
+    lazy(f"Job {job.id}")
+    nlazy("{n} minute", "{n} minutes", n)
+    i18n.npgettext(locale, "job status", "{n} job", "{n} jobs", n)
+    gettext(locale, *sentences)
+"""
+    assert sorted(call for _, call in unextracted(source)) == sorted(
+        ["gettext", "ngettext", "pgettext", "lazy", "gettext"]
+    )
