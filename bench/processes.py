@@ -353,7 +353,7 @@ async def run(*, quick: bool = False) -> str:
             f"The shared budget: {SHARDS} processes with AKOOL_REQUESTS_PER_SECOND="
             f"{check.budget:g} delivered {BUDGET_JOBS[quick]} jobs with {check.requests} status "
             f"requests in {check.seconds:.1f} s: **{rate:.1f}** requests/s in all (polls may use "
-            f"80 % of the budget, {0.8 * check.budget:g}/s), busiest second "
+            f"all of it while nothing more urgent waits), busiest second "
             f"{check.busiest_second}.",
             "",
             f"Callbacks to one process: members started {CALLBACK_JOBS[quick]} jobs with "
