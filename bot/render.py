@@ -369,8 +369,9 @@ def lost_press_content(
     claim = intent.claim
     assert claim is not None
     button = claim.button
-    # A press's intent is named "<button> of <grid's job id>".
-    what = excerpt(intent.prompt, 100)
+    # Named by its button and the grid's job id, words of no language (the intent's own name,
+    # "<button> of <job id>", is English).
+    what = f"{button} (`{claim.parent_akool_id}`)"
     if button.startswith("U"):
         press = gettext(locale, "the upscale {what}", what=what)
     else:

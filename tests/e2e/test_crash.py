@@ -305,7 +305,10 @@ def _lost_notice(what: str, asked: bool) -> Callable[[FakeMessage], bool]:
     """The notice for a create lost in a crash names its prompt, or the button pressed, and
     says whether AKOOL may have made the job (it had been asked) or nothing was started."""
     sentence = "restarted while AKOOL was starting" if asked else "nothing was started"
-    return lambda message: sentence in message.content and what in message.content
+    # A press is stored as "<button> of <job id>" and shown as "<button> (`<job id>`)".
+    button, of, job_id = what.partition(" of ")
+    shown = f"{button} (`{job_id}`)" if of else what
+    return lambda message: sentence in message.content and shown in message.content
 
 
 def _recorded_jobs(db_path: Path) -> list[str]:

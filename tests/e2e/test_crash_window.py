@@ -302,7 +302,7 @@ async def test_a_press_killed_before_akool_is_asked_gives_the_button_back(tmp_pa
 
         assert answer.ephemeral
         assert "nothing was charged; you can press U2 again" in answer.content
-        assert f"U2 of {grid_id}" in answer.content
+        assert f"U2 (`{grid_id}`)" in answer.content
         assert grid_untouched_by(crash, grid, "nothing was started")
         assert public_posts_saying(crash, "nothing was started") == []
         assert (await again.wait_response()).type == 6
@@ -327,7 +327,7 @@ async def test_a_press_killed_after_akool_accepted_it_is_told_the_button_is_used
         await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
 
         assert answer.ephemeral
-        assert f"V3 of {grid_id}" in answer.content
+        assert f"V3 (`{grid_id}`)" in answer.content
         assert "AKOOL counts V3 as used" in answer.content
         assert "cannot be pressed again" in answer.content
         assert grid_untouched_by(crash, grid, "restarted")
