@@ -15,6 +15,7 @@ from bot.secret import Secret
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
 from tests.fakes.akool import FakeAkool
+from tests.fakes.discord import FakeDiscord
 
 
 @pytest.fixture
@@ -35,6 +36,14 @@ def restore_logging() -> Iterator[None]:
         root.setLevel(level)
         for name, saved in levels.items():
             logging.getLogger(name).setLevel(saved)
+
+
+@pytest.fixture(autouse=True)
+def forget_fake_discords() -> Iterator[None]:
+    """``FakeDiscord.made`` holds every fake made, for the end-to-end ping check; emptied after
+    each test (tests outside e2e make fakes too), so no fake and its state outlive their test."""
+    yield
+    FakeDiscord.made.clear()
 
 
 @pytest.fixture
