@@ -1,6 +1,8 @@
 """``python -m bench``: run every benchmark and write BENCHMARKS.md.
 
-``python -m bench --quick`` runs smaller versions (a smoke check, under a minute or two each).
+``python -m bench`` runs the live benchmark in real time (about an hour and a half in all);
+``python -m bench --quick`` runs smaller versions with the live one's time compressed 10x (a
+smoke check, a few minutes each); ``--scale N`` compresses the live one's time N-fold.
 """
 
 from __future__ import annotations
@@ -10,23 +12,26 @@ import asyncio
 import datetime
 from pathlib import Path
 
-from bench import detection, interactions, processes, scale, webhooks
+from bench import interactions, live, processes, scale
 from bench.common import machine
 
-BENCHMARKS = (detection, webhooks, scale, interactions, processes)
+BENCHMARKS = (live, scale, interactions, processes)
 
 
-async def run_all(quick: bool) -> list[str]:
+async def run_all(quick: bool, time_scale: float | None) -> list[str]:
     sections = []
     for module in BENCHMARKS:
-        sections.append(await module.run(quick=quick))
+        if module is live:
+            sections.append(await live.run(quick=quick, scale=time_scale))
+        else:
+            sections.append(await module.run(quick=quick))
         print(sections[-1], flush=True)
         print(flush=True)
     return sections
 
 
-def main(quick: bool, output: Path | None) -> None:
-    sections = asyncio.run(run_all(quick))
+def main(quick: bool, time_scale: float | None, output: Path | None) -> None:
+    sections = asyncio.run(run_all(quick, time_scale))
     if output is not None:
         today = datetime.datetime.now(tz=datetime.UTC).date().isoformat()
         header = (
@@ -42,7 +47,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller, faster runs")
     parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="compress the live benchmark's time N-fold (default: 1, real time; 10 with --quick)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=None, help="write the results there (BENCHMARKS.md)"
     )
     args = parser.parse_args()
-    main(args.quick, args.output)
+    main(args.quick, args.scale, args.output)

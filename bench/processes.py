@@ -31,8 +31,7 @@ from typing import Final
 import asyncpg
 
 from bench.common import cli, machine
-from bench.detection import ARRIVAL_EVERY, BASE_GAP, SCALE
-from bench.webhooks import timed_prompt
+from bench.live import ARRIVAL_EVERY, BASE_GAP, timed_prompt
 from bot.server_settings import ServerSettings
 from bot.store import JobKind, NewJob
 from bot.store.postgres import WAKE_CHANNEL, PostgresJobStore
@@ -53,6 +52,8 @@ WAIT: Final = 300.0
 CALLBACK_JOBS: Final = {False: 300, True: 120}
 CALLBACK_WARM_UP: Final = {False: 100, True: 60}
 MEMBERS: Final = 20
+# The callback run compresses time so (durations, poll interval, timeout and budget alike).
+SCALE: Final = 40.0
 
 
 @dataclass
@@ -287,7 +288,7 @@ async def callback_calls(url: str, *, quick: bool) -> CallbackCalls:
             ]
             prompts = []
             for n in range(count):
-                prompt = timed_prompt(akool, rng, n)
+                prompt = timed_prompt(akool, rng, n, SCALE)
                 prompts.append(prompt)
                 server = n % SHARDS
                 await stage.discord.slash_command(
@@ -356,7 +357,7 @@ async def run(*, quick: bool = False) -> str:
             f"{check.busiest_second}.",
             "",
             f"Callbacks to one process: members started {CALLBACK_JOBS[quick]} jobs with "
-            f"/imagine in the three servers (the detection benchmark's mix of durations, "
+            f"/imagine in the three servers (the live benchmark's mix of durations, "
             f"compressed {SCALE:g}x, with its default budget and poll interval compressed alike), "
             f"and AKOOL called back the first of {SHARDS} processes only ({called.callbacks} "
             f"callbacks). Over the last {called.jobs} jobs, AKOOL status requests per job: mean "

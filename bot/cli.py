@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
+from bot.memory import limit_malloc_arenas
 from bot.settings import (
     Settings,
     SettingsError,
@@ -28,6 +29,8 @@ PROG = "akool-bot"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before any thread starts: bursts must not leave a malloc arena behind per worker thread.
+    limit_malloc_arenas()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["check"]:
         # Its own options are its own business.

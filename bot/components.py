@@ -28,6 +28,7 @@ from bot.custom_ids import (
 )
 from bot.errors import answer_privately, report
 from bot.guilds import refused_here
+from bot.i18n import LocaleLike, gettext
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ async def _dispatch(interaction: discord.Interaction, family: str, ref: Any, wha
     )
     handler = handlers.get(family)
     if handler is None:
-        await answer_privately(interaction, "That button is not available right now.")
+        await answer_privately(
+            interaction, gettext(interaction.locale, "That button is not available right now.")
+        )
         return
     try:
         await handler(interaction, ref)
@@ -127,14 +130,21 @@ class GridButton(_JobButton, template=GRID_TEMPLATE):
 
 
 class ShowButton(_JobButton, template=SHOW_TEMPLATE):
-    """Repost a finished job in the channel with live buttons (like Midjourney's /show)."""
+    """Repost a finished job in the channel with live buttons (like Midjourney's /show); it is
+    on a private answer, so its label is in the member's language."""
 
     family = SHOW
+
+    def __init__(self, ref: ButtonRef, *, used: bool = False, locale: LocaleLike = None) -> None:
+        super().__init__(ref, used=used)
+        self.item.label = gettext(locale, "Post here")
 
     @classmethod
     def look(cls, ref: ButtonRef, used: bool) -> discord.ui.Button[Any]:
         return discord.ui.Button(
-            label="Post here", style=discord.ButtonStyle.primary, custom_id=ref.custom_id
+            label=gettext(None, "Post here"),
+            style=discord.ButtonStyle.primary,
+            custom_id=ref.custom_id,
         )
 
 

@@ -13,13 +13,14 @@ import discord
 from discord.ext import commands
 
 from bot.akool import AkoolClient
-from bot.budget import shared_budget
+from bot.budget import RequestKind, shared_budget
 from bot.components import DYNAMIC_ITEMS
 from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
+from bot.kept_images import KeptImages
 from bot.lookups import Lookups
 from bot.metrics import Metrics
 from bot.notifier import Notifier
@@ -32,13 +33,21 @@ from bot.tree import AppCommandTree
 
 log = logging.getLogger(__name__)
 
-# The longest a job goes unchecked (a job far older than any seen, in the long tail).
-MAX_POLL_GAP: Final = 60.0
-# The share of the AKOOL request budget that status checks may use.
-POLL_SHARE: Final = 0.8
-# The share that lookups (/status, /track of an unknown id, Post here) may use: a budget of their
-# own, so a flood of them waits on itself and leaves polls and creates at least the rest.
+# The longest a job goes unchecked, in poll intervals, when webhooks have proven to arrive (60 s
+# at the default interval); it scales with POLL_INTERVAL, like every other gap of the schedule.
+MAX_POLL_GAPS: Final = 20.0
+# The shares of the AKOOL request budget each kind of request is sure of while every kind waits
+# (see bot.budget): members' creates and presses with the polls confirming callbacks, which are
+# served first; due status checks; lookups (/status, /track of an unknown id, Post here), last.
+URGENT_SHARE: Final = 0.5
+POLL_SHARE: Final = 0.4
+# Lookups also have a budget of their own of this share, so a flood of them waits on itself.
 LOOKUP_SHARE: Final = 0.1
+REQUEST_SHARES: Final = {
+    RequestKind.URGENT: URGENT_SHARE,
+    RequestKind.POLL: POLL_SHARE,
+    RequestKind.LOOKUP: LOOKUP_SHARE,
+}
 
 # How long a stop waits for jobs AKOOL has accepted to be recorded.
 DRAIN_TIMEOUT: Final = 3.0
@@ -83,6 +92,8 @@ class AkoolBot(commands.AutoShardedBot):
             tree_cls=AppCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # Nothing here reads discord.py's cache of messages; keep none (its default is 1,000).
+            max_messages=None,
             # None and None: as many shards as Discord recommends, all in this process.
             shard_count=settings.shard_count,
             # discord.py's own default is None (every shard); its annotation leaves that out.
@@ -97,15 +108,15 @@ class AkoolBot(commands.AutoShardedBot):
         self.akool = akool
         self.clock = clock
         self.metrics = metrics
+        # Images that must outlive their links (a month-old press): kept on the bot's messages.
+        self.kept_images = KeptImages(self, store, clock=clock)
         self.notifier = Notifier(
             self,
             store,
             ImageFetcher(http, settings.image_hosts, max_bytes=settings.max_image_bytes),
             clock=clock,
             metrics=metrics,
-        )
-        poll_budget = shared_budget(
-            store, "akool-polls", settings.akool_requests_per_second * POLL_SHARE
+            kept=self.kept_images,
         )
         self.job_loop = JobLoop(
             store=store,
@@ -117,9 +128,8 @@ class AkoolBot(commands.AutoShardedBot):
             schedule=PollSchedule(
                 base_gap=settings.poll_interval,
                 min_gap=settings.poll_interval / 3,
-                max_gap=max(settings.poll_interval, MAX_POLL_GAP),
+                max_gap=settings.poll_interval * MAX_POLL_GAPS,
             ),
-            poll_budget=metrics.timed(poll_budget, "akool-polls"),
             create_grace=settings.akool_timeout + 1.0,
             hold=settings.claim_hold,
             clock=clock,

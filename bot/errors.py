@@ -1,5 +1,9 @@
 """Turning an error into an answer: domain errors say their sentence, anything else gets a
-short apology with a reference id that also appears in the log line with the full traceback."""
+short apology with a reference id that also appears in the log line with the full traceback.
+
+An error raised in ``bot/`` does not know who will read it: it carries an :class:`bot.i18n.Text`
+(a message id and its values), and the sentence is written in the reader's language where the
+answer is sent (:func:`report`, with ``interaction.locale``)."""
 
 from __future__ import annotations
 
@@ -8,31 +12,47 @@ import secrets
 
 import discord
 
+from bot import i18n
 from bot.akool import AkoolError
+from bot.i18n import LocaleLike, Text
 
 log = logging.getLogger(__name__)
 
 
 class UserFacingError(Exception):
-    """An error whose message is meant for the person who caused it."""
+    """An error whose message is meant for the person who caused it, in their language.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    ``text`` is an :class:`bot.i18n.Text` (``i18n.lazy("...", name=value)``); a plain string is
+    shown as it is, to every reader (kept only for text that is not the bot's own words).
+    """
+
+    def __init__(self, text: Text | str) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+    @property
+    def message(self) -> str:
+        """The sentence in the source language (for logs and for what is stored)."""
+        return str(self.text)
+
+    def in_language(self, locale: LocaleLike) -> str:
+        return self.text(locale) if isinstance(self.text, Text) else self.text
 
 
-def describe(error: BaseException) -> str | None:
-    """The sentence for a domain error, or ``None`` when the error is unexpected."""
+def describe(error: BaseException, locale: LocaleLike = None) -> str | None:
+    """The sentence for a domain error in ``locale``'s language, or ``None`` when the error is
+    unexpected."""
     if isinstance(error, UserFacingError):
-        return error.message
+        return error.in_language(locale)
     if isinstance(error, AkoolError):
-        return error.user_message
+        return error.user_text(locale)
     return None
 
 
 async def report(interaction: discord.Interaction, error: BaseException, *, what: str) -> None:
     """Answer ``interaction`` ephemerally with what went wrong, logging unexpected errors."""
-    message = describe(error)
+    locale = interaction.locale
+    message = describe(error, locale)
     if message is None:
         reference = secrets.token_hex(4)
         log.error(
@@ -44,7 +64,11 @@ async def report(interaction: discord.Interaction, error: BaseException, *, what
             interaction.channel_id,
             exc_info=error,
         )
-        message = f"Sorry, something went wrong. If it keeps happening, quote `{reference}`."
+        message = i18n.gettext(
+            locale,
+            "Sorry, something went wrong. If it keeps happening, quote `{reference}`.",
+            reference=reference,
+        )
     await answer_privately(interaction, message)
 
 

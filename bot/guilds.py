@@ -16,10 +16,11 @@ from typing import Final
 import discord
 
 from bot.errors import answer_privately
+from bot.i18n import lazy
 
 log = logging.getLogger(__name__)
 
-NOT_AVAILABLE: Final = "This bot is not available in this server."
+NOT_AVAILABLE: Final = lazy("This bot is not available in this server.")
 
 
 def allowed_guilds(client: discord.Client) -> frozenset[int] | None:
@@ -49,7 +50,7 @@ async def refused_here(interaction: discord.Interaction) -> bool:
     if interaction.type is discord.InteractionType.autocomplete:
         await no_choices(interaction)
     else:
-        await answer_privately(interaction, NOT_AVAILABLE)
+        await answer_privately(interaction, NOT_AVAILABLE(interaction.locale))
     return True
 
 

@@ -7,6 +7,11 @@ A locale with no catalog of its own falls back to its language's (``es-419`` to 
 English, the language of the source. Plural forms follow each catalog's ``Plural-Forms`` header,
 which Babel writes from the language's CLDR rules.
 
+Messages take their values as named ``{placeholders}`` (``gettext(locale, "Job {id}", id=...)``),
+filled in after translation so a translator can move them; the count of a plural is ``{n}``,
+written in the language's digits and separators. A sentence made before its reader is known
+(an error raised deep in ``bot/``) is a :class:`Text`, rendered where it is shown.
+
 The catalogs are made and updated with ``python -m tools.i18n update`` (see the README).
 """
 
@@ -15,9 +20,12 @@ from __future__ import annotations
 import functools
 import gettext as _gettext
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import babel
+import babel.numbers
 import discord
 
 # The language the source is written in; it needs no catalog.
@@ -112,22 +120,139 @@ def languages() -> Iterable[str]:
     return shipped().languages
 
 
+def babel_locale(locale: LocaleLike) -> babel.Locale:
+    """The CLDR locale whose digits and separators ``locale``'s reader expects (English when
+    Babel does not know it)."""
+    for name in catalog_names(locale):
+        try:
+            return babel.Locale.parse(name)
+        except (ValueError, babel.UnknownLocaleError):
+            continue
+    return babel.Locale.parse(SOURCE_LANGUAGE)
+
+
+def number(locale: LocaleLike, value: int | float, *, decimals: int | None = None) -> str:
+    """``value`` as ``locale`` writes numbers: ``1,234`` in English, ``1.234`` in German; with
+    ``decimals``, exactly that many digits after the separator (``1,234.50``)."""
+    pattern = None if not decimals else "#,##0." + "0" * decimals
+    return babel.numbers.format_decimal(value, format=pattern, locale=babel_locale(locale))
+
+
+def language_name(language: str) -> str:
+    """A language's name in itself (``Deutsch``, ``Español``, ``日本語``), as a member picks it."""
+    name = babel_locale(language).get_display_name() or language
+    return name[:1].upper() + name[1:]
+
+
+class Localized:
+    """Something written once its reader's language is known: ``thing(locale)``. A message's
+    parameter that is one is written in the message's language."""
+
+    __slots__ = ()
+
+    def __call__(self, locale: LocaleLike) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        """In the source language (for logs, and for what is stored)."""
+        return self(None)
+
+
+def _filled(locale: LocaleLike, text: str, params: Mapping[str, object]) -> str:
+    if not params:
+        return text
+    values = {k: v(locale) if isinstance(v, Localized) else v for k, v in params.items()}
+    return text.format(**values)
+
+
 # The functions the code calls; tools/i18n extracts their message arguments (the second and later:
 # the first is always the locale).
-def gettext(locale: LocaleLike, message: str) -> str:
-    """``message`` in ``locale``'s language (English when it has no translation)."""
-    return shipped().gettext(locale, message)
+def gettext(locale: LocaleLike, message: str, /, **params: object) -> str:
+    """``message`` in ``locale``'s language (English when it has no translation), with
+    ``params`` filled into its ``{placeholders}``."""
+    return _filled(locale, shipped().gettext(locale, message), params)
 
 
-def ngettext(locale: LocaleLike, singular: str, plural: str, n: int) -> str:
-    """The form of ``singular``/``plural`` that ``n`` takes in ``locale``'s language."""
-    return shipped().ngettext(locale, singular, plural, n)
+def ngettext(locale: LocaleLike, singular: str, plural: str, n: int, /, **params: object) -> str:
+    """The form of ``singular``/``plural`` that ``n`` takes in ``locale``'s language, with ``{n}``
+    written as the language writes numbers."""
+    text = shipped().ngettext(locale, singular, plural, n)
+    return _filled(locale, text, {"n": number(locale, n), **params})
 
 
-def pgettext(locale: LocaleLike, context: str, message: str) -> str:
+def pgettext(locale: LocaleLike, context: str, message: str, /, **params: object) -> str:
     """``message``, in ``context`` (the same English word can need two translations)."""
-    return shipped().pgettext(locale, context, message)
+    return _filled(locale, shipped().pgettext(locale, context, message), params)
 
 
-def npgettext(locale: LocaleLike, context: str, singular: str, plural: str, n: int) -> str:
-    return shipped().npgettext(locale, context, singular, plural, n)
+def npgettext(
+    locale: LocaleLike, context: str, singular: str, plural: str, n: int, /, **params: object
+) -> str:
+    text = shipped().npgettext(locale, context, singular, plural, n)
+    return _filled(locale, text, {"n": number(locale, n), **params})
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Localized):
+    """A sentence whose reader is not known yet: raised in ``bot/`` and shown, in the reader's
+    language, where it reaches Discord (``text(interaction.locale)``). Made by :func:`lazy` and
+    :func:`nlazy`; a parameter that is itself a ``Text`` is rendered in the same language."""
+
+    message: str
+    plural: str | None = None
+    n: int = 1
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __call__(self, locale: LocaleLike) -> str:
+        if self.plural is None:
+            return gettext(locale, self.message, **self.params)
+        return ngettext(locale, self.message, self.plural, self.n, **self.params)
+
+
+def lazy(message: str, /, **params: object) -> Text:
+    """``message`` to be translated when its reader is known."""
+    return Text(message, params=params)
+
+
+def nlazy(singular: str, plural: str, n: int, /, **params: object) -> Text:
+    """A plural to be chosen and translated when its reader is known."""
+    return Text(singular, plural, n, params)
+
+
+@dataclass(frozen=True, slots=True)
+class Command(Localized):
+    """A command as a member types it (``/settings channel all``), in the names their Discord
+    shows them: a message names commands through this, never in its own words."""
+
+    path: str
+
+    def __call__(self, locale: LocaleLike) -> str:
+        names = (pgettext(locale, "command name", part) for part in self.path.split())
+        return "/" + " ".join(names)
+
+
+def command(path: str) -> Command:
+    """``/path`` in each reader's language: ``command("settings language")``."""
+    return Command(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Term(Localized):
+    """A word of the command tree (an option's or a choice's name) as a member's Discord shows
+    it, for a message that names one: ``Term("option name", "aspect")``."""
+
+    context: str
+    message: str
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return pgettext(locale, self.context, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Localized):
+    """A number in a message made before its reader is known, written as they write numbers."""
+
+    value: int | float
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return number(locale, self.value)

@@ -24,6 +24,7 @@ import aiohttp
 from PIL import Image, UnidentifiedImageError
 
 from bot.bodies import BodyTooLargeError, read_capped
+from bot.i18n import Text, lazy
 
 log = logging.getLogger(__name__)
 
@@ -52,22 +53,24 @@ _PREVIEW_QUALITY: Final = 85
 
 # Why a download is not an image to post. The first three may pass (a CDN that answers an error
 # page for a moment, a transfer cut short); the same bytes would come back for the others.
-EMPTY: Final = "The image could not be fetched: AKOOL sent an empty file."
-NOT_AN_IMAGE: Final = (
+EMPTY: Final = lazy("The image could not be fetched: AKOOL sent an empty file.")
+NOT_AN_IMAGE: Final = lazy(
     "The image could not be fetched: AKOOL sent something that is not a PNG, JPEG, WebP or GIF "
     "image."
 )
-DAMAGED: Final = "The image could not be fetched: what AKOOL sent is damaged or incomplete."
-TOO_MANY_PIXELS: Final = "The image is too large to show here ({width}x{height} pixels)."
+DAMAGED: Final = lazy("The image could not be fetched: what AKOOL sent is damaged or incomplete.")
 
 
 class ImageDownloadError(Exception):
-    """The image could not be fetched; ``reason`` is a sentence for the channel."""
+    """The image could not be fetched; ``reason`` is a sentence for the channel, written in its
+    language when it is posted (``str(reason)``: English, for the log)."""
 
-    def __init__(self, reason: str, *, retryable: bool = False) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: Text, *, retryable: bool = False, gone: bool = False) -> None:
+        super().__init__(str(reason))
         self.reason = reason
         self.retryable = retryable
+        # The host no longer has it (AKOOL deletes results after 7 days): no retry brings it back.
+        self.gone = gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,7 @@ class ImageFetcher:
     async def fetch(self, url: str, *, name: str) -> DownloadedImage:
         if not host_allowed(url, self._allowed):
             raise ImageDownloadError(
-                "The result is hosted somewhere the bot is not allowed to download from."
+                lazy("The result is hosted somewhere the bot is not allowed to download from.")
             )
         try:
             # No redirects: a redirect could lead to a host outside IMAGE_HOSTS.
@@ -139,17 +142,26 @@ class ImageFetcher:
             ) as response:
                 if response.status in (403, 404, 410):
                     raise ImageDownloadError(
-                        "The result image is no longer available (AKOOL keeps results for 7 days)."
+                        lazy(
+                            "The result image is no longer available (AKOOL keeps results for 7 "
+                            "days)."
+                        ),
+                        gone=True,
                     )
                 if response.status != 200:
                     raise ImageDownloadError(
-                        f"The result image could not be downloaded (HTTP {response.status}).",
+                        lazy(
+                            "The result image could not be downloaded (HTTP {status}).",
+                            status=response.status,
+                        ),
                         retryable=response.status >= 500 or response.status == 429,
                     )
                 data = await read_capped(response, self._max_bytes)
                 declared = response.content_type or "application/octet-stream"
         except BodyTooLargeError:
-            raise ImageDownloadError("The result image is larger than this bot accepts.") from None
+            raise ImageDownloadError(
+                lazy("The result image is larger than this bot accepts.")
+            ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning(
                 "Downloading the result of %s from %s failed: %s",
@@ -158,7 +170,7 @@ class ImageFetcher:
                 type(exc).__name__,
             )
             raise ImageDownloadError(
-                "The result image could not be downloaded.", retryable=True
+                lazy("The result image could not be downloaded."), retryable=True
             ) from None
         try:
             extension, content_type = await asyncio.to_thread(check_image, data)
@@ -216,7 +228,7 @@ def _opened(data: bytes) -> Iterator[Image.Image]:
             opened = Image.open(io.BytesIO(data), formats=_PARSERS)
         except Image.DecompressionBombError:
             # Over twice Pillow's limit, so over MAX_PIXELS too; Pillow does not say the size.
-            raise ImageDownloadError("The image has too many pixels to show here.") from None
+            raise ImageDownloadError(lazy("The image has too many pixels to show here.")) from None
         except UnidentifiedImageError:
             raise ImageDownloadError(NOT_AN_IMAGE, retryable=True) from None
         except Exception as exc:  # a header that starts like an image and then breaks
@@ -225,7 +237,13 @@ def _opened(data: bytes) -> Iterator[Image.Image]:
         with opened:
             width, height = opened.size
             if width * height > MAX_PIXELS:
-                raise ImageDownloadError(TOO_MANY_PIXELS.format(width=width, height=height))
+                raise ImageDownloadError(
+                    lazy(
+                        "The image is too large to show here ({width}x{height} pixels).",
+                        width=width,
+                        height=height,
+                    )
+                )
             yield opened
 
 

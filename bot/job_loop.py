@@ -1,6 +1,10 @@
 """The job loop: takes due jobs from the store, asks AKOOL about them, and hands finished ones to
 the notifier.
 
+Each job goes its own way through the loop: the moment AKOOL's answer for it is recorded, it is
+shown or delivered, whatever else is in flight, and a callback's job is confirmed and delivered
+by the process that received the callback, ahead of every due poll.
+
 The database is the queue and this loop is disposable: after a restart it simply finds every
 unfinished job due again. One failing job never stops the loop; a new job wakes it at once.
 """
@@ -9,22 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
-from bot import logs
-from bot.akool import AkoolClient, AkoolError, ImageStatus
-from bot.budget import Budget
+from bot import logs, stored_text
+from bot.akool import AkoolClient, AkoolError, ImageJob, ImageStatus
+from bot.budget import Budget, RequestKind
+from bot.i18n import Text
 from bot.metrics import Metrics
 from bot.notifier import Notifier, RetryLater
-from bot.schedule import PollSchedule, WebhookTrust
+from bot.schedule import PollSchedule
+from bot.status_writer import StatusWriter
 from bot.store import CreateIntent, Job, JobKind, JobStatus, JobStore, StatusUpdate
+from bot.webhook_trust import WebhookTrust
 
 log = logging.getLogger(__name__)
+
+_Claimed = TypeVar("_Claimed")
 
 # Codes saying the job itself is unusable (unknown, not ours, cannot be operated): no retry helps.
 _JOB_GONE_CODES: Final = frozenset({1008, 1009, 1010})
@@ -37,9 +48,6 @@ _MAX_BACKOFF: Final = 300.0
 PRESS_MARGIN: Final = 15.0
 # A lost command whose answer Discord refused for now (5xx) is tried again this much later.
 _ANSWER_RETRY: Final = 5.0
-
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +63,13 @@ class _Write:
     since: float = 0.0
 
 
-def timeout_message(job: Job, limit: float) -> str:
-    minutes = max(1, round(limit / 60))
-    return (
-        f"AKOOL had not finished after {minutes} minutes, so the bot stopped waiting. It may "
-        f"still finish: check later with /status {job.akool_id}."
-    )
+def timeout_message(job: Job, limit: float) -> Text:
+    return stored_text.timed_out(max(1, round(limit / 60)), job.akool_id)
 
 
 class JobLoop:
-    """Polls due jobs with bounded concurrency and schedules each one's next look."""
+    """Polls due jobs with bounded concurrency, schedules each one's next look, and hands each
+    finished one on as soon as it is seen finished."""
 
     def __init__(
         self,
@@ -91,12 +96,16 @@ class JobLoop:
         self.schedule = schedule or PollSchedule(
             base_gap=poll_interval, min_gap=poll_interval, max_gap=poll_interval
         )
-        # Polls take at most this share of the AKOOL budget, leaving room for presses and creates.
+        # An optional cap on polls alone, besides the AKOOL client's budget that all requests share.
         self._poll_budget = poll_budget
         self._learnt = False
         self.webhooks = WebhookTrust()
         self._timeout = job_timeout
+        # At most this many polls at once, and as many deliveries (image downloads) apart.
         self._limit = asyncio.Semaphore(concurrency)
+        self._delivering = asyncio.Semaphore(concurrency)
+        self._writer = StatusWriter(store, clock)
+        # At most this many jobs in hand at once; more are claimed as these are done with.
         self._batch = batch
         # A claimed job is this process's for so long; should the process die, another
         # process (or this one, restarted) takes it over when the hold runs out.
@@ -107,7 +116,17 @@ class JobLoop:
         self._press_grace = create_grace + PRESS_MARGIN
         self._clock = clock
         self._wake = asyncio.Event()
+        # When the idle loop next looks anyway; a job due sooner than that wakes it.
+        self._deadline = math.inf
         self._task: asyncio.Task[None] | None = None
+        # The jobs in hand, each its own task; the loop claims more when half of them are done.
+        self._in_hand: set[asyncio.Task[None]] = set()
+        self._in_hand_by_id: dict[str, asyncio.Task[None]] = {}
+        # Jobs whose task ended while a claim was under way: the row a claim returns for one of
+        # them may predate what that task recorded (a post), so it is read again first.
+        self._claims_under_way = 0
+        self._done_meanwhile: set[str] = set()
+        self._full = False
         # Operator-facing AKOOL codes (bad key, no credits, banned) already logged as errors:
         # one line per outage, not one per job per poll.
         self._alerted: set[int] = set()
@@ -122,6 +141,12 @@ class JobLoop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Jobs in hand are abandoned safely: their claims run out, and they are due again.
+        in_hand = list(self._in_hand)
+        for job_task in in_hand:
+            job_task.cancel()
+        await asyncio.gather(*in_hand, return_exceptions=True)
+        await self._writer.close()
 
     def next_poll_in(self, age: float) -> float:
         """Seconds until a job that is ``age`` seconds old and unfinished is worth asking about."""
@@ -137,8 +162,21 @@ class JobLoop:
         now = self._clock()
         if status in (ImageStatus.COMPLETED, ImageStatus.FAILED):
             job = await self._store.make_due(akool_id, now=now)
-            if job is not None:
+            if job is None:
+                self.webhooks.announced_late(akool_id)
+                return None
+            # Confirmed here and now, ahead of every due poll; a job another look holds (here or
+            # in another process) is due again the moment that look is recorded.
+            claimed = None
+            if self._task is not None:
+                claimed = await self._claim_for_hand(
+                    self._store.claim_job(akool_id, now=now, hold=self._hold)
+                )
+            if claimed is None:
                 self.wake()
+            else:
+                self._take_in_hand(claimed)
+                self._forget_done()
             return job
         job = await self._store.get_job(akool_id)
         if job is None or job.due_at is None:
@@ -160,18 +198,28 @@ class JobLoop:
             self._wake.clear()
             delay = _MAX_IDLE
             try:
-                handled = await self.tick()
-                delay = 0.0 if handled >= self._batch else await self._idle_delay()
+                await self._prepare()
+                room = self._batch - len(self._in_hand)
+                claimed = await self._claim_for_hand(self._claim(room)) if room > 0 else []
+                for job in claimed:
+                    self._take_in_hand(job)
+                self._forget_done()
+                # Hands full: more are claimed once half of these are done with.
+                self._full = len(claimed) >= room
+                if not self._full:
+                    delay = await self._idle_delay()
             except Exception:
-                # Never let one bad tick end the loop for good; try again shortly.
-                log.exception("Job loop tick failed")
+                # Never let one bad pass end the loop for good; try again shortly.
+                log.exception("Job loop pass failed")
                 delay = self._interval
             if delay > 0:
+                self._deadline = self._clock() + delay
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
                 # races with the event being set, and stop() would then wait forever.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._wake.wait()
+                self._deadline = math.inf
 
     async def _idle_delay(self) -> float:
         """Until the next job is due or the next create intent can be lost, at most _MAX_IDLE."""
@@ -187,37 +235,106 @@ class JobLoop:
         return min(max(min(known) - self._clock(), 0.0), _MAX_IDLE)
 
     async def tick(self) -> int:
-        """Handle every job due now; return how many there were.
+        """Handle every job due now and return how many there were, once all are done with.
 
-        The jobs are looked at concurrently (bounded), what AKOOL said is written for all of
-        them in one statement, and then the changed ones are shown or delivered.
+        The jobs are looked at concurrently (bounded), and each is shown or delivered as soon
+        as its own answer is recorded; answers that come together share a write.
         """
+        await self._prepare()
+        jobs = await self._claim(self._batch)
+        await asyncio.gather(*(self._handle(job) for job in jobs))
+        return len(jobs)
+
+    async def _prepare(self) -> None:
         if not self._learnt:
             # Tracked jobs were made elsewhere at unknown times; they are not learnt from.
             self.schedule.observe_all(reversed(await self._store.recent_durations(1000)))
             self._learnt = True
         await self._report_lost_creates()
-        jobs = await self._store.claim_due_jobs(self._clock(), self._batch, hold=self._hold)
-        if not jobs:
-            return 0
-        looked = await asyncio.gather(*(self._guarded(self._look, job) for job in jobs))
-        writes = [w for w in looked if isinstance(w, _Write)]
-        if writes:
-            now = self._clock()
-            recorded = await self._store.record_statuses(
-                [(w.job.akool_id, w.update, w.due_at) for w in writes], now=now
-            )
-            for write, new in zip(writes, recorded, strict=True):
-                if new is None:  # AKOOL's answer would have moved the job backwards
-                    due_at = write.due_at if write.due_at is not None else now + self._interval
-                    await self._store.release_claim(write.job.akool_id, now=now, due_at=due_at)
-            await asyncio.gather(
-                *(
-                    self._guarded(self._after, w, new)
-                    for w, new in zip(writes, recorded, strict=True)
-                )
-            )
-        return len(jobs)
+
+    async def _claim(self, limit: int) -> list[Job]:
+        return await self._store.claim_due_jobs(self._clock(), limit, hold=self._hold)
+
+    async def _claim_for_hand(self, claim: Awaitable[_Claimed]) -> _Claimed:
+        """Run ``claim``, noting which jobs' tasks end meanwhile (see :meth:`_take_in_hand`)."""
+        self._claims_under_way += 1
+        try:
+            return await claim
+        finally:
+            self._claims_under_way -= 1
+
+    def _take_in_hand(self, job: Job) -> None:
+        before = self._in_hand_by_id.get(job.akool_id)
+        if before is None and job.akool_id not in self._done_meanwhile:
+            step = self._handle(job)
+        else:
+            step = self._handle_after(before, job)
+        task = asyncio.create_task(step, name=f"job-{job.akool_id}")
+        self._in_hand.add(task)
+        self._in_hand_by_id[job.akool_id] = task
+        task.add_done_callback(functools.partial(self._done_with, job.akool_id))
+
+    def _forget_done(self) -> None:
+        if not self._claims_under_way:
+            self._done_meanwhile.clear()
+
+    async def _handle_after(self, previous: asyncio.Task[None] | None, claimed: Job) -> None:
+        """A job claimed again while its last look was still under way here (a finished job is
+        due until its post is recorded): its turn comes once that look is done with, if it
+        still has work and nothing was recorded since the claim."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            fresh = await self._store.get_job(claimed.akool_id)
+        except Exception:
+            log.exception("Job %s could not be read; its claim runs out", claimed.akool_id)
+            return
+        if fresh is not None and fresh.needs_work and fresh.due_at == claimed.due_at:
+            await self._handle(fresh)
+
+    def _done_with(self, akool_id: str, task: asyncio.Task[None]) -> None:
+        self._in_hand.discard(task)
+        if self._claims_under_way:
+            self._done_meanwhile.add(akool_id)
+        if self._in_hand_by_id.get(akool_id) is task:
+            del self._in_hand_by_id[akool_id]
+        if self._full and len(self._in_hand) <= self._batch // 2:
+            self._full = False
+            self.wake()
+
+    def _due(self, at: float | None) -> None:
+        """A job in hand was given its next due time: wake the loop if that is before its next
+        look."""
+        if at is not None and at < self._deadline:
+            self.wake()
+
+    async def _handle(self, job: Job) -> None:
+        """One job's way through the loop: look, record, then show or deliver at once. Every
+        line logged meanwhile names the job (see bot.logs)."""
+        with logs.context(**logs.about(job)):
+            await self._handle_in_context(job)
+
+    async def _handle_in_context(self, job: Job) -> None:
+        try:
+            if job.status.finished:
+                await self._deliver(job)
+                return
+            write = await self._look(job)
+            if write is None:
+                return
+            recorded = await self._writer.record(job.akool_id, write.update, write.due_at)
+            if recorded is None:  # AKOOL's answer would have moved the job backwards
+                now = self._clock()
+                due_at = write.due_at if write.due_at is not None else now + self._interval
+                await self._store.release_claim(job.akool_id, now=now, due_at=due_at)
+                self._due(due_at)
+                return
+            if not recorded.status.finished:  # a finished one is delivered right here
+                self._due(recorded.due_at)
+            await self._after(write, recorded)
+        except Exception as exc:
+            log.exception("Job %s failed unexpectedly; retrying later", job.akool_id)
+            await self._retry_later(job, f"{type(exc).__name__}: {exc}")
 
     async def _report_lost_creates(self) -> None:
         """Answer every command a crash left unanswered (see :class:`CreateIntent`).
@@ -309,33 +426,17 @@ class JobLoop:
         )
         return False
 
-    async def _guarded(self, step: Callable[..., Awaitable[_T]], job: Any, *args: Any) -> _T | None:
-        """Run one job's step with bounded concurrency; a failure is logged and retried later.
-        Every line logged meanwhile names the job (see bot.logs)."""
-        target: Job = job.job if isinstance(job, _Write) else job
-        async with self._limit:
-            with logs.context(**logs.about(target)):
-                try:
-                    return await step(job, *args)
-                except Exception as exc:
-                    log.exception("Job %s failed unexpectedly; retrying later", target.akool_id)
-                    await self._retry_later(target, f"{type(exc).__name__}: {exc}")
-                    return None
-
     async def _look(self, job: Job) -> _Write | None:
-        """Deliver a finished job, or find out what to record for an unfinished one."""
-        if job.status.finished:
-            await self._deliver(job)
-            return None
+        """What to record for an unfinished job."""
         now = self._clock()
         if now - job.created_at > self._timeout:
             log.warning("Job %s timed out after %.0f s", job.akool_id, now - job.created_at)
-            update = StatusUpdate(JobStatus.FAILED, error=timeout_message(job, self._timeout))
+            update = StatusUpdate(
+                JobStatus.FAILED, error=stored_text.dump(timeout_message(job, self._timeout))
+            )
             return _Write(job, update, now, age=None)
         try:
-            if self._poll_budget is not None:
-                await self._poll_budget.acquire()
-            result = await self._akool.get_result(job.akool_id)
+            result = await self._ask(job)
         except AkoolError as exc:
             return await self._on_akool_error(job, exc)
         if self._alerted:
@@ -348,6 +449,16 @@ class JobLoop:
         since = min(age, max(0.0, job.updated_at - job.created_at))
         return _Write(job, update, due_at, age=age, since=since)
 
+    async def _ask(self, job: Job) -> ImageJob:
+        """AKOOL's answer about the job. A callback said it finished: the poll confirming that
+        is as urgent as a member's create. Others are polls, a few at a time."""
+        if job.announced:
+            return await self._akool.get_result(job.akool_id, kind=RequestKind.URGENT)
+        async with self._limit:
+            if self._poll_budget is not None:
+                await self._poll_budget.acquire()
+            return await self._akool.get_result(job.akool_id)
+
     async def _after(self, write: _Write, recorded: Job | None) -> None:
         """Show or deliver a job whose answer changed its status."""
         job = write.job
@@ -359,7 +470,7 @@ class JobLoop:
             await self._notifier.show_progress(recorded)
             return
         # Read from the store: the webhook may have reached another process.
-        self.webhooks.finished(announced=recorded.announced)
+        self.webhooks.finished(announced=recorded.announced, akool_id=job.akool_id)
         if write.age is not None and job.kind is not JobKind.TRACK:
             # It finished somewhere since the last look. Learning the moment it was noticed
             # instead would teach the schedule that jobs never finish where it does not poll.
@@ -368,7 +479,7 @@ class JobLoop:
 
     async def _on_akool_error(self, job: Job, exc: AkoolError) -> _Write | None:
         if exc.code in _JOB_GONE_CODES:
-            update = StatusUpdate(JobStatus.FAILED, error=exc.user_message)
+            update = StatusUpdate(JobStatus.FAILED, error=stored_text.dump(exc.user_text))
             return _Write(job, update, self._clock(), age=None)
         if exc.operator_facing and exc.code is not None:
             if exc.code not in self._alerted:
@@ -387,7 +498,8 @@ class JobLoop:
 
     async def _deliver(self, job: Job) -> None:
         try:
-            await self._notifier.deliver(job)
+            async with self._delivering:
+                await self._notifier.deliver(job)
         except RetryLater as exc:
             log.warning("Delivering job %s failed, will retry: %s", job.akool_id, exc)
             await self._retry_later(job, str(exc))
@@ -397,3 +509,4 @@ class JobLoop:
         now = self._clock()
         due_at = now + backoff * random.uniform(0.8, 1.2)
         await self._store.record_failure(job.akool_id, error, now=now, due_at=due_at)
+        self._due(due_at)

@@ -16,7 +16,9 @@ from enum import Enum
 
 from bot import policy
 from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.budget import RequestKind
 from bot.errors import UserFacingError
+from bot.i18n import Text, lazy
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.metrics import Metrics
@@ -26,10 +28,12 @@ from bot.store import (
     ButtonPress,
     Caps,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStore,
+    KeptImage,
     Limits,
     NewJob,
     StatusUpdate,
@@ -52,10 +56,12 @@ _LAST_REREAD = 1.0
 # Neither the account nor any server has a credit cap (the operator set none).
 NO_CAPS = OperatorCaps()
 
-RESTARTING = "The bot is restarting. Please try again in a minute."
+RESTARTING = lazy("The bot is restarting. Please try again in a minute.")
 # The command's intent was reported lost (it waited longer than any create takes) before AKOOL
 # was asked: the member was told nothing started, so nothing may start now.
-GIVEN_UP = "This took too long to start, so nothing was started and nothing was charged. Try again."
+GIVEN_UP = lazy(
+    "This took too long to start, so nothing was started and nothing was charged. Try again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +238,7 @@ class JobService:
 
     async def _explain_cap(
         self, cap: policy.Cap, guild_id: int | None, caps: Caps, usage: CreditUsage
-    ) -> str:
+    ) -> Text:
         if cap is policy.Cap.SERVER:
             assert caps.server is not None
             assert usage.server is not None
@@ -281,12 +287,13 @@ class JobService:
         limits: Limits | None = None,
         reroll_of: Job | None = None,
         intent: int | None = None,
+        source_kept: KeptImage | None = None,
     ) -> Job:
         """Start a grid at AKOOL and store it (first look after one poll interval).
 
         ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it). ``intent``, from
         :meth:`begin_create`, stays until the command is answered; without one, an intent is
-        written and dropped here.
+        written and dropped here. ``source_kept``: where Discord keeps ``source_image``.
         """
         async with self._recording():
             own = intent is None
@@ -323,6 +330,10 @@ class JobService:
                 intent_id=intent,
             )
             job = await self._store_new(row)
+            if source_kept is not None:
+                await self.store.keep_image(
+                    job.akool_id, ImageRole.SOURCE, source_kept, now=self._clock()
+                )
             if own:
                 await self.store.drop_create_intent(intent)
             return job
@@ -335,11 +346,13 @@ class JobService:
         limits: Limits | None = None,
         intent: int | None = None,
         channel_id: int | None = None,
+        source_kept: KeptImage | None = None,
     ) -> Job:
         """A new grid with the same prompt, aspect and source image, credited to the presser.
 
         It belongs to ``channel_id``, where the press happened (a repost of the grid may be
-        elsewhere), or else to the grid's channel.
+        elsewhere), or else to the grid's channel. ``source_kept``: where Discord keeps the
+        source image (the new grid's own re-roll finds it there too).
         """
         here = grid.channel_id if channel_id is None else channel_id
         origin = Origin(presser_id, grid.guild_id, here)
@@ -351,6 +364,7 @@ class JobService:
             limits=limits,
             reroll_of=grid,
             intent=intent,
+            source_kept=source_kept,
         )
 
     async def _intent(
@@ -424,7 +438,8 @@ class JobService:
         existing = await self.store.get_job(job_id)
         if existing is not None:
             return existing, False
-        result = await self.akool.get_result(job_id)  # raises code 1008 for an unknown id
+        # Raises code 1008 for an unknown id.
+        result = await self.akool.get_result(job_id, kind=RequestKind.LOOKUP)
         if prompt_rule is not None:
             prompt_rule(result.prompt or "")
         now = self._clock()
@@ -754,7 +769,8 @@ class JobService:
     async def resync_buttons(self, parent: Job) -> Job:
         """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
         try:
-            result = await self.akool.get_result(parent.akool_id)
+            # A press waits on it: as urgent as the press itself.
+            result = await self.akool.get_result(parent.akool_id, kind=RequestKind.URGENT)
         except AkoolError as exc:
             log.warning("Could not re-sync the buttons of %s: %s", parent.akool_id, exc)
             return parent

@@ -22,6 +22,7 @@ from bot import policy, render
 from bot.akool.errors import USER_MESSAGES
 from bot.budget import Budget
 from bot.errors import UserFacingError
+from bot.i18n import command, lazy
 from bot.server_settings import ServerSettings
 from bot.store import Job, JobStore
 
@@ -36,12 +37,13 @@ LOOKUP_COOLDOWN: Final = 10.0
 UNKNOWN_JOB: Final = USER_MESSAGES[1008]
 # At most this many lookups wait for the budget in one process; more are told to retry.
 LOOKUP_QUEUE: Final = 5
-BUSY: Final = "The bot is busy looking up other jobs. Please try again in a few seconds."
+BUSY: Final = lazy("The bot is busy looking up other jobs. Please try again in a few seconds.")
 # Past this many members, those whose cooldown is over are forgotten.
 _REMEMBERED: Final = 10_000
-FOR_ADMINS: Final = (
+FOR_ADMINS: Final = lazy(
     "Only members who can manage this server may look up jobs this bot did not make here. "
-    "An admin can open this to everyone with /settings lookups."
+    "An admin can open this to everyone with {command}.",
+    command=command("settings lookups"),
 )
 
 
@@ -128,7 +130,9 @@ class Lookups:
         now = self._clock()
         ready = self._next.get(member_id, 0.0)
         if cooled and now < ready:
-            raise Cooldown(f"You can look up another job {render.timestamp(ready)}.")
+            raise Cooldown(
+                lazy("You can look up another job {time}.", time=render.timestamp(ready))
+            )
         # A flood waits in a short line, not a long one: past it, members hear at once to try
         # again rather than waiting (and holding their interaction) for minutes.
         if self._waiting >= LOOKUP_QUEUE:

@@ -34,7 +34,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.akool.errors import SUCCESS, AkoolError, AkoolTransportError
-from bot.budget import Budget
+from bot.budget import Budget, RequestKind
 from bot.secret import Secret
 from bot.store.models import Job, JobKind, JobStatus
 
@@ -225,6 +225,12 @@ class Metrics:
             self._akool_seconds.labels(endpoint).observe(time.monotonic() - started)
             self._akool_requests.labels(endpoint, outcome).inc()
 
+    def request_waited(self, kind: RequestKind, seconds: float) -> None:
+        """An AKOOL request waited ``seconds`` for its slot of the budget served by kind (see
+        bot.budget): counted as ``akool`` (every request) and as its kind's."""
+        self._budget_wait.labels("akool").observe(seconds)
+        self._budget_wait.labels(f"akool/{_KIND_LABELS[kind]}").observe(seconds)
+
     def timed(self, budget: Budget, name: str) -> Budget:
         """``budget`` with the wait of every ``acquire`` measured as ``name``."""
         return _TimedBudget(budget, self._budget_wait.labels(name))
@@ -299,6 +305,13 @@ def akool_outcome(exc: AkoolError) -> str:
     if isinstance(exc, AkoolTransportError):
         return exc.cause
     return type(exc).__name__
+
+
+_KIND_LABELS: Final = {
+    RequestKind.URGENT: "urgent",
+    RequestKind.POLL: "polls",
+    RequestKind.LOOKUP: "lookups",
+}
 
 
 class _TimedBudget:

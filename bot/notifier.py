@@ -23,9 +23,12 @@ from typing import Any, Final
 import discord
 
 from bot import interaction_webhook, render
+from bot.i18n import LocaleLike, Text, gettext, lazy
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
+from bot.kept_images import ImageGone, KeptImages, kept_on
+from bot.languages import PublicLocales
 from bot.metrics import Metrics
-from bot.store import CreateIntent, InteractionReply, Job, JobStatus, JobStore, ReplyBy
+from bot.store import CreateIntent, ImageRole, InteractionReply, Job, JobStatus, JobStore, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,21 @@ _UPLOAD_MARGIN: Final = 64 * 1024
 # short) is reported in the post after this many tries, not retried forever. With the job loop's
 # doubling backoff that is about 7 poll intervals (some 20 s at the default 3 s) from the first.
 DOWNLOAD_ATTEMPTS: Final = 4
+RESULT_GONE: Final = lazy(
+    "This job's image is no longer kept anywhere: the post that kept it on Discord is gone, "
+    "and AKOOL deletes results after 7 days."
+)
 
 
 class RetryLater(Exception):
     """Delivery failed for a reason that may pass (Discord 5xx, a network error)."""
+
+
+def upload_limit(guild: discord.Guild | None) -> int:
+    """The largest file the bot may attach to a message in ``guild`` (``None``: a DM, or a
+    server not cached), with room for the rest of the message."""
+    limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+    return limit - _UPLOAD_MARGIN
 
 
 def nonce_for(job: Job) -> str:
@@ -82,28 +96,31 @@ class Notifier:
         *,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        kept: KeptImages | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._images = images
         self._clock = clock
         self._metrics = metrics or Metrics(clock=clock)
+        self._kept = kept or KeptImages(client, store, clock=clock)
+        # Every post, status line and DM copy is written in the language of the job's server.
+        self.languages = PublicLocales(store, client)
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
 
     def _upload_limit(self, job: Job) -> int:
-        guild = self._client.get_guild(job.guild_id) if job.guild_id else None
-        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
-        return limit - _UPLOAD_MARGIN
+        return upload_limit(self._client.get_guild(job.guild_id) if job.guild_id else None)
 
     async def show_progress(self, job: Job) -> None:
         """Edit the job's status message to its current state. Failing to is never fatal."""
         if job.status_message_id is None:
             return
         message = self._channel(job).get_partial_message(job.status_message_id)
+        locale = await self.languages.of(job.guild_id)
         try:
-            await message.edit(content=render.status_line(job, self._clock()))
+            await message.edit(content=render.status_line(job, self._clock(), locale=locale))
         except discord.HTTPException as exc:
             # Deleted by a member, or its channel is gone or closed to the bot: the result post
             # does not depend on it.
@@ -119,7 +136,10 @@ class Notifier:
         """
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
         image, problem = await self._image(job, final=False)
-        kwargs = await self._post(job, parent, image, problem, limit=self._upload_limit(job))
+        locale = await self.languages.of(job.guild_id)
+        kwargs = await self._post(
+            job, parent, image, problem, limit=self._upload_limit(job), locale=locale
+        )
         reply_to = _reply_target(job, parent)
         if reply_to is not None:
             # The status message or grid may have been deleted; Discord then sends the post as a
@@ -134,7 +154,7 @@ class Notifier:
             )
         except (discord.Forbidden, discord.NotFound) as exc:
             reason = f"cannot post in channel {job.channel_id}: {describe(exc)}"
-            by_dm = await self._deliver_by_dm(job, parent, image, problem, reason)
+            by_dm = await self._deliver_by_dm(job, parent, image, problem, reason, locale)
             if by_dm is None:
                 return
             message, in_channel = by_dm, False
@@ -145,6 +165,9 @@ class Notifier:
             return
         first = await self._store.mark_delivered(job.akool_id, message.id, now=self._clock())
         self._metrics.job_delivered(job, first=first)
+        if image is not None:
+            # AKOOL deletes it in 7 days; the post keeps it for Post here a month on.
+            await self._kept.keep(job.akool_id, ImageRole.RESULT, kept_on(message))
         if first:
             log.info(
                 "Delivered job %s as message %s in channel %s",
@@ -155,7 +178,7 @@ class Notifier:
         # Only the call that recorded the post sends the copy, so a retry after a crash or a
         # second process never sends two; one that already went by DM needs no copy.
         if first and in_channel:
-            await self._send_dm_copy(job, parent, image, problem, message.id)
+            await self._send_dm_copy(job, parent, image, problem, message.id, locale)
         # Last, so "Done" on the status message means the delivery is over, DM copy included.
         await self.show_progress(job)
 
@@ -164,10 +187,12 @@ class Notifier:
         job: Job,
         parent: Job | None,
         image: DownloadedImage | None,
-        problem: str | None,
+        problem: Text | None,
         post_id: int,
+        locale: LocaleLike,
     ) -> None:
-        """Send the requester a copy of the post if they asked for one. Never raises.
+        """Send the requester a copy of the post if they asked for one, in the post's language
+        (the member's own is known only while they interact). Never raises.
 
         The job is already delivered: a DM that fails (closed DMs are Discord 403, code 50007)
         is logged and dropped, never retried.
@@ -178,12 +203,21 @@ class Notifier:
             if not await self._store.dm_notify(job.requester_id):
                 return
             kwargs = await self._post(
-                job, parent, image, problem, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN
+                job,
+                parent,
+                image,
+                problem,
+                limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN,
+                locale=locale,
             )
             # Buttons only work in the job's server (presses are checked against it).
             kwargs.pop("view", None)
-            link = render.message_link(job.guild_id, job.channel_id, post_id)
-            note = f"-# A copy for you; the post is in <#{job.channel_id}>: {link}"
+            note = gettext(
+                locale,
+                "-# A copy for you; the post is in {channel}: {link}",
+                channel=render.channel_mention(job.channel_id),
+                link=render.message_link(job.guild_id, job.channel_id, post_id),
+            )
             kwargs["content"] = _fit(job, f"{note}\n{kwargs['content']}")
             dm = await self._client.create_dm(discord.Object(job.requester_id))
             await dm.send(
@@ -209,8 +243,9 @@ class Notifier:
         job: Job,
         parent: Job | None,
         image: DownloadedImage | None,
-        problem: str | None,
+        problem: Text | None,
         channel_reason: str,
+        locale: LocaleLike,
     ) -> discord.Message | None:
         """Send the post to the requester instead; ``None`` once the job is given up on."""
         if job.guild_id is None:
@@ -224,7 +259,13 @@ class Notifier:
             job.requester_id,
         )
         kwargs = await self._post(
-            job, parent, image, problem, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, by_dm=True
+            job,
+            parent,
+            image,
+            problem,
+            limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN,
+            by_dm=True,
+            locale=locale,
         )
         try:
             dm = await self._client.create_dm(discord.Object(job.requester_id))
@@ -284,15 +325,18 @@ class Notifier:
         reply = intent.reply
         if reply is not None and not interaction_webhook.usable(intent.started_at, self._clock()):
             reply = None
+        # The server's language, even for the presser's private answer: nothing stored says
+        # what their Discord is in.
+        locale = await self.languages.of(intent.guild_id)
         if job is not None:
-            answered = await self._answer_with_status(intent, job, reply)
+            answered = await self._answer_with_status(intent, job, reply, locale)
         else:
             if intent.claim is not None:
-                content = render.lost_press_content(intent, button_used=button_used)
+                content = render.lost_press_content(intent, button_used=button_used, locale=locale)
             elif intent.akool_called_at is None:
-                content = render.nothing_started_content(intent)
+                content = render.nothing_started_content(intent, locale)
             else:
-                content = render.lost_create_content(intent)
+                content = render.lost_create_content(intent, locale)
             answered = await self._answer_with_sentence(intent, content, reply)
         if answered:
             log.warning(
@@ -303,10 +347,10 @@ class Notifier:
             )
 
     async def _answer_with_status(
-        self, intent: CreateIntent, job: Job, reply: InteractionReply | None
+        self, intent: CreateIntent, job: Job, reply: InteractionReply | None, locale: LocaleLike
     ) -> bool:
         position = await self._store.queue_position(job.akool_id)
-        content = render.status_line(job, self._clock(), position=position)
+        content = render.status_line(job, self._clock(), position=position, locale=locale)
         message_id = None
         if reply is not None and reply.by is ReplyBy.EDIT:
             message_id = await self._by_webhook(
@@ -395,20 +439,36 @@ class Notifier:
         return message.id
 
     async def repost(self, job: Job, channel: discord.abc.Messageable) -> discord.Message:
-        """Post a finished job again (``/status`` → Post here) with live buttons. No nonce."""
+        """Post a finished job again (``/status`` → Post here) with live buttons. No nonce.
+
+        The image comes from the post that keeps it on Discord, else from AKOOL (for 7 days);
+        raises :class:`ImageGone` when neither has it any more.
+        """
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
-        image, problem = await self._image(job, final=True)
-        kwargs = await self._post(job, parent, image, problem, limit=self._upload_limit(job))
-        return await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        image = await self._kept.result_image(job)
+        kept = image is not None
+        problem = None
+        if image is None:
+            image, problem = await self._image(job, final=True, gone=ImageGone(RESULT_GONE))
+        locale = await self.languages.of(job.guild_id)
+        kwargs = await self._post(
+            job, parent, image, problem, limit=self._upload_limit(job), locale=locale
+        )
+        message = await channel.send(allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        if image is not None and not kept:
+            # The post that kept it is gone (or never kept it): this one keeps it from now on.
+            await self._kept.keep(job.akool_id, ImageRole.RESULT, kept_on(message))
+        return message
 
     async def _post(
         self,
         job: Job,
         parent: Job | None,
         image: DownloadedImage | None,
-        problem: str | None,
+        problem: Text | None,
         *,
         limit: int,
+        locale: LocaleLike,
         by_dm: bool = False,
     ) -> dict[str, Any]:
         """Content, embed, file and buttons of a job's post; a fresh file object every call.
@@ -418,18 +478,20 @@ class Notifier:
         """
         if job.status is not JobStatus.COMPLETED:
             kwargs: dict[str, Any] = {
-                "content": render.failure_content(job),
-                "embed": render.failure_embed(job),
+                "content": render.failure_content(job, locale),
+                "embed": render.failure_embed(job, locale),
             }
             view = render.grid_view(job)  # 🗑️ only: a failure can be cleared away too
             if view is not None:
                 kwargs["view"] = view
         else:
-            kwargs = await self._result_post(job, parent, image, problem, limit=limit)
+            kwargs = await self._result_post(
+                job, parent, image, problem, limit=limit, locale=locale
+            )
         if by_dm:
             # Buttons only work in the job's server (presses are checked against it).
             kwargs.pop("view", None)
-            kwargs["content"] = f"{render.dm_fallback_note(job)}\n{kwargs['content']}"
+            kwargs["content"] = f"{render.dm_fallback_note(job, locale)}\n{kwargs['content']}"
         kwargs["content"] = _fit(job, kwargs["content"])
         return kwargs
 
@@ -438,9 +500,10 @@ class Notifier:
         job: Job,
         parent: Job | None,
         image: DownloadedImage | None,
-        problem: str | None,
+        problem: Text | None,
         *,
         limit: int,
+        locale: LocaleLike,
     ) -> dict[str, Any]:
         """Content, embed, file and buttons of a completed job's post.
 
@@ -452,17 +515,20 @@ class Notifier:
         if image is not None and len(image.data) > limit:
             image = await make_preview(image, limit)
             if image is None:
-                problem = "The image is too large to upload here and could not be shrunk."
+                problem = lazy("The image is too large to upload here and could not be shrunk.")
             else:
-                note = render.preview_note(job)
+                note = render.preview_note(job, locale)
         if problem is not None:
-            note = render.problem_note(job, problem)
-        content = render.result_content(job, parent, note=note.line if note else None)
+            note = render.problem_note(job, problem, locale)
+        content = render.result_content(
+            job, parent, note=note.line if note else None, locale=locale
+        )
         embed = render.result_embed(
             job,
             filename=image.filename if image else None,
             now=self._clock(),
             description=note.below if note else None,
+            locale=locale,
         )
         kwargs: dict[str, Any] = {"content": content, "embed": embed}
         if image is not None:
@@ -471,19 +537,24 @@ class Notifier:
             kwargs["view"] = view
         return kwargs
 
-    async def _image(self, job: Job, *, final: bool) -> tuple[DownloadedImage | None, str | None]:
-        """A completed job's image, or why there is none. Raises RetryLater while retries remain."""
+    async def _image(
+        self, job: Job, *, final: bool, gone: Exception | None = None
+    ) -> tuple[DownloadedImage | None, Text | None]:
+        """A completed job's image, or why there is none. Raises RetryLater while retries remain,
+        and ``gone`` (when given) if AKOOL no longer has the image."""
         if job.status is not JobStatus.COMPLETED:
             return None, None
         if not job.image_url:
-            problem = "AKOOL reported the job as done but gave no image."
+            problem = lazy("AKOOL reported the job as done but gave no image.")
             log.warning("Job %s: %s", job.akool_id, problem)
             return None, problem
         try:
             return await self._images.fetch(job.image_url, name=job.akool_id), None
         except ImageDownloadError as exc:
             if not final and exc.retryable and job.attempts + 1 < DOWNLOAD_ATTEMPTS:
-                raise RetryLater(exc.reason) from exc
+                raise RetryLater(str(exc.reason)) from exc
+            if exc.gone and gone is not None:
+                raise gone from None
             log.warning("Job %s is posted without its image: %s", job.akool_id, exc.reason)
             return None, exc.reason
 

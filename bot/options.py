@@ -17,17 +17,22 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast
 import discord
 from discord import AppCommandOptionType, app_commands
 
+from bot.i18n import LocaleLike, Localized, Term, Text, gettext, lazy
+
 if TYPE_CHECKING:
     from discord.types.interactions import ResolvedData
 
-INVALID_TEXT: Final = (
+INVALID_TEXT: Final = lazy(
     "That text contains characters that are not valid Unicode (half of an emoji, perhaps), "
     "so nothing was done. Please type it again."
 )
-_STALE: Final = "If Discord shows an old form of the command, restarting Discord updates it."
-NO_SUCH_COMMAND: Final = f"This bot has no such command, so nothing was done. {_STALE}"
-MALFORMED: Final = (
-    f"This command arrived in a shape it does not take, so nothing was done. {_STALE}"
+_STALE: Final = lazy("If Discord shows an old form of the command, restarting Discord updates it.")
+NO_SUCH_COMMAND: Final = lazy(
+    "This bot has no such command, so nothing was done. {stale}", stale=_STALE
+)
+MALFORMED: Final = lazy(
+    "This command arrived in a shape it does not take, so nothing was done. {stale}",
+    stale=_STALE,
 )
 
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
@@ -41,18 +46,28 @@ _RESOLVED_IN: Final = {
     AppCommandOptionType.attachment: ("attachments",),
 }
 _KIND_WORDS: Final = {
-    AppCommandOptionType.string: "text",
-    AppCommandOptionType.integer: "a whole number",
-    AppCommandOptionType.boolean: "yes or no",
-    AppCommandOptionType.user: "a member",
-    AppCommandOptionType.channel: "a channel",
-    AppCommandOptionType.role: "a role",
-    AppCommandOptionType.mentionable: "a member or a role",
-    AppCommandOptionType.number: "a number",
-    AppCommandOptionType.attachment: "an attachment",
+    AppCommandOptionType.string: lazy("text"),
+    AppCommandOptionType.integer: lazy("a whole number"),
+    AppCommandOptionType.boolean: lazy("yes or no"),
+    AppCommandOptionType.user: lazy("a member"),
+    AppCommandOptionType.channel: lazy("a channel"),
+    AppCommandOptionType.role: lazy("a role"),
+    AppCommandOptionType.mentionable: lazy("a member or a role"),
+    AppCommandOptionType.number: lazy("a number"),
+    AppCommandOptionType.attachment: lazy("an attachment"),
 }
 
 _Command = app_commands.Command[Any, ..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Choices(Localized):
+    """A choice list as the member's Discord shows it: each name in their language."""
+
+    names: tuple[str, ...]
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return gettext(locale, ", ").join(Term("choice name", n)(locale) for n in self.names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +75,12 @@ class BadOptions:
     """What is wrong: ``reason`` for the log (user text only as ``repr``), ``message`` for them."""
 
     reason: str
-    message: str
+    message: Text
 
 
-def kind_words(kind: AppCommandOptionType) -> str:
+def kind_words(kind: AppCommandOptionType) -> Text:
     """How an option type is named to a member: "a channel", "a whole number"."""
-    return _KIND_WORDS.get(kind, "a value")
+    return _KIND_WORDS.get(kind) or lazy("a value")
 
 
 def _strings(data: object) -> Iterator[str]:
@@ -207,14 +222,17 @@ def _options_problem(
         if parameter.display_name in seen:
             return _bad(f"{where} got {name!r} twice")
         seen.add(parameter.display_name)
-        words = (
-            f"The `{parameter.display_name}` option did not arrive as {kind_words(parameter.type)}"
+        words = lazy(
+            "The `{option}` option did not arrive as {kind}, so nothing was done. {stale}",
+            option=Term("option name", parameter.display_name),
+            kind=kind_words(parameter.type),
+            stale=_STALE,
         )
         if option.get("type") != parameter.type.value or "value" not in option:
             return BadOptions(
                 f"{where} got {name!r} as type {option.get('type')!r:.20}, "
                 f"not {parameter.type.value}",
-                f"{words}, so nothing was done. {_STALE}",
+                words,
             )
         value = option["value"]
         if option.get("focused"):
@@ -229,14 +247,17 @@ def _options_problem(
         if not _value_fits(parameter.type, value, resolved):
             return BadOptions(
                 f"{where} got {name!r} = {value!r:.60}, not {parameter.type.name}",
-                f"{words}, so nothing was done. {_STALE}",
+                words,
             )
         if parameter.choices and value not in [choice.value for choice in parameter.choices]:
-            names = ", ".join(choice.name for choice in parameter.choices)
             return BadOptions(
                 f"{where} got {name!r} = {value!r:.60}, not one of its choices",
-                f"`{parameter.display_name}` must be one of its choices ({names}); "
-                "pick one from the list Discord shows.",
+                lazy(
+                    "`{option}` must be one of its choices ({choices}); pick one from the list "
+                    "Discord shows.",
+                    option=Term("option name", parameter.display_name),
+                    choices=_Choices(tuple(choice.name for choice in parameter.choices)),
+                ),
             )
     if autocomplete:
         # Discord sends exactly one focused option, with whatever else is filled in so far.
@@ -247,7 +268,10 @@ def _options_problem(
     if missing:
         return BadOptions(
             f"{where} arrived without {', '.join(missing)}",
-            f"This command needs `{missing[0]}`, which did not arrive, so nothing was done. "
-            + _STALE,
+            lazy(
+                "This command needs `{option}`, which did not arrive, so nothing was done. {stale}",
+                option=Term("option name", missing[0]),
+                stale=_STALE,
+            ),
         )
     return None

@@ -10,6 +10,7 @@ from typing import Final
 
 from bot import render
 from bot.errors import UserFacingError
+from bot.i18n import Number, Text, lazy, nlazy
 from bot.server_settings import ServerSettings
 from bot.store import Caps, CreditUsage, Job, Limits, MemberUsage, Spending
 
@@ -79,36 +80,75 @@ def cap_passed(caps: Caps, usage: CreditUsage) -> Cap | None:
 
 def explain_cap(
     cap: Cap, limit: int, spending: Spending, cost: int, reported: Sequence[tuple[float, int]]
-) -> str:
+) -> Text:
     """Which cap the job would pass, how much of it is spent and held, and when it frees up.
 
     ``reported``: ``(created_at, credits)`` of the window's jobs AKOOL reported credits for,
     oldest first: as each ages past 24 hours, its credits come back.
     """
-    whose = (
-        "the daily credit cap the bot's operator set for the whole AKOOL account"
-        if cap is Cap.ACCOUNT
-        else "this server's daily credit cap"
+    values = {"limit": Number(limit), "cost": Number(cost), "held": Number(spending.reserved)}
+    # Each cap's sentence whole, with and without credits held, so each language words it.
+    if cap is Cap.ACCOUNT and spending.reserved:
+        passes = nlazy(
+            "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
+            "account of {limit} credits: {n} was spent in the last 24 hours and {held} held by "
+            "unfinished jobs, and this job is expected to cost {cost}.",
+            "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
+            "account of {limit} credits: {n} were spent in the last 24 hours and {held} held by "
+            "unfinished jobs, and this job is expected to cost {cost}.",
+            spending.spent,
+            **values,
+        )
+    elif cap is Cap.ACCOUNT:
+        passes = nlazy(
+            "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
+            "account of {limit} credits: {n} was spent in the last 24 hours, and this job is "
+            "expected to cost {cost}.",
+            "This would pass the daily credit cap the bot's operator set for the whole AKOOL "
+            "account of {limit} credits: {n} were spent in the last 24 hours, and this job is "
+            "expected to cost {cost}.",
+            spending.spent,
+            **values,
+        )
+    elif spending.reserved:
+        passes = nlazy(
+            "This would pass this server's daily credit cap of {limit} credits: {n} was spent in "
+            "the last 24 hours and {held} held by unfinished jobs, and this job is expected to "
+            "cost {cost}.",
+            "This would pass this server's daily credit cap of {limit} credits: {n} were spent "
+            "in the last 24 hours and {held} held by unfinished jobs, and this job is expected "
+            "to cost {cost}.",
+            spending.spent,
+            **values,
+        )
+    else:
+        passes = nlazy(
+            "This would pass this server's daily credit cap of {limit} credits: {n} was spent in "
+            "the last 24 hours, and this job is expected to cost {cost}.",
+            "This would pass this server's daily credit cap of {limit} credits: {n} were spent "
+            "in the last 24 hours, and this job is expected to cost {cost}.",
+            spending.spent,
+            **values,
+        )
+    return lazy(
+        "{passes} {frees} Nothing was spent.",
+        passes=passes,
+        frees=_frees(limit, spending, cost, reported),
     )
-    held = f" and {spending.reserved:,} held by unfinished jobs" if spending.reserved else ""
-    were = "was" if spending.spent == 1 else "were"
-    text = (
-        f"This would pass {whose} of {limit:,} credits: {spending.spent:,} {were} spent in the "
-        f"last 24 hours{held}, and this job is expected to cost {cost:,}."
-    )
-    return f"{text} {_frees(limit, spending, cost, reported)} Nothing was spent."
 
 
-def _frees(limit: int, spending: Spending, cost: int, reported: Sequence[tuple[float, int]]) -> str:
+def _frees(
+    limit: int, spending: Spending, cost: int, reported: Sequence[tuple[float, int]]
+) -> Text:
     if cost > limit:
-        return "A job like this is expected to cost more than the whole cap."
+        return lazy("A job like this is expected to cost more than the whole cap.")
     need = spending.total + cost - limit
     freed = 0
     for created_at, credits in reported:
         freed += credits
         if freed >= need:
-            return f"Enough frees up {render.timestamp(created_at + DAY)}."
-    return (
+            return lazy("Enough frees up {time}.", time=render.timestamp(created_at + DAY))
+    return lazy(
         "Unfinished jobs hold part of it: it frees up as they finish (and cost what AKOOL "
         "reports), and as the day's spending ages past 24 hours."
     )
@@ -129,26 +169,34 @@ def limits(settings: ServerSettings, now: float) -> Limits:
     return Limits(active=settings.max_active_jobs, daily=settings.max_daily_jobs, since=now - DAY)
 
 
-def explain_limit(limits: Limits, usage: MemberUsage) -> str:
+def explain_limit(limits: Limits, usage: MemberUsage) -> Text:
     """Which limit was reached, how far along the member is, and when it frees up."""
     if usage.daily >= limits.daily:
         frees = (
-            f"The next one frees up {render.timestamp(usage.oldest_since + DAY)}."
+            lazy(
+                "The next one frees up {time}.",
+                time=render.timestamp(usage.oldest_since + DAY),
+            )
             if usage.oldest_since is not None
-            else "It frees up as your earlier jobs age past 24 hours."
+            else lazy("It frees up as your earlier jobs age past 24 hours.")
         )
-        return (
-            f"You have started {_jobs(usage.daily)} in the last 24 hours, and this server allows "
-            f"{limits.daily} a day. {frees}"
+        return nlazy(
+            "You have started {n} job in the last 24 hours, and this server allows {limit} a "
+            "day. {frees}",
+            "You have started {n} jobs in the last 24 hours, and this server allows {limit} a "
+            "day. {frees}",
+            usage.daily,
+            limit=Number(limits.daily),
+            frees=frees,
         )
-    return (
-        f"You have {_jobs(usage.active, 'unfinished job')}, and this server allows "
-        f"{limits.active} at once. You can start another as soon as one of them finishes."
+    return nlazy(
+        "You have {n} unfinished job, and this server allows {limit} at once. You can start "
+        "another as soon as one of them finishes.",
+        "You have {n} unfinished jobs, and this server allows {limit} at once. You can start "
+        "another as soon as one of them finishes.",
+        usage.active,
+        limit=Number(limits.active),
     )
-
-
-def _jobs(count: int, noun: str = "job") -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def check_place(
@@ -162,29 +210,43 @@ def check_place(
     channel and role settings: all, only the allowed ones, or all but the disallowed ones."""
     place = {channel_id} if parent_channel_id is None else {channel_id, parent_channel_id}
     if settings.channels and not settings.channels & place:
-        where = ", ".join(f"<#{c}>" for c in sorted(settings.channels))
-        raise UserFacingError(f"The image bot works only in {where} on this server.")
+        where = ", ".join(map(render.channel_mention, sorted(settings.channels)))
+        raise UserFacingError(
+            lazy("The image bot works only in {channels} on this server.", channels=where)
+        )
     if excluded := sorted(settings.channels_excluded & place):
-        raise UserFacingError(f"The image bot does not work in <#{excluded[0]}> on this server.")
+        raise UserFacingError(
+            lazy(
+                "The image bot does not work in {channel} on this server.",
+                channel=render.channel_mention(excluded[0]),
+            )
+        )
     roles = set(role_ids)
     if settings.roles and not settings.roles & roles:
-        raise UserFacingError("Only members with certain roles may create images on this server.")
+        raise UserFacingError(
+            lazy("Only members with certain roles may create images on this server.")
+        )
     if settings.roles_excluded & roles:
-        raise UserFacingError("One of your roles may not create images on this server.")
+        raise UserFacingError(lazy("One of your roles may not create images on this server."))
 
 
 def check_prompt(settings: ServerSettings, prompt: str) -> None:
     word = settings.banned_word_in(prompt)
     if word is not None:
         raise UserFacingError(
-            f"The prompt contains “{render.shown(word)}”, which this server does not allow. "
-            "Nothing was spent."
+            lazy(
+                "The prompt contains “{word}”, which this server does not allow. Nothing was "
+                "spent.",
+                word=render.shown(word),
+            )
         )
 
 
 def check_may_press(settings: ServerSettings, job: Job, user_id: int) -> None:
     if not settings.buttons_for_everyone and job.requester_id != user_id:
         raise UserFacingError(
-            f"On this server only <@{job.requester_id}>, who asked for this image, may use its "
-            "buttons."
+            lazy(
+                "On this server only {member}, who asked for this image, may use its buttons.",
+                member=render.mention(job.requester_id),
+            )
         )

@@ -1,21 +1,26 @@
 """How jobs look in Discord: status lines, result and failure embeds, and the button rows.
 
-Everything here is a pure function of a stored :class:`Job`, so a repost after a restart looks
-exactly like the first post.
+Everything here is a pure function of a stored :class:`Job` and the language it is written in
+(``locale``: the server's for a post in a channel, the member's for a private answer), so a
+repost after a restart looks exactly like the first post. A member's prompt is shown as typed,
+never translated; times are Discord timestamps, which each reader's client writes in their own
+language and time zone.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import discord
 
+from bot import stored_text
 from bot.akool import ImageJob
 from bot.components import DeleteButton, GridButton, RerollButton
 from bot.custom_ids import DELETE, GRID_BUTTONS, REROLL, ButtonRef
+from bot.i18n import LocaleLike, Text, command, gettext, number, pgettext
+from bot.shown import shown as shown
 from bot.store import CreateIntent, Job, JobKind, JobStatus
 
 # AKOOL keeps generated images for 7 days after creation.
@@ -38,49 +43,28 @@ _ICONS: Final = {
     JobStatus.COMPLETED: "✅",
     JobStatus.FAILED: "❌",
 }
-_WORDS: Final = {
-    JobStatus.QUEUED: "Queued",
-    JobStatus.PROCESSING: "Processing",
-    JobStatus.COMPLETED: "Done",
-    JobStatus.FAILED: "Failed",
-}
 
 
-# What makes Discord format a member's text, or turn it into a link, a mention, a timestamp or an
-# emoji: bold, italics, underline, strike, spoiler, code, a backslash, masked links ([x](url)),
-# <@id> <#id> <@&id> <t:...> <:emoji:id>, @everyone, a bare URL's "://", headings and quotes.
-# discord.utils.escape_markdown is not enough on its own: it escapes only the first of several
-# masked links ("[a](b) [c](d)" keeps the second) and leaves mentions and mid-line # alone.
-_INLINE: Final = re.compile(r"[\\*_~|`\[\]<>#@]|:(?=//)")
-# These format only at the start of a line: a list item, "-#" small text, a "1." list.
-_LINE_START: Final = re.compile(r"^(?:[-+]|\d+\.)")
+def status_word(status: JobStatus, locale: LocaleLike) -> str:
+    """A job's status in a word: Queued, Processing, Done, Failed."""
+    match status:
+        case JobStatus.QUEUED:
+            return pgettext(locale, "job status", "Queued")
+        case JobStatus.PROCESSING:
+            return pgettext(locale, "job status", "Processing")
+        case JobStatus.COMPLETED:
+            return pgettext(locale, "job status", "Done")
+        case JobStatus.FAILED:
+            return pgettext(locale, "job status", "Failed")
 
 
-def shown(text: str, limit: int | None = None) -> str:
-    """Member-provided text (a prompt, a banned word) as the bot shows it: on one line, with
-    every character Discord would format escaped, so it reads as typed and nothing in it becomes
-    a link, a mention or formatting in the bot's voice. With ``limit``, it is cut (with an
-    ellipsis) so that the escaped text fits in that many characters."""
-    pieces = _escaped_pieces(" ".join(text.split()))
-    if limit is None or sum(map(len, pieces)) <= limit:
-        return "".join(pieces)
-    kept: list[str] = []
-    size = 0
-    for piece in pieces:  # cut between characters, never inside an escape
-        if size + len(piece) > limit - 1:
-            break
-        kept.append(piece)
-        size += len(piece)
-    return "".join(kept).rstrip() + "…"
+def mention(user_id: int) -> str:
+    """A member's mention (pinging only as each post's ``allowed_mentions`` allow)."""
+    return f"<@{user_id}>"
 
 
-def _escaped_pieces(flat: str) -> list[str]:
-    """Each character of ``flat``, behind a backslash if Discord would format it."""
-    marked = {m.start() for m in _INLINE.finditer(flat)}
-    start = _LINE_START.match(flat)
-    if start:
-        marked.add(start.end() - 1)  # the "-", the "+" or the "." of "1."
-    return ["\\" + c if i in marked else c for i, c in enumerate(flat)]
+def channel_mention(channel_id: int) -> str:
+    return f"<#{channel_id}>"
 
 
 def cut(text: str, limit: int) -> str:
@@ -99,10 +83,17 @@ def timestamp(seconds: float, style: str = "R") -> str:
     return f"<t:{int(seconds)}:{style}>"
 
 
-def duration(seconds: float) -> str:
+def duration(seconds: float, locale: LocaleLike = None) -> str:
     seconds = max(0, int(seconds))
     minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    if minutes:
+        return gettext(
+            locale,
+            "{minutes} min {seconds} s",
+            minutes=number(locale, minutes),
+            seconds=number(locale, seconds),
+        )
+    return gettext(locale, "{seconds} s", seconds=number(locale, seconds))
 
 
 def is_reroll(job: Job) -> bool:
@@ -110,33 +101,53 @@ def is_reroll(job: Job) -> bool:
     return job.kind is not JobKind.BUTTON and job.button == REROLL
 
 
-def what(job: Job) -> str:
+def what(job: Job, locale: LocaleLike = None) -> str:
     """What the job is, in a few words: the prompt, or the button pressed on a grid."""
     if is_reroll(job):
-        return f"🔄 Re-roll of {what_prompt(job)}"
+        return gettext(locale, "🔄 Re-roll of {prompt}", prompt=what_prompt(job, locale))
     if job.kind is JobKind.BUTTON and job.button:
-        action = "Upscale" if job.button.startswith("U") else "Variation"
-        return f"{action} {job.button} of `{job.parent_akool_id}`"
+        if job.button.startswith("U"):
+            sentence = "Upscale {button} of `{job}`"
+        else:
+            sentence = "Variation {button} of `{job}`"
+        return gettext(locale, sentence, button=job.button, job=job.parent_akool_id)
     if job.prompt:
         return f"**{shown(job.prompt, 200)}**"
-    return f"Job `{job.akool_id}`"
+    return gettext(locale, "Job `{job}`", job=job.akool_id)
 
 
-def status_line(job: Job, now: float, *, position: int | None = None) -> str:
+def status_line(
+    job: Job, now: float, *, position: int | None = None, locale: LocaleLike = None
+) -> str:
     """The status message's text; processing shows a live 'started … ago' timestamp."""
-    head = f"{_ICONS[job.status]} {_WORDS[job.status]}: {what(job)} for <@{job.requester_id}>"
-    detail = f"job `{job.akool_id}`"
+    head = gettext(
+        locale,
+        "{icon} {status}: {what} for {member}",
+        icon=_ICONS[job.status],
+        status=status_word(job.status, locale),
+        what=what(job, locale),
+        member=mention(job.requester_id),
+    )
+    details = [gettext(locale, "job `{job}`", job=job.akool_id)]
     if position is not None and not job.status.finished:
-        detail += f", #{position} in line"
+        details.append(gettext(locale, "#{position} in line", position=number(locale, position)))
     if job.status is JobStatus.PROCESSING:
-        detail += f", started {timestamp(job.updated_at)}"
+        details.append(gettext(locale, "started {time}", time=timestamp(job.updated_at)))
     elif job.status is JobStatus.QUEUED:
-        detail += f", submitted {timestamp(job.created_at)}"
-    elif job.status is JobStatus.FAILED and job.error:
-        detail += f": {job.error}"
+        details.append(gettext(locale, "submitted {time}", time=timestamp(job.created_at)))
     elif job.status is JobStatus.COMPLETED:
-        detail += f", finished in {duration((job.finished_at or now) - job.created_at)}"
+        took = duration((job.finished_at or now) - job.created_at, locale)
+        details.append(gettext(locale, "finished in {duration}", duration=took))
+    detail = gettext(locale, ", ").join(details)
+    if job.status is JobStatus.FAILED and job.error:
+        detail += f": {error(job.error, locale)}"
     return f"{head}\n-# {detail}"
+
+
+def error(stored: str | None, locale: LocaleLike) -> str:
+    """Why a job failed (as the job loop stored it), in ``locale``'s language; empty if it did
+    not say."""
+    return stored_text.load(stored)(locale) if stored else ""
 
 
 def expires_at(job: Job) -> datetime:
@@ -153,21 +164,38 @@ def mentioned_users(job: Job, parent: Job | None) -> list[int]:
     return users
 
 
-def result_content(job: Job, parent: Job | None, *, note: str | None = None) -> str:
+def result_content(
+    job: Job, parent: Job | None, *, note: str | None = None, locale: LocaleLike = None
+) -> str:
     """The completion post's text; ``note`` (from :func:`preview_note` or :func:`problem_note`)
     goes on a line of its own."""
     mentions = " ".join(f"<@{user}>" for user in mentioned_users(job, parent))
+    values = {
+        "prompt": what_prompt(job, locale),
+        "button": job.button,
+        "member": f"<@{job.requester_id}>",
+        "owner": f"<@{parent.requester_id}>" if parent is not None else "",
+    }
+    from_other = parent is not None and parent.requester_id != job.requester_id
     if job.kind is JobKind.BUTTON and job.button:
-        action = "Upscaled" if job.button.startswith("U") else "Variation"
-        line = f"{what_prompt(job)} - {action} ({job.button}) by <@{job.requester_id}>"
-        if parent is not None and parent.requester_id != job.requester_id:
-            line += f", from <@{parent.requester_id}>'s grid"
+        upscale = job.button.startswith("U")
+        if from_other:
+            if upscale:
+                sentence = "{prompt} - Upscaled ({button}) by {member}, from {owner}'s grid"
+            else:
+                sentence = "{prompt} - Variation ({button}) by {member}, from {owner}'s grid"
+        elif upscale:
+            sentence = "{prompt} - Upscaled ({button}) by {member}"
+        else:
+            sentence = "{prompt} - Variation ({button}) by {member}"
+        line = gettext(locale, sentence, **values)
     elif is_reroll(job):
-        line = f"{what_prompt(job)} - Re-roll by <@{job.requester_id}>"
-        if parent is not None and parent.requester_id != job.requester_id:
-            line += f", from <@{parent.requester_id}>'s grid"
+        if from_other:
+            line = gettext(locale, "{prompt} - Re-roll by {member}, from {owner}'s grid", **values)
+        else:
+            line = gettext(locale, "{prompt} - Re-roll by {member}", **values)
     else:
-        line = f"{what_prompt(job)} - {mentions}"
+        line = f"{what_prompt(job, locale)} - {mentions}"
     if note:
         line += f"\n{note}"
     return line
@@ -189,37 +217,63 @@ class Note:
     below: str | None = None
 
 
-def preview_note(job: Job) -> Note:
+def preview_note(job: Job, locale: LocaleLike = None) -> Note:
     """The note on a post whose image is a preview: where the original is, and until when."""
     until = timestamp(expires_at(job).timestamp(), "f")
-    head = "The full-size image is too large to upload here"
     url = job.image_url
     if not url:
-        return Note(f"{head}.")
+        return Note(gettext(locale, "The full-size image is too large to upload here."))
     if len(url) <= CONTENT_URL_MAX:
-        return Note(f"{head}: [original]({url}), available until {until}.")
+        return Note(
+            gettext(
+                locale,
+                "The full-size image is too large to upload here: [original]({url}), "
+                "available until {time}.",
+                url=url,
+                time=until,
+            )
+        )
     if len(url) <= EMBED_URL_MAX:
         return Note(
-            f"{head}: the original is linked below, available until {until}.",
-            below=f"[Full-size original on AKOOL]({url})",
+            gettext(
+                locale,
+                "The full-size image is too large to upload here: the original is linked below, "
+                "available until {time}.",
+                time=until,
+            ),
+            below=gettext(locale, "[Full-size original on AKOOL]({url})", url=url),
         )
-    return Note(f"{head}, and AKOOL's link to the original is too long to post.")
+    return Note(
+        gettext(
+            locale,
+            "The full-size image is too large to upload here, and AKOOL's link to the original "
+            "is too long to post.",
+        )
+    )
 
 
-def problem_note(job: Job, problem: str) -> Note:
+def problem_note(job: Job, problem: str | Text, locale: LocaleLike = None) -> Note:
     """The note on a post without its image: ``problem``, then AKOOL's link where it fits."""
+    said = problem(locale) if isinstance(problem, Text) else problem
     url = job.image_url
     if not url:
-        return Note(problem)
+        return Note(said)
     if len(url) <= CONTENT_URL_MAX:
-        return Note(f"{problem} [Open it on AKOOL]({url}).")
+        return Note(gettext(locale, "{problem} [Open it on AKOOL]({url}).", problem=said, url=url))
     if len(url) <= EMBED_URL_MAX:
-        return Note(f"{problem} AKOOL's link to it is below.", below=f"[Open it on AKOOL]({url})")
-    return Note(f"{problem} AKOOL's link to it is too long to post here.")
+        return Note(
+            gettext(locale, "{problem} AKOOL's link to it is below.", problem=said),
+            below=gettext(locale, "[Open it on AKOOL]({url})", url=url),
+        )
+    return Note(
+        gettext(locale, "{problem} AKOOL's link to it is too long to post here.", problem=said)
+    )
 
 
-def what_prompt(job: Job) -> str:
-    return what_prompt_text(job.prompt) if job.prompt else f"Job `{job.akool_id}`"
+def what_prompt(job: Job, locale: LocaleLike = None) -> str:
+    if job.prompt:
+        return what_prompt_text(job.prompt)
+    return gettext(locale, "Job `{job}`", job=job.akool_id)
 
 
 def what_prompt_text(prompt: str) -> str:
@@ -227,65 +281,85 @@ def what_prompt_text(prompt: str) -> str:
 
 
 def result_embed(
-    job: Job, *, filename: str | None, now: float, description: str | None = None
+    job: Job,
+    *,
+    filename: str | None,
+    now: float,
+    description: str | None = None,
+    locale: LocaleLike = None,
 ) -> discord.Embed:
     embed = discord.Embed(
-        title=shown(job.prompt, _TITLE_MAX) if job.prompt else "AKOOL image",
+        title=shown(job.prompt, _TITLE_MAX) if job.prompt else gettext(locale, "AKOOL image"),
         description=description,
         colour=COLOUR_DONE,
     )
-    embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
+    embed.add_field(name=gettext(locale, "Job"), value=f"`{job.akool_id}`", inline=True)
     if job.credits is not None:
-        embed.add_field(name="Credits", value=str(job.credits), inline=True)
+        embed.add_field(
+            name=gettext(locale, "Credits"), value=number(locale, job.credits), inline=True
+        )
     embed.add_field(
-        name="Time", value=duration((job.finished_at or now) - job.created_at), inline=True
+        name=gettext(locale, "Time"),
+        value=duration((job.finished_at or now) - job.created_at, locale),
+        inline=True,
     )
     if job.parent_akool_id:
-        how = "re-roll" if is_reroll(job) else job.button
-        embed.add_field(name="From", value=f"`{job.parent_akool_id}` {how}", inline=True)
+        how = gettext(locale, "re-roll") if is_reroll(job) else job.button
+        embed.add_field(
+            name=gettext(locale, "From"), value=f"`{job.parent_akool_id}` {how}", inline=True
+        )
     if filename is not None:
         embed.set_image(url=f"attachment://{filename}")
     return embed
 
 
-def failure_embed(job: Job) -> discord.Embed:
+def failure_embed(job: Job, locale: LocaleLike = None) -> discord.Embed:
     embed = discord.Embed(
-        title="The image could not be made",
+        title=gettext(locale, "The image could not be made"),
         description=cut(
-            job.error or "AKOOL reported the job as failed. Check the prompt and image.",
+            error(job.error, locale)
+            or gettext(locale, "AKOOL reported the job as failed. Check the prompt and image."),
             _DESCRIPTION_MAX,
         ),
         colour=COLOUR_FAILED,
     )
-    embed.add_field(name="Job", value=f"`{job.akool_id}`", inline=True)
+    embed.add_field(name=gettext(locale, "Job"), value=f"`{job.akool_id}`", inline=True)
     if job.prompt:
-        embed.add_field(name="Prompt", value=shown(job.prompt, 1000), inline=False)
+        embed.add_field(name=gettext(locale, "Prompt"), value=shown(job.prompt, 1000), inline=False)
     return embed
 
 
-def failure_content(job: Job) -> str:
-    return f"<@{job.requester_id}> {what(job)} failed."
+def failure_content(job: Job, locale: LocaleLike = None) -> str:
+    return gettext(
+        locale, "{member} {what} failed.", member=mention(job.requester_id), what=what(job, locale)
+    )
 
 
-def lost_create_content(intent: CreateIntent) -> str:
+def lost_create_content(intent: CreateIntent, locale: LocaleLike = None) -> str:
     """A crash came while AKOOL was being asked: it may have made the job, unseen by the bot."""
-    return (
-        f"<@{intent.requester_id}> The bot restarted while AKOOL was starting "
-        f"{what_prompt_text(intent.prompt)}, so it cannot follow that job. AKOOL may have made it "
-        "anyway: check your AKOOL dashboard before trying again."
+    return gettext(
+        locale,
+        "{member} The bot restarted while AKOOL was starting {prompt}, so it cannot follow that "
+        "job. AKOOL may have made it anyway: check your AKOOL dashboard before trying again.",
+        member=mention(intent.requester_id),
+        prompt=what_prompt_text(intent.prompt),
     )
 
 
-def nothing_started_content(intent: CreateIntent) -> str:
+def nothing_started_content(intent: CreateIntent, locale: LocaleLike = None) -> str:
     """A crash came after the command was acknowledged but before AKOOL was asked."""
-    return (
-        f"<@{intent.requester_id}> The bot restarted before it asked AKOOL for "
-        f"{what_prompt_text(intent.prompt)}: nothing was started and nothing was charged. "
-        "Please try again."
+    return gettext(
+        locale,
+        "{member} The bot restarted before it asked AKOOL for {prompt}: nothing was started and "
+        "nothing was charged. Please try again.",
+        member=mention(intent.requester_id),
+        prompt=what_prompt_text(intent.prompt),
     )
 
 
-def lost_press_content(intent: CreateIntent, *, button_used: bool | None) -> str:
+def lost_press_content(
+    intent: CreateIntent, *, button_used: bool | None, locale: LocaleLike = None
+) -> str:
     """A crash came during a press of a grid's button, before its job was stored.
 
     ``button_used``: whether AKOOL counts the button as used (``None``: AKOOL cannot say). A
@@ -294,41 +368,56 @@ def lost_press_content(intent: CreateIntent, *, button_used: bool | None) -> str
     claim = intent.claim
     assert claim is not None
     button = claim.button
-    action = "upscale" if button.startswith("U") else "variation"
     # A press's intent is named "<button> of <grid's job id>".
-    press = f"the {action} {excerpt(intent.prompt, 100)}"
-    who = f"<@{intent.requester_id}>"
+    what = excerpt(intent.prompt, 100)
+    if button.startswith("U"):
+        press = gettext(locale, "the upscale {what}", what=what)
+    else:
+        press = gettext(locale, "the variation {what}", what=what)
+    values = {"member": f"<@{intent.requester_id}>", "press": press, "button": button}
     if intent.akool_called_at is None:
-        return (
-            f"{who} The bot restarted before it asked AKOOL for {press}: nothing was started "
-            f"and nothing was charged; you can press {button} again."
+        sentence = (
+            "{member} The bot restarted before it asked AKOOL for {press}: nothing was started "
+            "and nothing was charged; you can press {button} again."
         )
-    if button_used is False:
-        return (
-            f"{who} The bot restarted while AKOOL was starting {press}, and AKOOL did not use "
-            f"{button}: nothing was started and nothing was charged; you can press {button} "
-            "again."
+    elif button_used is False:
+        sentence = (
+            "{member} The bot restarted while AKOOL was starting {press}, and AKOOL did not use "
+            "{button}: nothing was started and nothing was charged; you can press {button} again."
         )
-    if button_used:
-        return (
-            f"{who} The bot restarted while AKOOL was starting {press}, so it cannot follow "
-            f"that job. AKOOL counts {button} as used, so it may have made the image: check "
-            f"your AKOOL dashboard. {button} cannot be pressed again."
+    elif button_used:
+        sentence = (
+            "{member} The bot restarted while AKOOL was starting {press}, so it cannot follow "
+            "that job. AKOOL counts {button} as used, so it may have made the image: check your "
+            "AKOOL dashboard. {button} cannot be pressed again."
         )
-    return (
-        f"{who} The bot restarted while AKOOL was starting {press}, so it cannot follow that "
-        f"job, and AKOOL cannot say now whether it made it: check your AKOOL dashboard "
-        "before pressing it again."
-    )
+    else:
+        sentence = (
+            "{member} The bot restarted while AKOOL was starting {press}, so it cannot follow "
+            "that job, and AKOOL cannot say now whether it made it: check your AKOOL dashboard "
+            "before pressing it again."
+        )
+    return gettext(locale, sentence, **values)
 
 
-def dm_fallback_note(job: Job) -> str:
+def dm_fallback_note(job: Job, locale: LocaleLike = None) -> str:
     """Heads a post sent to the requester by DM because its channel cannot be posted in."""
-    note = f"-# Sent to you directly: the bot can no longer post in <#{job.channel_id}>."
-    if job.buttons:
-        # A press is checked against the job's server, so the buttons would not work in a DM.
-        note += f" For the buttons, use `/status {job.akool_id}` in the server and press Post here."
-    return note
+    channel = f"<#{job.channel_id}>"
+    if not job.buttons:
+        return gettext(
+            locale,
+            "-# Sent to you directly: the bot can no longer post in {channel}.",
+            channel=channel,
+        )
+    # A press is checked against the job's server, so the buttons would not work in a DM.
+    return gettext(
+        locale,
+        "-# Sent to you directly: the bot can no longer post in {channel}. For the buttons, use "
+        "`{command} {job}` in the server and press Post here.",
+        channel=channel,
+        command=command("status"),
+        job=job.akool_id,
+    )
 
 
 def offers_reroll(job: Job) -> bool:
@@ -401,27 +490,50 @@ class Snapshot:
         )
 
 
-def status_embed(snapshot: Snapshot, stored: Job | None, note: str | None) -> discord.Embed:
+def status_embed(
+    snapshot: Snapshot, stored: Job | None, note: str | None, locale: LocaleLike = None
+) -> discord.Embed:
     colour = {JobStatus.COMPLETED: COLOUR_DONE, JobStatus.FAILED: COLOUR_FAILED}.get(
         snapshot.status, COLOUR_PENDING
     )
-    title = shown(snapshot.prompt, _TITLE_MAX) if snapshot.prompt else f"Job {snapshot.job_id}"
+    if snapshot.prompt:
+        title = shown(snapshot.prompt, _TITLE_MAX)
+    else:
+        title = gettext(locale, "Job {job}", job=snapshot.job_id)
     embed = discord.Embed(title=title, colour=colour)
-    embed.add_field(name="Job", value=f"`{snapshot.job_id}`", inline=True)
+    embed.add_field(name=gettext(locale, "Job"), value=f"`{snapshot.job_id}`", inline=True)
     embed.add_field(
-        name="Status", value=f"{_ICONS[snapshot.status]} {_WORDS[snapshot.status]}", inline=True
+        name=gettext(locale, "Status"),
+        value=f"{_ICONS[snapshot.status]} {status_word(snapshot.status, locale)}",
+        inline=True,
     )
     if snapshot.credits is not None:
-        embed.add_field(name="Credits", value=str(snapshot.credits), inline=True)
+        embed.add_field(
+            name=gettext(locale, "Credits"), value=number(locale, snapshot.credits), inline=True
+        )
     if stored is not None:
-        embed.add_field(name="Requested by", value=f"<@{stored.requester_id}>", inline=True)
+        embed.add_field(
+            name=gettext(locale, "Requested by"), value=mention(stored.requester_id), inline=True
+        )
         if stored.result_message_id is not None:
             link = message_link(stored.guild_id, stored.channel_id, stored.result_message_id)
-            embed.add_field(name="Result", value=f"[posted here]({link})", inline=True)
+            embed.add_field(
+                name=gettext(locale, "Result"),
+                value=gettext(locale, "[posted here]({link})", link=link),
+                inline=True,
+            )
         if stored.error:
-            embed.add_field(name="Error", value=cut(stored.error, _FIELD_MAX), inline=False)
+            embed.add_field(
+                name=gettext(locale, "Error"),
+                value=cut(error(stored.error, locale), _FIELD_MAX),
+                inline=False,
+            )
     if snapshot.used_buttons:
-        embed.add_field(name="Buttons used", value=", ".join(snapshot.used_buttons), inline=False)
+        embed.add_field(
+            name=gettext(locale, "Buttons used"),
+            value=gettext(locale, ", ").join(snapshot.used_buttons),
+            inline=False,
+        )
     if snapshot.status is JobStatus.COMPLETED and embeddable(snapshot.image_url):
         embed.set_image(url=snapshot.image_url)
     if note:

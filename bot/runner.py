@@ -17,8 +17,8 @@ import discord
 
 from bot import startup
 from bot.akool import AkoolClient
-from bot.budget import shared_budget
-from bot.core import AkoolBot
+from bot.budget import PriorityBudget, shared_budget
+from bot.core import REQUEST_SHARES, AkoolBot
 from bot.discord_api import point_discord_py_at
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -60,13 +60,18 @@ async def assemble(
     # One registry per bot: several bots in one process (the tests) keep their numbers apart.
     metrics = Metrics(clock=clock)
     async with await _opened_store(settings) as store, aiohttp.ClientSession() as http:
-        budget = shared_budget(store, "akool", settings.akool_requests_per_second)
+        # One budget for every AKOOL request of this process (and, on PostgreSQL, of all).
+        budget = PriorityBudget(
+            shared_budget(store, "akool", settings.akool_requests_per_second),
+            REQUEST_SHARES,
+            waited=metrics.request_waited,
+        )
         akool = AkoolClient(
             http,
             settings.akool_api_key,
             settings.akool_base_url,
             timeout=settings.akool_timeout,
-            budget=metrics.timed(budget, "akool"),
+            budget=budget,
             observer=metrics,
         )
         bot = AkoolBot(
@@ -85,8 +90,11 @@ async def assemble(
         )
         # Other processes sharing the database say when a job is created or woken.
         await store.subscribe(bot.job_loop.wake)
-        async with bot, _listening(server, settings):
-            yield Runtime(bot, server)
+        try:
+            async with bot, _listening(server, settings):
+                yield Runtime(bot, server)
+        finally:
+            await budget.close()
 
 
 async def _opened_store(settings: Settings) -> JobStore:

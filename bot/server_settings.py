@@ -10,10 +10,13 @@ import enum
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, Self
 
+from bot.i18n import Number, Text, command, lazy
 from bot.lookalikes import comparable
+from bot.shown import shown
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,19 @@ BANNED_WORD_LENGTH: Final = 50
 
 
 class InvalidSetting(ValueError):
-    """A value an admin tried to set, refused with a sentence saying why."""
+    """A value an admin tried to set, refused with a sentence saying why (``text``, written in
+    the admin's language where it is shown)."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
+class Kind(enum.Enum):
+    """What a :class:`Scope` holds."""
+
+    CHANNEL = "channel"
+    ROLE = "role"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,9 @@ class ServerSettings:
     # Credits the whole server may spend in a rolling 24 hours, set by its admins; the
     # operator's SERVER_CREDITS_PER_DAY still applies when lower. ``None``: none of its own.
     max_daily_credits: int | None = None
+    # The language of the bot's posts in the server's channels (``de``, ``pt_BR``); empty: the
+    # one Discord gives (see bot.languages).
+    language: str = ""
 
     @property
     def channel_scope(self) -> Scope:
@@ -70,10 +88,24 @@ class ServerSettings:
         return replace(self, roles=scope.only, roles_excluded=scope.excluded)
 
     def with_limits(self, *, active: int | None, daily: int | None) -> Self:
-        if active is not None:
-            _check_range("The active-job limit", active, ACTIVE_RANGE)
-        if daily is not None:
-            _check_range("The daily limit", daily, DAILY_RANGE)
+        if active is not None and not _within(active, ACTIVE_RANGE):
+            raise InvalidSetting(
+                lazy(
+                    "The active-job limit must be from {low} to {high}; {value} is not.",
+                    low=ACTIVE_RANGE[0],
+                    high=ACTIVE_RANGE[1],
+                    value=active,
+                )
+            )
+        if daily is not None and not _within(daily, DAILY_RANGE):
+            raise InvalidSetting(
+                lazy(
+                    "The daily limit must be from {low} to {high}; {value} is not.",
+                    low=DAILY_RANGE[0],
+                    high=DAILY_RANGE[1],
+                    value=daily,
+                )
+            )
         return replace(
             self,
             max_active_jobs=self.max_active_jobs if active is None else active,
@@ -83,11 +115,23 @@ class ServerSettings:
     def with_credit_limit(self, credits: int, *, ceiling: int | None) -> Self:
         """The server's own daily credit limit (0: none of its own), never above ``ceiling``,
         the operator's cap for every server."""
-        _check_range("The daily credit limit", credits, CREDITS_RANGE)
+        if not _within(credits, CREDITS_RANGE):
+            raise InvalidSetting(
+                lazy(
+                    "The daily credit limit must be from {low} to {high}; {value} is not.",
+                    low=Number(CREDITS_RANGE[0]),
+                    high=Number(CREDITS_RANGE[1]),
+                    value=Number(credits),
+                )
+            )
         if ceiling is not None and credits > ceiling:
             raise InvalidSetting(
-                f"The bot's operator caps every server at {ceiling:,} credits a day, so this "
-                f"server's limit can be at most {ceiling:,}; {credits:,} is above it."
+                lazy(
+                    "The bot's operator caps every server at {ceiling} credits a day, so this "
+                    "server's limit can be at most {ceiling}; {credits} is above it.",
+                    ceiling=Number(ceiling),
+                    credits=Number(credits),
+                )
             )
         return replace(self, max_daily_credits=credits or None)
 
@@ -99,21 +143,35 @@ class ServerSettings:
     def with_aspect(self, aspect: str) -> Self:
         if aspect not in ASPECTS:
             raise InvalidSetting(
-                f"{aspect} is not an aspect ratio AKOOL offers ({', '.join(ASPECTS)})."
+                lazy(
+                    "{aspect} is not an aspect ratio AKOOL offers ({aspects}).",
+                    aspect=aspect,
+                    aspects=", ".join(ASPECTS),
+                )
             )
         return replace(self, default_aspect=aspect)
+
+    def with_language(self, language: str, shipped: Iterable[str]) -> Self:
+        """``language`` (one of ``shipped``), or empty to follow Discord's."""
+        if language and language not in shipped:
+            raise InvalidSetting(
+                lazy("The bot does not speak {language}.", language=shown(language, 50))
+            )
+        return replace(self, language=language)
 
     def with_banned_word(self, word: str) -> Self:
         cleaned = normalise_word(word)
         if not any(c.isalnum() for c in comparable(cleaned)):
-            raise InvalidSetting("A banned word needs at least one letter or digit.")
+            raise InvalidSetting(lazy("A banned word needs at least one letter or digit."))
         if len(cleaned) > BANNED_WORD_LENGTH:
-            raise InvalidSetting(f"A banned word can be at most {BANNED_WORD_LENGTH} characters.")
+            raise InvalidSetting(
+                lazy("A banned word can be at most {n} characters.", n=BANNED_WORD_LENGTH)
+            )
         if self._banned(cleaned) is not None:
-            raise InvalidSetting(f"“{cleaned}” is already banned.")
+            raise InvalidSetting(lazy("“{word}” is already banned.", word=shown(cleaned)))
         if len(self.banned_words) >= BANNED_WORDS_MAX:
             raise InvalidSetting(
-                f"The list already holds the most words it can ({BANNED_WORDS_MAX})."
+                lazy("The list already holds the most words it can ({n}).", n=BANNED_WORDS_MAX)
             )
         return replace(self, banned_words=(*self.banned_words, cleaned))
 
@@ -121,7 +179,7 @@ class ServerSettings:
         cleaned = normalise_word(word)
         stored = self._banned(cleaned)
         if stored is None:
-            raise InvalidSetting(f"“{cleaned}” is not on the banned list.")
+            raise InvalidSetting(lazy("“{word}” is not on the banned list.", word=shown(cleaned)))
         return replace(self, banned_words=tuple(w for w in self.banned_words if w != stored))
 
     def banned_word_in(self, prompt: str) -> str | None:
@@ -191,26 +249,21 @@ class Scope:
             return Mode.ONLY
         return Mode.EXCEPT if self.excluded else Mode.ALL
 
-    def allowing(self, item: int, mention: str, *, kind: str, reset: str) -> Scope:
+    def allowing(self, item: int, mention: str, *, kind: Kind) -> Scope:
         """``item`` allowed: "all" becomes "only it"; "only" gains it; "all except" loses it."""
         match self.mode:
             case Mode.ALL:
                 return Scope(only=frozenset({item}))
             case Mode.ONLY:
                 if item in self.only:
-                    raise InvalidSetting(f"{mention} is already allowed.")
+                    raise InvalidSetting(lazy("{mention} is already allowed.", mention=mention))
                 return replace(self, only=self.only | {item})
             case Mode.EXCEPT:
                 if item not in self.excluded:
-                    raise InvalidSetting(
-                        f"{mention} is already allowed: only the {kind}s you disallowed are "
-                        f"not. To allow only certain {kind}s, use {reset} and then allow them."
-                    )
+                    raise InvalidSetting(_ALREADY_ALLOWED[kind](mention))
                 return replace(self, excluded=self.excluded - {item})
 
-    def disallowing(
-        self, item: int, mention: str, *, kind: str, everything: str, reset: str
-    ) -> Scope:
+    def disallowing(self, item: int, mention: str, *, kind: Kind) -> Scope:
         """``item`` disallowed: "all" becomes "all except it"; "all except" gains it; "only"
         loses it, but never its last one, since an empty list would mean all, the opposite."""
         match self.mode:
@@ -218,29 +271,69 @@ class Scope:
                 return Scope(excluded=frozenset({item}))
             case Mode.EXCEPT:
                 if item in self.excluded:
-                    raise InvalidSetting(f"{mention} is already disallowed.")
+                    raise InvalidSetting(lazy("{mention} is already disallowed.", mention=mention))
                 return replace(self, excluded=self.excluded | {item})
             case Mode.ONLY:
                 if item not in self.only:
                     raise InvalidSetting(
-                        f"{mention} is not on the allowed list, so it is already disallowed."
+                        lazy(
+                            "{mention} is not on the allowed list, so it is already disallowed.",
+                            mention=mention,
+                        )
                     )
                 if self.only == {item}:
-                    raise InvalidSetting(
-                        f"{mention} is the only {kind} allowed, and removing it would allow "
-                        f"{everything}. Allow another {kind} first, or use {reset}."
-                    )
+                    raise InvalidSetting(_LAST_ALLOWED[kind](mention))
                 return replace(self, only=self.only - {item})
+
+
+# Each kind's sentences whole, so each language words them its own way.
+def _already_allowed_channel(mention: str) -> Text:
+    return lazy(
+        "{mention} is already allowed: only the channels you disallowed are not. To allow only "
+        "certain channels, use {command} and then allow them.",
+        mention=mention,
+        command=command("settings channel all"),
+    )
+
+
+def _already_allowed_role(mention: str) -> Text:
+    return lazy(
+        "{mention} is already allowed: only the roles you disallowed are not. To allow only "
+        "certain roles, use {command} and then allow them.",
+        mention=mention,
+        command=command("settings role everyone"),
+    )
+
+
+def _last_channel(mention: str) -> Text:
+    return lazy(
+        "{mention} is the only channel allowed, and removing it would allow every channel. "
+        "Allow another channel first, or use {command}.",
+        mention=mention,
+        command=command("settings channel all"),
+    )
+
+
+def _last_role(mention: str) -> Text:
+    return lazy(
+        "{mention} is the only role allowed, and removing it would allow every member. "
+        "Allow another role first, or use {command}.",
+        mention=mention,
+        command=command("settings role everyone"),
+    )
+
+
+_ALREADY_ALLOWED: Final = {Kind.CHANNEL: _already_allowed_channel, Kind.ROLE: _already_allowed_role}
+_LAST_ALLOWED: Final = {Kind.CHANNEL: _last_channel, Kind.ROLE: _last_role}
 
 
 def normalise_word(word: str) -> str:
     return " ".join(word.casefold().split())
 
 
-def _check_range(what: str, value: int, bounds: tuple[int, int]) -> None:
+def _within(value: int, bounds: tuple[int, int]) -> bool:
     low, high = bounds
-    if not low <= value <= high:
-        raise InvalidSetting(f"{what} must be from {low} to {high}; {value} is not.")
+    return low <= value <= high
 
 
 def _coerce(name: str, value: object, default: Any) -> Any:

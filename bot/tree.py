@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.errors import UserFacingError, answer_privately, report
 from bot.guilds import no_choices, refused_here
+from bot.i18n import lazy
 from bot.options import kind_words, options_problem
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
         if autocomplete:
             await no_choices(interaction)
         else:
-            await answer_privately(interaction, problem.message)
+            await answer_privately(interaction, problem.message(interaction.locale))
         return False
 
     async def on_error(
@@ -57,10 +58,11 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
 
 def _check_failure(error: app_commands.CheckFailure) -> BaseException:
     if isinstance(error, app_commands.NoPrivateMessage):
-        return UserFacingError("This command works only in a server.")
+        return UserFacingError(lazy("This command works only in a server."))
     if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
+        # discord.py's own sentence, naming the permissions as Discord's API does.
         return UserFacingError(str(error))
-    return UserFacingError("You cannot use this command here.")
+    return UserFacingError(lazy("You cannot use this command here."))
 
 
 def _transformer_error(
@@ -76,5 +78,8 @@ def _transformer_error(
         error.type.name,
     )
     return UserFacingError(
-        f"That is not {kind_words(error.type)} this bot can use here, so nothing was done."
+        lazy(
+            "That is not {kind} this bot can use here, so nothing was done.",
+            kind=kind_words(error.type),
+        )
     )

@@ -18,29 +18,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import discord
 from discord.ext import commands
 
-from bot import policy, render
+from bot import languages, policy, render
 from bot.akool import AkoolError, AkoolUncertainCreateError
 from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
 from bot.errors import UserFacingError, answer_privately
 from bot.guilds import refused_here
+from bot.i18n import LocaleLike, Localized, command, gettext, lazy
 from bot.interaction_guard import component_press
 from bot.jobs import Origin, PressEnd
 from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
-from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, ReplyBy
+from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, KeptImage, ReplyBy
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_GRID = "This bot has no record of that job, so its buttons cannot be used here."
-NOT_OURS = "This button does not belong to a job this bot can act on, so nothing was done."
-NO_PROMPT = "Only a grid with a prompt can be re-rolled."
+UNKNOWN_GRID = lazy("This bot has no record of that job, so its buttons cannot be used here.")
+NOT_OURS = lazy("This button does not belong to a job this bot can act on, so nothing was done.")
+NO_PROMPT = lazy("Only a grid with a prompt can be re-rolled.")
 # How far up a chain of variations a re-roll looks for the source image the chain began with.
 _MAX_CHAIN = 20
 
@@ -98,7 +100,7 @@ class Buttons(ButtonCog):
             interaction.user.id,
             interaction.guild_id,
         )
-        await answer_privately(interaction, NOT_OURS)
+        await answer_privately(interaction, NOT_OURS(interaction.locale))
 
     async def _job_here(self, interaction: discord.Interaction, job_id: str) -> Job:
         job = await self.bot.store.get_job(job_id)
@@ -111,7 +113,7 @@ class Buttons(ButtonCog):
         parent = await self._job_here(interaction, ref.job_id)
         button = ref.action
         if button not in parent.buttons and button not in parent.used_buttons:
-            raise UserFacingError(f"AKOOL does not offer {button} on this job.")
+            raise UserFacingError(lazy("AKOOL does not offer {button} on this job.", button=button))
         # A press that starts a job spends the presser's credits and counts for them; one that
         # comes too late only learns who was first, so a member refused here may still learn.
         limits = None
@@ -158,7 +160,7 @@ class Buttons(ButtonCog):
         if result.child is None:
             assert result.winner is not None
             await interaction.followup.send(
-                await self._pressed_already(result.winner, parent),
+                await self._pressed_already(result.winner, parent, interaction.locale),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
@@ -194,6 +196,9 @@ class Buttons(ButtonCog):
             parent_channel_id=policy.parent_channel_id(interaction.channel),
         )
         policy.check_may_press(admission.settings, grid, interaction.user.id)
+        # The source image as Discord keeps it now: one that is gone is refused here, privately,
+        # before any credit is reserved or AKOOL is asked.
+        source, kept = await self._reroll_source(grid)
         # Written down before Discord hears back: whatever the moment of a crash from here on,
         # the restarted bot answers the press. Its original response is the grid itself, so the
         # answer is a follow-up (or the status line as a reply to the grid, as below).
@@ -206,9 +211,8 @@ class Buttons(ButtonCog):
         try:
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.
             await interaction.response.defer()
-            source = await self._reroll_source(grid)
             child = await self.bot.jobs.reroll(
-                source, interaction.user.id, intent=intent, channel_id=here
+                source, interaction.user.id, intent=intent, channel_id=here, source_kept=kept
             )
         except (discord.NotFound, AkoolError, UserFacingError):
             # Nothing started (or Discord gave up on the press): the presser hears why, if
@@ -219,8 +223,9 @@ class Buttons(ButtonCog):
         await self.bot.jobs.answered(intent, child, announcement)
         log.info("%s re-rolled %s: job %s", interaction.user.id, grid.akool_id, child.akool_id)
 
-    async def _reroll_source(self, grid: Job) -> Job:
-        """``grid``, with the source image of the grid its chain of variations began with."""
+    async def _reroll_source(self, grid: Job) -> tuple[Job, KeptImage | None]:
+        """``grid``, with a link that works now to the source image of the grid its chain of
+        variations began with, and where Discord keeps that image. Raises ``ImageGone``."""
         root = grid
         for _ in range(_MAX_CHAIN):
             if root.kind is not JobKind.BUTTON or root.parent_akool_id is None:
@@ -229,9 +234,10 @@ class Buttons(ButtonCog):
             if parent is None:
                 break
             root = parent
-        if root.source_image == grid.source_image:
-            return grid
-        return dataclasses.replace(grid, source_image=root.source_image)
+        link, kept = await self.bot.kept_images.source_link(root)
+        if link == grid.source_image:
+            return grid, kept
+        return dataclasses.replace(grid, source_image=link), kept
 
     async def _announce(self, interaction: discord.Interaction, grid: Job, child: Job) -> int:
         """Tell the channel, as a reply to the grid, that ``child`` started; the message's id
@@ -254,6 +260,7 @@ class Buttons(ButtonCog):
                 child,
                 self.bot.clock(),
                 position=await self.bot.store.queue_position(child.akool_id),
+                locale=await languages.interaction_server_locale(self.bot.store, interaction),
             ),
             reference=reference,  # type: ignore[arg-type]
             allowed_mentions=discord.AllowedMentions(users=[interaction.user], replied_user=False),
@@ -264,25 +271,35 @@ class Buttons(ButtonCog):
         job = await self._job_here(interaction, ref.job_id)
         if not may_delete(interaction, job):
             raise UserFacingError(
-                f"Only <@{job.requester_id}>, who asked for this image, or a member who can "
-                "manage messages may delete it."
+                lazy(
+                    "Only {member}, who asked for this image, or a member who can manage "
+                    "messages may delete it.",
+                    member=render.mention(job.requester_id),
+                )
             )
         message = interaction.message
         if message is None:
-            raise UserFacingError("That post cannot be found any more.")
+            raise UserFacingError(lazy("That post cannot be found any more."))
         await interaction.response.defer()
+        locale = interaction.locale
         try:
             # The message the button is on: the first post, or a repost from "Post here".
             await message.delete()
         except discord.NotFound:
-            note = "It was already deleted."
+            note = gettext(locale, "It was already deleted.")
         else:
             log.info(
                 "%s deleted message %s of job %s", interaction.user.id, message.id, job.akool_id
             )
-            note = "Deleted."
+            note = gettext(locale, "Deleted.")
         if job.status is JobStatus.COMPLETED:
-            note += f" To post it again: `/status {job.akool_id}`, then Post here."
+            again = gettext(
+                locale,
+                "To post it again: `{command} {job}`, then Post here.",
+                command=command("status"),
+                job=job.akool_id,
+            )
+            note = f"{note} {again}"
         await interaction.followup.send(note, ephemeral=True)
 
     async def _refresh_grid(self, interaction: discord.Interaction, job_id: str) -> None:
@@ -295,35 +312,60 @@ class Buttons(ButtonCog):
         except discord.HTTPException as exc:
             log.warning("Could not refresh the buttons of %s: %s", job_id, exc)
 
-    async def _pressed_already(self, winner: ButtonPress, grid: Job) -> str:
-        """What became of the press that won, waiting for it if it is still at AKOOL."""
-        button = winner.button
-        by = f"<@{winner.presser_id}> {render.timestamp(winner.pressed_at)}"
+    async def _pressed_already(self, winner: ButtonPress, grid: Job, locale: LocaleLike) -> str:
+        """What became of the press that won, waiting for it if it is still at AKOOL, in the
+        language of the member who pressed too late."""
+        values: dict[str, object] = {
+            "button": winner.button,
+            "member": f"<@{winner.presser_id}>",
+            "time": render.timestamp(winner.pressed_at),
+            "command": command("status"),
+        }
         outcome = await self.bot.jobs.press_outcome(winner)
         if outcome.end is PressEnd.FREED:
-            return (
-                f"{button} was pressed by {by}, but that press did not start a job."
-                f"{_why(outcome.error)} You can press {button} again."
+            said = gettext(
+                locale,
+                "{button} was pressed by {member} {time}, but that press did not start a job.",
+                **values,
             )
+            again = gettext(locale, "You can press {button} again.", **values)
+            return " ".join(filter(None, (said, _why(outcome.error, locale), again)))
         if outcome.end is PressEnd.SPENT:
-            return (
-                f"{button} was pressed by {by}, but that press did not start a job this bot can "
-                f"follow.{_why(outcome.error)} AKOOL counts {button} as used, so it cannot be "
-                "pressed again."
+            said = gettext(
+                locale,
+                "{button} was pressed by {member} {time}, but that press did not start a job "
+                "this bot can follow.",
+                **values,
             )
+            used = gettext(
+                locale, "AKOOL counts {button} as used, so it cannot be pressed again.", **values
+            )
+            return " ".join(filter(None, (said, _why(outcome.error, locale), used)))
         child = outcome.child
         if child is None:
-            return (
-                f"{button} was pressed by {by}, and AKOOL has not yet said whether that press "
-                "started a job. If it did, the result is posted here; "
-                f"`/status {grid.akool_id}` shows whether AKOOL counts {button} as used."
+            return gettext(
+                locale,
+                "{button} was pressed by {member} {time}, and AKOOL has not yet said whether that "
+                "press started a job. If it did, the result is posted here; `{command} {job}` "
+                "shows whether AKOOL counts {button} as used.",
+                job=grid.akool_id,
+                **values,
             )
-        text = f"{button} was already pressed by {by}"
         if child.result_message_id is not None:
             link = render.message_link(child.guild_id, child.channel_id, child.result_message_id)
-            return text + f": [see the result]({link})."
-        return (
-            text + f": job `{child.akool_id}` is {child.status.value} (/status {child.akool_id})."
+            return gettext(
+                locale,
+                "{button} was already pressed by {member} {time}: [see the result]({link}).",
+                link=link,
+                **values,
+            )
+        return gettext(
+            locale,
+            "{button} was already pressed by {member} {time}: job `{job}` is {status} "
+            "({command} {job}).",
+            job=child.akool_id,
+            status=render.status_word(child.status, locale).lower(),
+            **values,
         )
 
     async def on_show_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
@@ -349,27 +391,45 @@ class Buttons(ButtonCog):
                 ref.job_id,
                 prompt_rule=lambda prompt: policy.check_prompt(settings, prompt),
             )
-            await interaction.followup.send("Posting it here shortly.", ephemeral=True)
+            await interaction.followup.send(
+                gettext(interaction.locale, "Posting it here shortly."), ephemeral=True
+            )
             return
         if job.status is not JobStatus.COMPLETED:
             raise UserFacingError(
-                f"Job `{job.akool_id}` has no image to post ({job.status.value})."
+                lazy(
+                    "Job `{job}` has no image to post ({status}).",
+                    job=job.akool_id,
+                    status=_Status(job.status),
+                )
             )
         # Posted in public again: a prompt with a word this server bans now is not.
         policy.check_prompt(settings, job.prompt)
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
         message = await self.bot.notifier.repost(job, channel)
-        await interaction.followup.send(f"Posted: {message.jump_url}", ephemeral=True)
+        await interaction.followup.send(
+            gettext(interaction.locale, "Posted: {link}", link=message.jump_url), ephemeral=True
+        )
 
 
-def _why(error: AkoolError | None) -> str:
-    """Why AKOOL started no job for someone else's press, as a sentence (with a leading space)."""
+@dataclass(frozen=True, slots=True)
+class _Status(Localized):
+    """A job's status in a word, in the reader's language."""
+
+    status: JobStatus
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return render.status_word(self.status, locale).lower()
+
+
+def _why(error: AkoolError | None, locale: LocaleLike) -> str:
+    """Why AKOOL started no job for someone else's press, as a sentence (empty: no reason)."""
     if error is None:
         return ""
     if isinstance(error, AkoolUncertainCreateError):
-        return " AKOOL did not answer it in time."
-    return f" {error.user_message}"
+        return gettext(locale, "AKOOL did not answer it in time.")
+    return error.user_text(locale)
 
 
 def pressed_in(interaction: discord.Interaction) -> int:

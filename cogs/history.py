@@ -14,11 +14,12 @@ from typing import Any, Final
 import discord
 from discord import app_commands
 
-from bot import render
+from bot import i18n, render
 from bot.components import HISTORY, ButtonCog, HistoryPageButton
 from bot.core import AkoolBot
 from bot.custom_ids import HistoryRef
 from bot.errors import UserFacingError
+from bot.i18n import LocaleLike, gettext, ngettext
 from bot.store import Delivery, Job, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,20 @@ _PROMPT_EXCERPT: Final = 80
 # Discord refuses an embed whose description is longer.
 _DESCRIPTION_MAX: Final = 4096
 
-EMPTY: Final = "You have no jobs in this server yet. Start one with /imagine."
-NOT_YOURS: Final = "This is someone else's history; use /history to see yours."
+EMPTY: Final = i18n.lazy(
+    "You have no jobs in this server yet. Start one with {command}.",
+    command=i18n.command("imagine"),
+)
+NOT_YOURS: Final = i18n.lazy(
+    "This is someone else's history; use {command} to see yours.",
+    command=i18n.command("history"),
+)
 
-_STATUS: Final = {
-    JobStatus.QUEUED: "⏳ Queued",
-    JobStatus.PROCESSING: "🎨 Processing",
-    JobStatus.COMPLETED: "✅ Done",
-    JobStatus.FAILED: "❌ Failed",
+_ICONS: Final = {
+    JobStatus.QUEUED: "⏳",
+    JobStatus.PROCESSING: "🎨",
+    JobStatus.COMPLETED: "✅",
+    JobStatus.FAILED: "❌",
 }
 
 
@@ -54,54 +61,74 @@ def page_count(total: int) -> int:
     return max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
 
 
-def describe_job(job: Job, *, akool_link: bool = True) -> str:
+def describe_job(job: Job, *, akool_link: bool = True, locale: LocaleLike = None) -> str:
     """Two lines for one job: its status and what it is; then credits, result link and id.
 
     ``akool_link=False`` leaves out AKOOL's own link to an image not posted here (a long one
     would not fit ten to a page; ``/status`` shows it).
     """
     if job.kind is JobKind.BUTTON and job.button:
-        what = f"{job.button} of `{job.parent_akool_id}`"
+        what = gettext(locale, "{button} of `{job}`", button=job.button, job=job.parent_akool_id)
     elif job.prompt:
         # The prompt is the member's own text: shown as text, never as links or formatting.
         what = f"**{render.shown(job.prompt, _PROMPT_EXCERPT)}**"
     else:
-        what = f"job `{job.akool_id}`"
+        what = gettext(locale, "job `{job}`", job=job.akool_id)
     if job.credits is None:
-        credits = "? credits"
+        credits = gettext(locale, "? credits")
     else:
-        credits = f"{job.credits} credit" + ("" if job.credits == 1 else "s")
+        credits = ngettext(locale, "{n} credit", "{n} credits", job.credits)
     details = [credits]
     if job.result_message_id is not None:
         link = render.message_link(job.guild_id, job.channel_id, job.result_message_id)
-        details.append(f"[result]({link})")
+        details.append(gettext(locale, "[result]({link})", link=link))
     elif job.delivery is Delivery.UNDELIVERABLE:
-        details.append("could not be posted")
+        details.append(gettext(locale, "could not be posted"))
     if job.result_message_id is None and job.status is JobStatus.COMPLETED and job.image_url:
         # Not posted (yet): AKOOL's own link, which expires 7 days after the job was made.
         if akool_link and len(job.image_url) <= render.CONTENT_URL_MAX:
-            details.append(f"[image on AKOOL]({job.image_url})")
+            details.append(gettext(locale, "[image on AKOOL]({url})", url=job.image_url))
         else:
-            details.append(f"image: `/status {job.akool_id}`")
+            details.append(
+                gettext(
+                    locale,
+                    "image: `{command} {job}`",
+                    command=i18n.command("status"),
+                    job=job.akool_id,
+                )
+            )
     details.append(f"`{job.akool_id}`")
     details.append(render.timestamp(job.created_at))
-    return f"{_STATUS[job.status]} · {what}\n{' · '.join(details)}"
+    status = f"{_ICONS[job.status]} {render.status_word(job.status, locale)}"
+    return f"{status} · {what}\n{' · '.join(details)}"
 
 
-def history_page(jobs: list[Job], user_id: int, page: int, total: int) -> HistoryPage:
-    """The embed listing ``jobs`` (page ``page``, 0 = newest) and its ◀ / ▶ buttons."""
+def history_page(
+    jobs: list[Job], user_id: int, page: int, total: int, locale: LocaleLike = None
+) -> HistoryPage:
+    """The embed listing ``jobs`` (page ``page``, 0 = newest) and its ◀ / ▶ buttons, in the
+    member's language."""
     pages = page_count(total)
-    description = "\n\n".join(describe_job(job) for job in jobs)
+    description = "\n\n".join(describe_job(job, locale=locale) for job in jobs)
     if len(description) > _DESCRIPTION_MAX:
         # AKOOL's URLs are what can make a page too long for Discord's embed description.
-        description = "\n\n".join(describe_job(job, akool_link=False) for job in jobs)
+        description = "\n\n".join(
+            describe_job(job, akool_link=False, locale=locale) for job in jobs
+        )
     embed = discord.Embed(
-        title="Your jobs in this server",
+        title=gettext(locale, "Your jobs in this server"),
         description=description[:_DESCRIPTION_MAX],
         colour=render.COLOUR_PENDING,
     )
-    plural = "job" if total == 1 else "jobs"
-    embed.set_footer(text=f"Page {page + 1} of {pages} · {total} {plural}, newest first")
+    footer = ngettext(
+        locale,
+        "Page {page} of {pages} · {n} job, newest first",
+        "Page {page} of {pages} · {n} jobs, newest first",
+        total,
+        page=i18n.number(locale, page + 1),
+        pages=i18n.number(locale, pages),
+    )
+    embed.set_footer(text=footer)
     if pages == 1:
         return HistoryPage(embed, None)
     view = discord.ui.View(timeout=None)
@@ -124,7 +151,9 @@ class History(ButtonCog):
     def button_handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
         return {HISTORY: self.on_page_button}
 
-    async def _page(self, guild_id: int | None, user_id: int, page: int) -> HistoryPage | None:
+    async def _page(
+        self, guild_id: int | None, user_id: int, page: int, locale: LocaleLike
+    ) -> HistoryPage | None:
         """Page ``page`` of a member's history (the last, if it shrank); ``None`` if empty."""
         total = await self.bot.store.count_jobs(guild_id, user_id)
         if total == 0:
@@ -133,15 +162,16 @@ class History(ButtonCog):
         jobs = await self.bot.store.recent_jobs(
             guild_id, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
         )
-        return history_page(jobs, user_id, page, total)
+        return history_page(jobs, user_id, page, total, locale)
 
     @app_commands.command(name="history")
     @app_commands.guild_only()
     async def history(self, interaction: discord.Interaction) -> None:
         """List your recent jobs in this server with their status, credits and results."""
-        shown = await self._page(interaction.guild_id, interaction.user.id, 0)
+        locale = interaction.locale
+        shown = await self._page(interaction.guild_id, interaction.user.id, 0, locale)
         if shown is None:
-            await interaction.response.send_message(EMPTY, ephemeral=True)
+            await interaction.response.send_message(EMPTY(locale), ephemeral=True)
             return
         kwargs: dict[str, Any] = {"embed": shown.embed}
         if shown.view is not None:
@@ -158,9 +188,10 @@ class History(ButtonCog):
                 interaction.guild_id,
             )
             raise UserFacingError(NOT_YOURS)
-        shown = await self._page(interaction.guild_id, ref.user_id, ref.page)
+        locale = interaction.locale
+        shown = await self._page(interaction.guild_id, ref.user_id, ref.page, locale)
         if shown is None:
-            await interaction.response.edit_message(content=EMPTY, embed=None, view=None)
+            await interaction.response.edit_message(content=EMPTY(locale), embed=None, view=None)
             return
         await interaction.response.edit_message(embed=shown.embed, view=shown.view)
 

@@ -10,13 +10,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import logs, policy, render
+from bot import i18n, languages, logs, policy, render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
 from bot.jobs import Origin
+from bot.kept_images import kept_on, source_file
+from bot.notifier import upload_limit
 from bot.secret import Secret
-from bot.store import InteractionReply, ReplyBy
+from bot.store import ImageRole, InteractionReply, ReplyBy
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,15 @@ def clean_prompt(prompt: str) -> str:
     cleaned = " ".join(prompt.split())
     # Zero-width and control characters alone describe nothing either.
     if not any(unicodedata.category(char)[0] not in "CZ" for char in cleaned):
-        raise UserFacingError("The prompt is empty. Describe the image you want.")
+        raise UserFacingError(i18n.lazy("The prompt is empty. Describe the image you want."))
     if len(cleaned) > PROMPT_MAX:
         raise UserFacingError(
-            f"The prompt is {len(cleaned)} characters long; the limit is {PROMPT_MAX}."
+            i18n.nlazy(
+                "The prompt is {n} character long; the limit is {limit}.",
+                "The prompt is {n} characters long; the limit is {limit}.",
+                len(cleaned),
+                limit=PROMPT_MAX,
+            )
         )
     return cleaned
 
@@ -60,11 +67,13 @@ def check_source_image(image: discord.Attachment) -> str:
     content_type = (image.content_type or "").split(";")[0].strip().lower()
     endings = SOURCE_IMAGE_TYPES.get(content_type)
     if endings is None or not image.filename.lower().endswith(endings) or image.size <= 0:
-        raise UserFacingError("The image must be a PNG, JPEG or WebP file.")
+        raise UserFacingError(i18n.lazy("The image must be a PNG, JPEG or WebP file."))
     if image.size > SOURCE_IMAGE_MAX_BYTES:
         raise UserFacingError(
-            f"The image is larger than {SOURCE_IMAGE_MAX_BYTES // (1024 * 1024)} MiB, "
-            "the most this bot accepts."
+            i18n.lazy(
+                "The image is larger than {size} MiB, the most this bot accepts.",
+                size=SOURCE_IMAGE_MAX_BYTES // (1024 * 1024),
+            )
         )
     return image.url
 
@@ -101,7 +110,9 @@ class Imagine(commands.Cog):
         )
         scale = aspect.value if aspect is not None else admission.settings.default_aspect
         if scale not in {c.value for c in ASPECTS}:
-            raise UserFacingError("That aspect ratio is not one AKOOL offers.")
+            raise UserFacingError(i18n.lazy("That aspect ratio is not one AKOOL offers."))
+        # The "thinking" message becomes the job's public status line: the server's language.
+        public = languages.server_locale(admission.settings, interaction.guild)
 
         reply = InteractionReply(
             interaction.application_id, Secret(interaction.token), ReplyBy.EDIT
@@ -126,20 +137,30 @@ class Imagine(commands.Cog):
             # no private reply, and the channel learns why the image is not coming.
             if isinstance(exc, AkoolError):
                 log.warning("AKOOL refused a job for %s: %r", origin.requester_id, exc)
-                reason = exc.user_message
+                reason = exc.user_text(public)
             else:  # the bot began stopping, or had given up on the command (see JobService)
-                reason = exc.message
+                reason = exc.in_language(public)
             await interaction.edit_original_response(
-                content=f"❌ {render.what_prompt_text(text)} could not be started: {reason}",
+                content=i18n.gettext(
+                    public,
+                    "❌ {prompt} could not be started: {reason}",
+                    prompt=render.what_prompt_text(text),
+                    reason=reason,
+                ),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             await self.bot.jobs.forget(intent)
             return
         position = await self.bot.store.queue_position(job.akool_id)
-        message = await interaction.edit_original_response(
-            content=render.status_line(job, self.bot.clock(), position=position),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        content = render.status_line(job, self.bot.clock(), position=position, locale=public)
+        # The member's image goes on the status message: Discord keeps it there, while the
+        # command's own link to it soon expires and can never be had again (a 🔄 a month on).
+        kept = None
+        if image is not None:
+            kept = await source_file(image, upload_limit(interaction.guild))
+        message = await self._answer(interaction, content, kept)
+        if kept is not None:
+            await self.bot.kept_images.keep(job.akool_id, ImageRole.SOURCE, kept_on(message))
         await self.bot.jobs.answered(intent, job, message.id)
         log.info(
             "Job %s created by %s in %s",
@@ -148,6 +169,22 @@ class Imagine(commands.Cog):
             origin.guild_id,
             extra=logs.about(job),
         )
+
+    async def _answer(
+        self, interaction: discord.Interaction, content: str, file: discord.File | None
+    ) -> discord.InteractionMessage:
+        """The "thinking" message becomes the status line, carrying ``file`` if Discord takes it."""
+        none = discord.AllowedMentions.none()
+        if file is not None:
+            try:
+                return await interaction.edit_original_response(
+                    content=content, attachments=[file], allowed_mentions=none
+                )
+            except discord.HTTPException as exc:
+                # Refused (too large for this server, say): the job goes on; only a re-roll
+                # after the command's link expires will find no image.
+                log.warning("Could not keep the source image on the status message: %s", exc)
+        return await interaction.edit_original_response(content=content, allowed_mentions=none)
 
 
 async def setup(bot: AkoolBot) -> None:

@@ -14,8 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import policy, render
+from bot import i18n, languages, policy, render
 from bot.akool import AkoolError, ImageJob
+from bot.budget import RequestKind
 from bot.components import ShowButton
 from bot.core import AkoolBot
 from bot.custom_ids import ButtonRef, normalise_job_id
@@ -26,7 +27,7 @@ from bot.store import Job, JobStatus, StatusUpdate
 
 log = logging.getLogger(__name__)
 
-BAD_ID: Final = "That is not an AKOOL job id: an id is 24 characters from 0-9 and a-f."
+BAD_ID: Final = i18n.lazy("That is not an AKOOL job id: an id is 24 characters from 0-9 and a-f.")
 _CHOICE_MAX: Final = 100  # Discord's limit on an autocomplete choice name
 
 
@@ -37,9 +38,10 @@ def parse_job_id(text: str) -> str:
     return job_id
 
 
-def choice_name(job: Job) -> str:
-    tail = f" · {job.status.value} · {job.akool_id}"
-    return render.excerpt(job.prompt or "job", _CHOICE_MAX - len(tail)) + tail
+def choice_name(job: Job, locale: i18n.LocaleLike = None) -> str:
+    tail = f" · {render.status_word(job.status, locale)} · {job.akool_id}"
+    what = job.prompt or i18n.gettext(locale, "job")
+    return render.excerpt(what, _CHOICE_MAX - len(tail)) + tail
 
 
 class Jobs(commands.Cog):
@@ -74,20 +76,29 @@ class Jobs(commands.Cog):
             if not belongs_here(interaction, job):
                 raise UserFacingError(UNKNOWN_JOB)
             raise UserFacingError(_already_tracked(job, interaction.channel_id))
+        locale = interaction.locale
         if job.status.finished:
+            if job.status is JobStatus.COMPLETED:
+                sentence = "Job `{job}` is already done; posting it here."
+            else:
+                sentence = "Job `{job}` has already failed; posting it here."
             await interaction.followup.send(
-                f"Job `{akool_id}` is already {job.status.value}; posting it here.", ephemeral=True
+                i18n.gettext(locale, sentence, job=akool_id), ephemeral=True
             )
             return
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
+        public = languages.server_locale(settings, interaction.guild)
         message = await channel.send(
-            render.status_line(job, self.bot.clock()),
+            render.status_line(job, self.bot.clock(), locale=public),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self.bot.store.set_status_message(akool_id, message.id, now=self.bot.clock())
         await interaction.followup.send(
-            f"Tracking job `{akool_id}`: its result will be posted here.", ephemeral=True
+            i18n.gettext(
+                locale, "Tracking job `{job}`: its result will be posted here.", job=akool_id
+            ),
+            ephemeral=True,
         )
 
     @app_commands.command(name="status")
@@ -115,12 +126,15 @@ class Jobs(commands.Cog):
         live: ImageJob | None = None
         note = None
         try:
-            live = await self.bot.akool.get_result(akool_id)
+            live = await self.bot.akool.get_result(akool_id, kind=RequestKind.LOOKUP)
         except AkoolError as exc:
             if stored is None:
                 raise
             log.warning("Live status of %s unavailable: %s", akool_id, exc)
-            note = "AKOOL could not be reached just now; this is what the bot last saw."
+            note = i18n.gettext(
+                interaction.locale,
+                "AKOOL could not be reached just now; this is what the bot last saw.",
+            )
         if live is not None and stored is not None:
             refreshed = await self.bot.store.record_status(
                 akool_id, StatusUpdate.from_akool(live), now=self.bot.clock(), due_at=stored.due_at
@@ -138,8 +152,8 @@ class Jobs(commands.Cog):
     ) -> None:
         view = discord.ui.View(timeout=None)
         if snapshot.status is JobStatus.COMPLETED:
-            view.add_item(ShowButton(ButtonRef(snapshot.job_id, "show")))
-        embed = render.status_embed(snapshot, stored, note)
+            view.add_item(ShowButton(ButtonRef(snapshot.job_id, "show"), locale=interaction.locale))
+        embed = render.status_embed(snapshot, stored, note, interaction.locale)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     @status.autocomplete("job_id")
@@ -150,15 +164,26 @@ class Jobs(commands.Cog):
             interaction.guild_id, interaction.user.id, limit=25, prefix=current.strip().lower()
         )
         return [
-            app_commands.Choice(name=choice_name(job), value=job.akool_id)
+            app_commands.Choice(name=choice_name(job, interaction.locale), value=job.akool_id)
             for job in jobs
             if belongs_here(interaction, job)
         ]
 
 
-def _already_tracked(job: Job, channel_id: int) -> str:
-    where = "this channel" if job.channel_id == channel_id else f"<#{job.channel_id}>"
-    return f"Job `{job.akool_id}` is already followed in {where}. Use /status {job.akool_id}."
+def _already_tracked(job: Job, channel_id: int) -> i18n.Text:
+    if job.channel_id == channel_id:
+        return i18n.lazy(
+            "Job `{job}` is already followed in this channel. Use {command} {job}.",
+            job=job.akool_id,
+            command=i18n.command("status"),
+        )
+    channel = f"<#{job.channel_id}>"
+    return i18n.lazy(
+        "Job `{job}` is already followed in {channel}. Use {command} {job}.",
+        job=job.akool_id,
+        channel=channel,
+        command=i18n.command("status"),
+    )
 
 
 async def setup(bot: AkoolBot) -> None:

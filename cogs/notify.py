@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import AkoolBot
+from bot.i18n import command, gettext, pgettext
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +29,39 @@ class Notify(commands.Cog):
     ) -> None:
         """Choose whether your finished jobs are also sent to you by DM."""
         user_id = interaction.user.id
+        locale = interaction.locale
         if dm is None:
             now_on = await self.bot.store.dm_notify(user_id)
-            state = "on" if now_on else "off"
-            await interaction.response.send_message(
-                f"Result DMs are {state}. Change it with /notify dm:on or /notify dm:off.",
-                ephemeral=True,
+            # The command, option and value as the member's Discord names them.
+            option = pgettext(locale, "option name", "dm")
+            on, off = pgettext(locale, "choice name", "on"), pgettext(locale, "choice name", "off")
+            how = gettext(
+                locale,
+                "{command} {option}:{on} or {command} {option}:{off}",
+                command=command("notify"),
+                option=option,
+                on=on,
+                off=off,
             )
+            if now_on:
+                text = gettext(locale, "Result DMs are on. Change it with {how}.", how=how)
+            else:
+                text = gettext(locale, "Result DMs are off. Change it with {how}.", how=how)
+            await interaction.response.send_message(text, ephemeral=True)
             return
         enabled = dm == "on"
         await self.bot.store.set_dm_notify(user_id, enabled, now=self.bot.clock())
         log.info("Member %s turned result DMs %s", user_id, dm)
         if enabled:
-            text = (
+            text = gettext(
+                locale,
                 "Result DMs are on: each of your results is also sent to you by DM. "
-                "This needs DMs from server members allowed."
+                "This needs DMs from server members allowed.",
             )
         else:
-            text = "Result DMs are off: your results are only posted in their channel."
+            text = gettext(
+                locale, "Result DMs are off: your results are only posted in their channel."
+            )
         await interaction.response.send_message(text, ephemeral=True)
 
 

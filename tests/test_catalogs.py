@@ -16,6 +16,7 @@ from tools.i18n.check import (
     all_problems,
     compiled_problems,
     discord_problems,
+    limit_problems,
     placeholders,
     translation_problems,
     valid_name,
@@ -31,7 +32,7 @@ def copied(tmp_path: Path) -> Paths:
     return Paths(tmp_path / "locales")
 
 
-def _edit(paths: Paths, language: str, context: str, ident: str, string: object) -> None:
+def _edit(paths: Paths, language: str, context: str | None, ident: str, string: object) -> None:
     catalog = read_catalog(paths.po(language), locale=language)
     message = catalog.get(ident, context=context)
     assert message is not None
@@ -163,3 +164,33 @@ def test_gettext_calls_in_the_source_are_extracted(tmp_path: Path):
     assert found["Started %(name)s"].auto_comments == ["shown when a job starts."]
     assert found["One image"].id == ("One image", "%(count)d images")
     assert found["Post here"].context == "button"
+
+
+def test_messages_must_fit_discord_with_their_longest_values(copied: Paths):
+    """Each translation is measured with its placeholders at their longest realistic values: a
+    prompt of 300 escaped characters, an AKOOL link of 512, a mention of 23."""
+    assert limit_problems("de", read_catalog(copied.po("de"), locale="de")) == []
+    _edit(copied, "de", None, "Post here", "Hier posten " + "!" * 80)  # a button's label
+    _edit(
+        copied,
+        "ja",
+        None,
+        "❌ {prompt} could not be started: {reason}",
+        "❌ {prompt} " + "を開始できませんでした" * 120 + ": {reason}",
+    )
+    _edit(copied, "fr", None, "Posted: {link}", "Publié : {lien}")
+    german = limit_problems("de", read_catalog(copied.po("de"), locale="de"))
+    japanese = limit_problems("ja", read_catalog(copied.po("ja"), locale="ja"))
+    french = limit_problems("fr", read_catalog(copied.po("fr"), locale="fr"))
+    assert german == ["de: 'Hier posten " + "!" * 48 + "'… can reach 92 characters (at most 80)"]
+    assert len(japanese) == 1
+    assert "(at most 2000)" in japanese[0]
+    assert french == ["fr: no realistic length is known for {lien}"]
+
+
+async def test_the_shipped_messages_fit_discord_as_written():
+    async with catalogs.command_tree() as tree:
+        template = await catalogs.template(tree)
+    assert limit_problems("en", template, source=True) == []
+    messages = [m for m in template if m.id and m.context is None]
+    assert len(messages) > 200  # the messages are checked, not only the command strings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import discord
 import pytest
@@ -10,8 +11,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from discord import app_commands
 
-from bot import i18n
+from bot import i18n, languages
 from bot.i18n import Catalogs, catalog_names
+from bot.server_settings import InvalidSetting, ServerSettings
 from bot.translator import CatalogTranslator
 
 SHIPPED = ("en", "de", "es", "fr", "ja", "pt_BR", "zh_CN")
@@ -114,3 +116,61 @@ async def test_choices_an_autocomplete_builds_are_never_translated():
     choice = app_commands.Choice(name="Everyone", value="everyone")
     payload = await choice.get_translated_payload_for_locale(translator, discord.Locale.japanese)
     assert payload["name"] == "Everyone"
+
+
+def test_values_are_filled_in_after_translation_and_counts_written_as_the_language_does():
+    assert i18n.gettext("de", "Job `{job}`", job="abc") == "Auftrag `abc`"
+    # The translator moved the values; they land where the language puts them.
+    assert i18n.gettext("ja", "{button} of `{job}`", button="U1", job="a") == "`a` の U1"
+    # {n} is the count in the language's digits and separators, in its plural form.
+    assert i18n.ngettext("de", "{n} credit", "{n} credits", 1) == "1 Credit"
+    assert i18n.ngettext("de", "{n} credit", "{n} credits", 1234) == "1.234 Credits"
+    assert i18n.ngettext(None, "{n} credit", "{n} credits", 1234) == "1,234 credits"
+    assert i18n.ngettext("fr", "{n} credit", "{n} credits", 1234) == "1\u202f234 crédits"
+    assert i18n.number("pt-BR", 10_000_000) == "10.000.000"
+    # A member's text passed as a value is never read as a template or translated.
+    assert i18n.gettext("fr", "Posted: {link}", link="{job} Job") == "Publié : {job} Job"
+
+
+def test_a_sentence_made_before_its_reader_is_known_is_written_in_each_readers_language():
+    status = i18n.command("status")
+    text = i18n.lazy(
+        "Job `{job}` is already followed in this channel. Use {command} {job}.",
+        job="abc",
+        command=status,
+    )
+    assert text("de") == "Auftrag `abc` wird in diesem Kanal bereits verfolgt. Nutze /status abc."
+    assert text("ja") == (
+        "ジョブ `abc` はすでにこのチャンネルで追跡されています。/ステータス abc を使ってください。"
+    )
+    # English for the logs and for what is stored.
+    assert str(text) == "Job `abc` is already followed in this channel. Use /status abc."
+    # A sentence inside a sentence follows its reader too.
+    stale = i18n.lazy("If Discord shows an old form of the command, restarting Discord updates it.")
+    outer = i18n.lazy("This bot has no such command, so nothing was done. {stale}", stale=stale)
+    assert outer("es").endswith("reiniciar Discord la actualiza.")
+    # A command named in a message is named as each reader's Discord shows it.
+    assert i18n.command("settings channel all")("de") == "/einstellungen kanal alle"
+    assert i18n.nlazy("{n} credit", "{n} credits", 2)("pt_BR") == "2 créditos"
+
+
+def _guild(community: bool, locale: discord.Locale) -> discord.Guild:
+    guild: discord.Guild = mock.create_autospec(discord.Guild, instance=True)
+    guild.features = ["COMMUNITY"] if community else []
+    guild.preferred_locale = locale
+    return guild
+
+
+def test_the_server_language_is_the_admins_then_a_community_servers_then_english():
+    chosen = ServerSettings().with_language("de", languages.shipped())
+    community = _guild(True, discord.Locale.french)
+    plain = _guild(False, discord.Locale.japanese)  # a preferred locale no admin chose
+    assert languages.server_locale(chosen, community) == "de"
+    assert languages.server_locale(ServerSettings(), community) == "fr"
+    assert languages.server_locale(ServerSettings(), plain) == "en"
+    assert languages.server_locale(ServerSettings(), None) == "en"
+    with pytest.raises(InvalidSetting, match="does not speak"):
+        ServerSettings().with_language("tlh", languages.shipped())
+    # Stored with the other settings, and back to Discord's with the empty choice.
+    assert ServerSettings.from_json(chosen.to_json()).language == "de"
+    assert chosen.with_language("", languages.shipped()).language == ""

@@ -153,7 +153,7 @@ def test_anything_but_a_whole_image_is_refused(data: bytes, reason: str):
     with pytest.raises(ImageDownloadError, match=reason) as caught:
         check_image(data)
 
-    assert caught.value.reason.startswith("The image could not be fetched")
+    assert str(caught.value.reason).startswith("The image could not be fetched")
     assert caught.value.retryable  # an error page or a cut transfer may pass
 
 

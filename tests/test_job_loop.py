@@ -209,28 +209,6 @@ async def test_a_create_lost_in_a_crash_is_reported_once(loop, store, notifier, 
     assert call.args[0].prompt == "lost fox"
 
 
-async def test_a_tick_records_all_answers_in_one_write(loop, store, fake_akool, clock, monkeypatch):
-    fake_akool.timeline = Timeline(hold=True)
-    for _ in range(5):
-        await add(store, fake_akool.add_job(status=None).id, clock)
-    batches: list[int] = []
-    original = store.record_statuses
-
-    async def spy(updates, *, now):
-        batches.append(len(updates))
-        return await original(updates, now=now)
-
-    monkeypatch.setattr(store, "record_statuses", spy)
-
-    await loop.tick()
-
-    assert batches == [5]
-    for job_id in list(fake_akool.jobs):
-        stored = await store.get_job(job_id)
-        assert stored is not None
-        assert stored.status is JobStatus.PROCESSING
-
-
 async def test_a_finished_webhook_makes_the_job_due_and_a_progress_one_costs_no_call(
     loop, store, fake_akool: FakeAkool, notifier, clock
 ):
@@ -282,6 +260,50 @@ async def test_webhooks_received_by_another_process_count_for_trust(
     await finish_with_webhooks(20, receiver, store, fake_akool, clock)
 
     assert await loop.tick() == 20
+    assert loop.webhooks.trusted
+
+
+async def test_callbacks_are_trusted_by_the_tenth_job_they_all_announce(
+    loop, store, fake_akool: FakeAkool, clock
+):
+    trusted = []
+    for _ in range(10):
+        await finish_with_webhooks(1, loop, store, fake_akool, clock)
+        await loop.tick()
+        trusted.append(loop.webhooks.trusted)
+
+    assert trusted == [False] * 9 + [True]
+
+
+async def test_callbacks_are_distrusted_two_jobs_after_they_stop(
+    loop, store, fake_akool: FakeAkool, clock
+):
+    await finish_with_webhooks(10, loop, store, fake_akool, clock)
+    await loop.tick()
+    assert loop.webhooks.trusted
+    trusted = []
+    for _ in range(2):  # AKOOL finishes jobs but calls back no more: a safety poll finds them
+        await add(store, fake_akool.add_job().id, clock)
+        await loop.tick()
+        trusted.append(loop.webhooks.trusted)
+
+    assert trusted == [True, False]
+
+
+async def test_a_callback_a_poll_beat_still_counts_for_trust(
+    loop, store, fake_akool: FakeAkool, clock
+):
+    for _ in range(10):
+        job = fake_akool.add_job()
+        await store.add_job(
+            NewJob(akool_id=job.id, kind=JobKind.IMAGINE, requester_id=1, channel_id=2),
+            now=clock.now,
+            due_at=clock.now,
+        )
+        await loop.tick()  # the poll sees it finished first
+        await store.mark_delivered(job.id, 1, now=clock.now)  # what the real notifier does
+        assert await loop.on_webhook(job.id, ImageStatus.COMPLETED) is None  # then the callback
+
     assert loop.webhooks.trusted
 
 

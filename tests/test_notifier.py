@@ -14,6 +14,7 @@ import pytest
 from bot import notifier as notifier_module
 from bot import render
 from bot.custom_ids import GRID_BUTTONS
+from bot.i18n import Text
 from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher
 from bot.notifier import DOWNLOAD_ATTEMPTS, Notifier, RetryLater, may_pass
 from bot.store import Delivery, Job, JobKind, JobStatus, NewJob, StatusUpdate
@@ -39,6 +40,9 @@ def sent_message(message_id: int, channel_id: int) -> Any:
     message = create_autospec(discord.Message, instance=True)
     message.id = message_id
     message.channel = MagicMock(id=channel_id)
+    attachment = create_autospec(discord.Attachment, instance=True)
+    attachment.id, attachment.filename = message_id + 1, f"{JOB_ID}.png"
+    message.attachments = [attachment]
     return message
 
 
@@ -301,7 +305,7 @@ async def test_a_failing_download_is_retried_a_few_times_then_reported(
     attempts: int,
     outcome: str,
 ):
-    images.fetch.side_effect = ImageDownloadError("It broke.", retryable=retryable)
+    images.fetch.side_effect = ImageDownloadError(Text("It broke."), retryable=retryable)
     channel.send.return_value = sent_message(99, CHANNEL)
     job = dataclasses.replace(await finished(store), attempts=attempts)
     if outcome == "retry":
@@ -495,7 +499,7 @@ async def test_every_post_fits_discords_limits_whatever_akool_returns(
         big = make_png(200, 200, "noise", noise=True)
         images.fetch.return_value = DownloadedImage(big, "image/png", f"{JOB_ID}.png")
     else:
-        images.fetch.side_effect = ImageDownloadError("The image could not be fetched: no.")
+        images.fetch.side_effect = ImageDownloadError(Text("The image could not be fetched: no."))
     status = JobStatus.FAILED if image == "failed job" else JobStatus.COMPLETED
     await store.set_dm_notify(ALICE, True, now=NOW)
     if where == "channel and DM copy":

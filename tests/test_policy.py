@@ -23,11 +23,11 @@ LIMITS = Limits(active=3, daily=25, since=1_000.0)
 def test_limit_sentences(usage, expected):
     limits = LIMITS if usage.daily != 1 else Limits(active=1, daily=25, since=1_000.0)
 
-    assert expected in policy.explain_limit(limits, usage)
+    assert expected in str(policy.explain_limit(limits, usage))
 
 
 def test_the_daily_refusal_says_when_it_frees_up():
-    text = policy.explain_limit(LIMITS, MemberUsage(0, 25, 1_500.0))
+    text = str(policy.explain_limit(LIMITS, MemberUsage(0, 25, 1_500.0)))
 
     assert f"<t:{1_500 + policy.DAY}:R>" in text
 
@@ -164,8 +164,8 @@ def test_the_cap_a_job_would_pass(spending: CreditUsage, passed: policy.Cap | No
 def test_a_cap_frees_up_when_enough_spending_ages_out():
     # 2 + 3 + 4 spent of 10, and 2 more would need 1 back: the first job's, a day on.
     reported = [(1_100.0, 2), (1_200.0, 3), (1_300.0, 4)]
-    needs_one = policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 2, reported)
-    needs_four = policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 5, reported)
+    needs_one = str(policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 2, reported))
+    needs_four = str(policy.explain_cap(policy.Cap.ACCOUNT, 10, Spending(9, 0), 5, reported))
 
     assert f"Enough frees up <t:{1_100 + policy.DAY}:R>." in needs_one
     assert f"Enough frees up <t:{1_200 + policy.DAY}:R>." in needs_four  # 2 + 3 >= 4
@@ -173,7 +173,7 @@ def test_a_cap_frees_up_when_enough_spending_ages_out():
 
 def test_a_cap_held_by_unfinished_jobs_frees_as_they_finish():
     # 1 spent + 5 held + 2 is 2 over a cap of 6, and only 1 can age out.
-    text = policy.explain_cap(policy.Cap.SERVER, 6, Spending(1, 5), 2, [(1_100.0, 1)])
+    text = str(policy.explain_cap(policy.Cap.SERVER, 6, Spending(1, 5), 2, [(1_100.0, 1)]))
 
     assert text.startswith("This would pass this server's daily credit cap of 6 credits:")
     assert "1 was spent in the last 24 hours and 5 held by unfinished jobs" in text
@@ -182,7 +182,7 @@ def test_a_cap_held_by_unfinished_jobs_frees_as_they_finish():
 
 
 def test_a_job_dearer_than_the_whole_cap_says_so():
-    text = policy.explain_cap(policy.Cap.SERVER, 3, Spending(0, 0), 5, [])
+    text = str(policy.explain_cap(policy.Cap.SERVER, 3, Spending(0, 0), 5, []))
 
     assert "expected to cost more than the whole cap" in text
 

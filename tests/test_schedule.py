@@ -1,12 +1,15 @@
-"""The poll schedule: naive until it has seen jobs, then shaped by how long they took."""
+"""The poll schedule: a fixed poller until strong evidence from the jobs seen says otherwise,
+and never worse than one."""
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 
 import pytest
 
-from bot.schedule import PollSchedule, WebhookTrust
+from bot.schedule import PollSchedule
 
 
 def schedule(durations=(), *, window: int = 1000) -> PollSchedule:
@@ -19,24 +22,8 @@ def test_polls_at_the_base_interval_until_enough_jobs_were_seen():
     assert schedule([40.0] * 29).next_gap(0.0) == 3.0
 
 
-def test_waits_until_the_first_similar_job_would_have_finished():
-    seen = schedule([float(d) for d in range(20, 91)] * 2)
-
-    # No job seen finished before 20 s: the first look is no earlier, and about then.
-    assert 19.5 <= seen.next_gap(0.0) <= 23.0
-    assert 19.5 <= 10.0 + seen.next_gap(10.0) <= 23.0
-
-
-def test_polls_a_little_inside_the_base_interval_where_jobs_finish():
-    rng = random.Random(1)
-    seen = schedule([rng.uniform(20, 40) for _ in range(500)])
-
-    # A little inside the base interval, so that 95 % of all jobs are still noticed within the
-    # naive poller's 95th percentile although a few finish unwatched.
-    assert seen.next_gap(30.0) == pytest.approx(3.0 * 0.85)
-
-
-def draw(rng: random.Random) -> float:
+def bench_mix(rng: random.Random) -> float:
+    """The benchmark's mix: 5 % fail early, most finish in 20-90 s, a long tail."""
     roll = rng.random()
     if roll < 0.05:
         return rng.uniform(5, 60)
@@ -45,10 +32,32 @@ def draw(rng: random.Random) -> float:
     return min(90.0, max(20.0, rng.lognormvariate(3.75, 0.35)))
 
 
-def replay(gap, durations) -> tuple[float, list[float]]:
-    """Poll each job by ``gap(age)``; return polls per job and each job's detection delay."""
+def bimodal(rng: random.Random) -> float:
+    """Quick jobs, a quiet stretch nothing finishes in, then slow jobs; a few early failures."""
+    roll = rng.random()
+    if roll < 0.04:
+        return rng.uniform(1, 15)
+    return rng.uniform(20, 30) if roll < 0.7 else rng.uniform(150, 200)
+
+
+MIXES: dict[str, Callable[[random.Random], float]] = {
+    "benchmark": bench_mix,
+    "bimodal": bimodal,
+    "uniform": lambda rng: rng.uniform(5, 100),
+    "exponential": lambda rng: rng.expovariate(1 / 30),
+    "constant": lambda rng: 40 + rng.random(),
+    "log-normal": lambda rng: rng.lognormvariate(3.5, 0.8),
+}
+
+
+def replay(
+    gap: Callable[[float], float], durations: list[float]
+) -> tuple[float, list[float], list[float]]:
+    """Poll each job by ``gap(age)`` from its start; return polls per job, each job's detection
+    delay, and how much later than a fixed 3-second poller's look that was."""
     polls = 0
     delays = []
+    later = []
     for finish in durations:
         at = gap(0.0)
         polls += 1
@@ -56,49 +65,103 @@ def replay(gap, durations) -> tuple[float, list[float]]:
             at += gap(at)
             polls += 1
         delays.append(at - finish)
-    return polls / len(durations), delays
+        later.append(at - math.ceil(finish / 3.0) * 3.0)
+    return polls / len(durations), delays, later
 
 
-def test_keeps_the_naive_pollers_95th_percentile_for_far_fewer_polls():
-    rng = random.Random(4)
-    seen = schedule([draw(rng) for _ in range(1000)])
-    jobs = [draw(rng) for _ in range(3000)]
-
-    naive_polls, naive_delays = replay(lambda age: 3.0, jobs)
-    polls, delays = replay(seen.next_gap, jobs)
-
-    p95 = sorted(delays)[int(0.95 * len(delays))]
-    naive_p95 = sorted(naive_delays)[int(0.95 * len(naive_delays))]
-    assert p95 <= naive_p95
-    assert polls <= 0.85 * naive_polls
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * len(values))]
 
 
-def test_polls_a_quiet_stretch_far_less_than_where_jobs_finish():
+@pytest.mark.parametrize("mix", MIXES)
+@pytest.mark.parametrize("learnt_from", [150, 300, 1000])
+def test_never_does_worse_than_the_fixed_poller(mix: str, learnt_from: int):
+    rng = random.Random(learnt_from)
+    seen = schedule([MIXES[mix](rng) for _ in range(learnt_from)])
+    jobs = [MIXES[mix](rng) for _ in range(3000)]
+
+    fixed_polls, fixed_delays, _ = replay(lambda age: 3.0, jobs)
+    polls, delays, later = replay(seen.next_gap, jobs)
+
+    assert p95(delays) <= p95(fixed_delays)
+    assert polls <= fixed_polls
+    assert max(later) <= 2 * 3.0  # never more than two intervals after the fixed poller
+
+
+def test_learns_a_quiet_stretch_it_has_strong_evidence_for():
     rng = random.Random(2)
-    durations = [rng.uniform(20, 40) for _ in range(900)] + [
-        rng.uniform(120, 130) for _ in range(100)
-    ]
-    seen = schedule(durations)
+    seen = schedule([bimodal(rng) for _ in range(1000)])
+    jobs = [bimodal(rng) for _ in range(3000)]
 
-    def polls_between(start: float, end: float) -> int:
-        age, polls = start, 0
-        while age < end:
-            age += seen.next_gap(age)
-            polls += 1
-        return polls
+    fixed_polls, _, _ = replay(lambda age: 3.0, jobs)
+    polls, _, _ = replay(seen.next_gap, jobs)
 
-    # Nothing finishes between the bulk and the late cluster: about half the naive poller's
-    # looks there (the estimate of a quiet stretch's density borrows from its neighbours)...
-    assert polls_between(42.0, 118.0) <= 0.6 * (118.0 - 42.0) / 3.0
-    # ... and a look every 0.85 intervals inside the late cluster.
-    assert seen.next_gap(125.0) == pytest.approx(3.0 * 0.85)
+    assert seen.learnt
+    assert seen.next_gap(90.0) == 6.0  # two intervals where nothing finishes
+    assert polls <= 0.85 * fixed_polls
 
 
-def test_backs_off_for_a_job_older_than_nearly_all():
-    seen = schedule([30.0] * 100)
+def test_early_failures_are_seen_on_the_fixed_cadence():
+    rng = random.Random(3)
+    seen = schedule([bimodal(rng) for _ in range(1000)])
+    assert seen.learnt
 
-    assert seen.next_gap(200.0) == 20.0  # a tenth of its age
-    assert seen.next_gap(1000.0) == 60.0
+    # Before the first ages where many jobs finish: the fixed poller's looks, exactly.
+    age = 0.0
+    looks = []
+    while age < 18.0:
+        age += seen.next_gap(age)
+        looks.append(age)
+    assert looks == pytest.approx([3.0 * n for n in range(1, 7)])
+
+
+def test_falls_back_to_the_fixed_cadence_for_a_mix_it_has_not_learnt():
+    rng = random.Random(4)
+    seen = schedule([bimodal(rng) for _ in range(1000)])
+    assert seen.next_gap(90.0) == 6.0
+
+    # Jobs now finish in the stretch the plan thought quiet: fixed cadence everywhere at once,
+    # long before the plan could be learnt anew from them.
+    seen.observe_all(rng.uniform(80, 100) for _ in range(10))
+
+    assert not seen.learnt
+    assert seen.next_gap(90.0) == 3.0
+    assert seen.next_gap(40.0) == 3.0
+
+
+def test_small_delays_in_answering_do_not_add_up_over_a_jobs_life():
+    seen = schedule()
+    looks = []
+    at = 0.0
+    for _ in range(40):
+        at += seen.next_gap(at) + 0.07  # each answer comes 70 ms after its moment
+        looks.append(at)
+
+    # Every look within those 70 ms of the fixed poller's: 40 looks in 120 s, not 37.
+    assert looks == pytest.approx([3.0 * n + 0.07 for n in range(1, 41)])
+
+
+def test_a_poll_far_behind_is_followed_one_interval_later():
+    # An answer 1.5 s late (a request budget in use): one whole interval, as a fixed poller
+    # limited to that budget would wait, not a catch-up poll at once.
+    assert schedule().next_gap(31.5) == 3.0
+
+
+def test_keeps_the_fixed_cadence_without_strong_evidence():
+    rng = random.Random(5)
+    seen = schedule([MIXES["uniform"](rng) for _ in range(1000)])
+
+    assert not seen.learnt
+    assert {seen.next_gap(age) for age in (0.0, 10.0, 55.5, 99.0, 500.0)} == {3.0}
+
+
+def test_a_job_older_than_every_one_seen_keeps_the_fixed_cadence():
+    rng = random.Random(6)
+    seen = schedule([bimodal(rng) for _ in range(1000)])
+
+    assert seen.learnt
+    assert seen.next_gap(400.0) == 3.0
+    assert seen.next_gap(10_000.0) == 3.0
 
 
 def test_forgets_old_jobs_beyond_its_window():
@@ -106,16 +169,14 @@ def test_forgets_old_jobs_beyond_its_window():
     seen.observe_all([10.0] * 50)
 
     assert seen.samples == 50
-    # Older than every job still remembered: the tail back-off, not the forgotten 100 s jobs.
-    assert seen.next_gap(50.0) == 5.0
 
 
 @pytest.mark.parametrize("age", [0.0, 5.0, 33.3, 89.0, 500.0, 10_000.0])
 def test_every_gap_is_within_bounds(age: float):
     rng = random.Random(3)
-    seen = schedule([rng.lognormvariate(3.8, 0.5) for _ in range(300)])
+    seen = schedule([bimodal(rng) for _ in range(1000)])
 
-    assert 1.0 <= seen.next_gap(age) <= 60.0
+    assert 1.0 <= seen.next_gap(age) <= 6.0
 
 
 def test_trusted_webhooks_leave_polling_a_safety_net():
@@ -129,20 +190,6 @@ def test_trusted_webhooks_leave_polling_a_safety_net():
 
 def test_trusted_webhooks_and_no_history_wait_the_longest_gap():
     assert schedule().next_gap(0.0, webhooks_trusted=True) == 60.0
-
-
-def test_webhooks_are_trusted_once_nearly_every_recent_finish_was_announced():
-    trust = WebhookTrust(window=10, share=0.9)
-    states = []
-    for _ in range(10):
-        trust.finished(announced=True)
-        states.append(trust.trusted)
-    for _ in range(2):
-        trust.finished(announced=False)  # found by a poll: its webhook never came
-        states.append(trust.trusted)
-
-    # Not before ten finishes were seen; still at 9 of 10 announced; no longer at 8 of 10.
-    assert states == [False] * 9 + [True, True, False]
 
 
 def test_bounds_must_be_ordered():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.server_settings import InvalidSetting, Mode, Scope, ServerSettings
+from bot.server_settings import InvalidSetting, Kind, Mode, Scope, ServerSettings
 
 
 @pytest.mark.parametrize(
@@ -150,10 +150,8 @@ EXCEPT_1 = Scope(excluded=frozenset({1}))
 def test_allowing_and_disallowing_move_between_modes(scope: Scope, action, item, after):
     def act() -> Scope:
         if action == "allow":
-            return scope.allowing(item, "#x", kind="channel", reset="/reset")
-        return scope.disallowing(
-            item, "#x", kind="channel", everything="every channel", reset="/reset"
-        )
+            return scope.allowing(item, "#x", kind=Kind.CHANNEL)
+        return scope.disallowing(item, "#x", kind=Kind.CHANNEL)
 
     if isinstance(after, str):
         with pytest.raises(InvalidSetting, match=after):

@@ -40,7 +40,7 @@ from bot.akool.gone import create_api_gone
 from bot.akool.models import Credit, ImageBatch, ImageJob
 from bot.akool.source_prompt import SourcePromptRequest
 from bot.bodies import BodyTooLargeError, read_capped
-from bot.budget import Budget
+from bot.budget import Budget, PriorityBudget, RequestKind
 from bot.secret import Secret
 from bot.settings import DEFAULT_AKOOL_BASE_URL
 
@@ -128,7 +128,7 @@ class AkoolClient:
         attempts: int = 4,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
-        budget: Budget | None = None,
+        budget: PriorityBudget | Budget | None = None,
         observer: RequestObserver | None = None,
     ) -> None:
         self._session = session
@@ -139,7 +139,8 @@ class AkoolClient:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         # Every request, whoever makes it, waits for the shared budget, so a burst of jobs
-        # cannot trip AKOOL's throttling (code 1005).
+        # cannot trip AKOOL's throttling (code 1005); each says what it is for, and the budget
+        # serves the most urgent first (a plain budget serves them in turn).
         self._budget = budget
         self._observer = observer or _Unobserved()
 
@@ -203,14 +204,14 @@ class AkoolClient:
         data = await self._create(BUTTON_PATH, body)
         return ImageJob.from_data(data)
 
-    async def get_result(self, job_id: str) -> ImageJob:
-        """The job's current state (``infobymodelid``)."""
-        data = await self._read(RESULT_PATH, {"image_model_id": job_id})
+    async def get_result(self, job_id: str, *, kind: RequestKind = RequestKind.POLL) -> ImageJob:
+        """The job's current state (``infobymodelid``); ``kind`` says what the answer is for."""
+        data = await self._read(RESULT_PATH, {"image_model_id": job_id}, kind)
         return ImageJob.from_data(data)
 
     async def get_credit(self) -> Credit:
         """The account's credit balance (``quota/info``)."""
-        return Credit.from_data(await self._read(CREDIT_PATH, None))
+        return Credit.from_data(await self._read(CREDIT_PATH, None, RequestKind.LOOKUP))
 
     async def confirm_client_id(self, client_id: Secret) -> None:
         """Ask AKOOL whether ``client_id`` belongs with this API key (``getToken``, which takes
@@ -220,14 +221,14 @@ class AkoolClient:
         retrying = self._retrying(_retryable)
         async for attempt in retrying:
             with attempt:
-                await self._send("POST", LEGACY_AUTH_PATH, json_body=body)
+                await self._send("POST", LEGACY_AUTH_PATH, RequestKind.LOOKUP, json_body=body)
                 return
 
-    async def _read(self, path: str, params: Mapping[str, str] | None) -> Any:
+    async def _read(self, path: str, params: Mapping[str, str] | None, kind: RequestKind) -> Any:
         retrying = self._retrying(_retryable)
         async for attempt in retrying:
             with attempt:
-                return await self._send("GET", path, params=params)
+                return await self._send("GET", path, kind, params=params)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _create(self, path: str, body: Mapping[str, Any]) -> Any:
@@ -235,7 +236,7 @@ class AkoolClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._send("POST", path, json_body=body)
+                    return await self._send("POST", path, RequestKind.URGENT, json_body=body)
         except _MaybeSentError as exc:
             raise AkoolUncertainCreateError(
                 f"create call to {path} may have reached AKOOL but got no answer: {exc}",
@@ -256,11 +257,14 @@ class AkoolClient:
         self,
         method: str,
         path: str,
+        kind: RequestKind,
         *,
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, Any] | None = None,
     ) -> Any:
-        if self._budget is not None:
+        if isinstance(self._budget, PriorityBudget):
+            await self._budget.acquire(kind)
+        elif self._budget is not None:
             await self._budget.acquire()
         with self._observer.akool_request(_ENDPOINTS.get(path, path)):
             return await self._exchange(method, path, params=params, json_body=json_body)

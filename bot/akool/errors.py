@@ -10,26 +10,34 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from bot.i18n import Text, lazy
+
 SUCCESS: Final = 1000
 
 # AKOOL's documented codes (reference section 5) as sentences a server member can act on.
-USER_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
+USER_MESSAGES: Final[Mapping[int, Text]] = MappingProxyType(
     {
-        1003: "AKOOL rejected the request as invalid. Check the prompt, aspect ratio and image.",
-        1005: "AKOOL is receiving too many requests right now. Please try again in a minute.",
-        1006: "The AKOOL account behind this bot has run out of quota. Ask a server admin.",
-        1008: "AKOOL does not know that job. Check the job id.",
-        1009: "The AKOOL account behind this bot is not allowed to see that job.",
-        1010: "AKOOL cannot do that with this job (it may not be finished, or the button is gone).",
-        1011: "That button has already been used on this job.",
-        1101: "The bot's AKOOL API key is invalid or expired. Ask a server admin to check it.",
-        1102: "The bot has no AKOOL API key configured. Ask a server admin to set one.",
-        1103: "The AKOOL account behind this bot is unpaid or overdue. Ask a server admin.",
-        1104: "The AKOOL account behind this bot has no credits left. Ask a server admin.",
-        1108: "AKOOL failed to generate the image. Please try again later.",
-        1200: "The AKOOL account behind this bot has been blocked. Ask a server admin.",
-        1213: "The AKOOL account behind this bot needs a subscription. Ask a server admin.",
-        1221: "The AKOOL account behind this bot is not subscribed. Ask a server admin.",
+        1003: lazy(
+            "AKOOL rejected the request as invalid. Check the prompt, aspect ratio and image."
+        ),
+        1005: lazy("AKOOL is receiving too many requests right now. Please try again in a minute."),
+        1006: lazy("The AKOOL account behind this bot has run out of quota. Ask a server admin."),
+        1008: lazy("AKOOL does not know that job. Check the job id."),
+        1009: lazy("The AKOOL account behind this bot is not allowed to see that job."),
+        1010: lazy(
+            "AKOOL cannot do that with this job (it may not be finished, or the button is gone)."
+        ),
+        1011: lazy("That button has already been used on this job."),
+        1101: lazy(
+            "The bot's AKOOL API key is invalid or expired. Ask a server admin to check it."
+        ),
+        1102: lazy("The bot has no AKOOL API key configured. Ask a server admin to set one."),
+        1103: lazy("The AKOOL account behind this bot is unpaid or overdue. Ask a server admin."),
+        1104: lazy("The AKOOL account behind this bot has no credits left. Ask a server admin."),
+        1108: lazy("AKOOL failed to generate the image. Please try again later."),
+        1200: lazy("The AKOOL account behind this bot has been blocked. Ask a server admin."),
+        1213: lazy("The AKOOL account behind this bot needs a subscription. Ask a server admin."),
+        1221: lazy("The AKOOL account behind this bot is not subscribed. Ask a server admin."),
     }
 )
 
@@ -60,13 +68,18 @@ class AkoolError(Exception):
         self.retryable = retryable
 
     @property
-    def user_message(self) -> str:
-        """A plain sentence for the person who asked."""
+    def user_text(self) -> Text:
+        """A plain sentence for the person who asked, to be written in their language."""
         if self.code is not None and self.code in USER_MESSAGES:
             return USER_MESSAGES[self.code]
         if self.retryable:
-            return "AKOOL could not be reached just now. Please try again in a minute."
-        return "AKOOL refused the request. Please try again later."
+            return lazy("AKOOL could not be reached just now. Please try again in a minute.")
+        return lazy("AKOOL refused the request. Please try again later.")
+
+    @property
+    def user_message(self) -> str:
+        """:attr:`user_text` in English (for logs and for what is stored)."""
+        return str(self.user_text)
 
     @property
     def operator_facing(self) -> bool:
@@ -116,8 +129,8 @@ class AkoolUncertainCreateError(AkoolError):
         super().__init__(message, http_status=http_status, retryable=False)
 
     @property
-    def user_message(self) -> str:
-        return (
+    def user_text(self) -> Text:
+        return lazy(
             "AKOOL did not answer, so the job may or may not have been created. It was not "
             "retried, to avoid paying twice: check the AKOOL dashboard before trying again."
         )
@@ -130,8 +143,10 @@ class AkoolResponseError(AkoolError):
         super().__init__(message, retryable=False)
 
     @property
-    def user_message(self) -> str:
-        return "AKOOL answered in a way the bot does not understand. Please tell a server admin."
+    def user_text(self) -> Text:
+        return lazy(
+            "AKOOL answered in a way the bot does not understand. Please tell a server admin."
+        )
 
 
 class AkoolCreateApiGone(AkoolError):
@@ -151,8 +166,8 @@ class AkoolCreateApiGone(AkoolError):
         super().__init__(message, code=code, msg=msg, http_status=http_status, retryable=False)
 
     @property
-    def user_message(self) -> str:
-        return (
+    def user_text(self) -> Text:
+        return lazy(
             "AKOOL has retired the image API this bot used to create images. "
             "Ask a server admin to switch the bot to AKOOL's current API."
         )

@@ -14,10 +14,12 @@ from bot.store.models import (
     Caps,
     CreateIntent,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStatus,
+    KeptImage,
     Limits,
     MemberUsage,
     NewJob,
@@ -124,6 +126,11 @@ class JobStore(ABC):
         """
 
     @abstractmethod
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        """Take this one job, as :meth:`claim_due_jobs` would, if it is due now and nobody holds
+        it (a webhook just made it due); ``None`` otherwise."""
+
+    @abstractmethod
     async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
         """Give a claimed job up without recording anything (AKOOL's answer would have moved it
         backwards): it is due again at ``due_at``, or at once if a webhook came meanwhile."""
@@ -192,6 +199,18 @@ class JobStore(ABC):
     @abstractmethod
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         """Turn completion DMs on or off for a member."""
+
+    # Images Discord keeps for the bot
+
+    @abstractmethod
+    async def keep_image(
+        self, akool_id: str, role: ImageRole, kept: KeptImage, *, now: float
+    ) -> None:
+        """Remember where Discord keeps the job's ``role`` image (replacing what was kept)."""
+
+    @abstractmethod
+    async def kept_image(self, akool_id: str, role: ImageRole) -> KeptImage | None:
+        """Where Discord keeps the job's ``role`` image, if the bot put it there."""
 
     # What the bot has learnt about AKOOL
 

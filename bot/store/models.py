@@ -267,6 +267,28 @@ class Job:
         return self.delivery is Delivery.PENDING
 
 
+class ImageRole(StrEnum):
+    """Which of a job's images a :class:`KeptImage` is."""
+
+    SOURCE = "source"  # the member's image an image-to-image job started from
+    RESULT = "result"  # the job's result, as the bot posted it
+
+
+@dataclass(frozen=True, slots=True)
+class KeptImage:
+    """Where Discord keeps an image for the bot: an attachment of one of the bot's own messages.
+
+    AKOOL deletes results after 7 days and Discord's links to a file are signed and expire (an
+    interaction's attachment soonest of all), so the bot remembers the message and attachment,
+    not a link, and asks Discord for a fresh link when it needs the image again.
+    """
+
+    channel_id: int
+    message_id: int
+    attachment_id: int
+    filename: str
+
+
 @dataclass(frozen=True, slots=True)
 class ButtonPress:
     """The one press of a grid's button that won; AKOOL allows each button once."""

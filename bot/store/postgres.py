@@ -25,10 +25,12 @@ from bot.store.models import (
     Caps,
     CreateIntent,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStatus,
+    KeptImage,
     Limits,
     MemberUsage,
     NewJob,
@@ -130,6 +132,16 @@ WHERE id IN (
     WHERE due_at IS NOT NULL AND due_at <= $1
     ORDER BY due_at
     LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+
+_CLAIM_ONE: Final = """
+UPDATE jobs SET claimed_until = $3, due_at = $3, woken = FALSE
+WHERE id = (
+    SELECT id FROM jobs
+    WHERE akool_id = $1 AND due_at IS NOT NULL AND due_at <= $2
     FOR UPDATE SKIP LOCKED
 )
 RETURNING *
@@ -318,6 +330,19 @@ _SAVE_SERVER_SETTINGS: Final = """
 INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES ($1, $2, $3)
 ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at
 """
+_KEEP_IMAGE: Final = """
+INSERT INTO kept_images (akool_id, role, channel_id, message_id, attachment_id, filename, kept_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (akool_id, role) DO UPDATE SET
+    channel_id = excluded.channel_id, message_id = excluded.message_id,
+    attachment_id = excluded.attachment_id, filename = excluded.filename,
+    kept_at = excluded.kept_at
+"""
+_KEPT_IMAGE: Final = """
+SELECT channel_id, message_id, attachment_id, filename FROM kept_images
+WHERE akool_id = $1 AND role = $2
+"""
+
 _V3_CREATE_GONE: Final = "v3_create_gone"
 _NOTE_FACT: Final = """
 INSERT INTO akool_facts (name, noted_at) VALUES ($1, $2)
@@ -578,6 +603,10 @@ class PostgresJobStore(JobStore):
         claimed = await self._pool.fetch(_CLAIM_DUE, now, limit, now + hold)
         return sorted((rows.job(row) for row in claimed), key=lambda job: job.id)
 
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        row = await self._pool.fetchrow(_CLAIM_ONE, akool_id, now, now + hold)
+        return None if row is None else rows.job(row)
+
     async def recent_durations(self, limit: int) -> list[float]:
         return [float(row[0]) for row in await self._pool.fetch(_RECENT_DURATIONS, limit)]
 
@@ -644,6 +673,24 @@ class PostgresJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._pool.execute(_SET_DM_NOTIFY, user_id, enabled, now)
+
+    async def keep_image(
+        self, akool_id: str, role: ImageRole, kept: KeptImage, *, now: float
+    ) -> None:
+        await self._pool.execute(
+            _KEEP_IMAGE,
+            akool_id,
+            role.value,
+            kept.channel_id,
+            kept.message_id,
+            kept.attachment_id,
+            kept.filename,
+            now,
+        )
+
+    async def kept_image(self, akool_id: str, role: ImageRole) -> KeptImage | None:
+        row = await self._pool.fetchrow(_KEPT_IMAGE, akool_id, role.value)
+        return None if row is None else KeptImage(row[0], row[1], row[2], row[3])
 
     async def note_v3_create_gone(self, *, now: float) -> bool:
         return await self._pool.fetchval(_NOTE_FACT, _V3_CREATE_GONE, now) is not None

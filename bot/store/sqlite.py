@@ -19,10 +19,12 @@ from bot.store.models import (
     Caps,
     CreateIntent,
     CreditUsage,
+    ImageRole,
     InteractionReply,
     Job,
     JobKind,
     JobStatus,
+    KeptImage,
     Limits,
     MemberUsage,
     NewJob,
@@ -120,6 +122,12 @@ UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0
 WHERE id IN (
     SELECT id FROM jobs WHERE due_at IS NOT NULL AND due_at <= :now ORDER BY due_at LIMIT :limit
 )
+RETURNING *
+"""
+
+_CLAIM_ONE: Final = """
+UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0
+WHERE akool_id = :akool_id AND due_at IS NOT NULL AND due_at <= :now
 RETURNING *
 """
 
@@ -334,6 +342,19 @@ _DM_NOTIFY: Final = "SELECT dm_notify FROM member_preferences WHERE user_id = ?"
 _SET_DM_NOTIFY: Final = """
 INSERT INTO member_preferences (user_id, dm_notify, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET dm_notify = excluded.dm_notify, updated_at = excluded.updated_at
+"""
+
+_KEEP_IMAGE: Final = """
+INSERT INTO kept_images (akool_id, role, channel_id, message_id, attachment_id, filename, kept_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (akool_id, role) DO UPDATE SET
+    channel_id = excluded.channel_id, message_id = excluded.message_id,
+    attachment_id = excluded.attachment_id, filename = excluded.filename,
+    kept_at = excluded.kept_at
+"""
+_KEPT_IMAGE: Final = """
+SELECT channel_id, message_id, attachment_id, filename FROM kept_images
+WHERE akool_id = ? AND role = ?
 """
 
 _V3_CREATE_GONE: Final = "v3_create_gone"
@@ -552,6 +573,11 @@ class SqliteJobStore(JobStore):
             claimed = [rows.job(row) for row in await cursor.fetchall()]
         return sorted(claimed, key=lambda job: job.id)
 
+    async def claim_job(self, akool_id: str, *, now: float, hold: float) -> Job | None:
+        params = {"akool_id": akool_id, "now": now, "until": now + hold}
+        row = await self._fetch_one(_CLAIM_ONE, params)
+        return None if row is None else rows.job(row)
+
     async def release_claim(self, akool_id: str, *, now: float, due_at: float) -> None:
         params = {"akool_id": akool_id, "now": now, "due_at": due_at}
         await self._db.execute(_RELEASE_CLAIM, params)
@@ -638,6 +664,24 @@ class SqliteJobStore(JobStore):
 
     async def set_dm_notify(self, user_id: int, enabled: bool, *, now: float) -> None:
         await self._db.execute(_SET_DM_NOTIFY, (user_id, int(enabled), now))
+
+    async def keep_image(
+        self, akool_id: str, role: ImageRole, kept: KeptImage, *, now: float
+    ) -> None:
+        params = (
+            akool_id,
+            role.value,
+            kept.channel_id,
+            kept.message_id,
+            kept.attachment_id,
+            kept.filename,
+            now,
+        )
+        await self._db.execute(_KEEP_IMAGE, params)
+
+    async def kept_image(self, akool_id: str, role: ImageRole) -> KeptImage | None:
+        row = await self._fetch_one(_KEPT_IMAGE, (akool_id, role.value))
+        return None if row is None else KeptImage(row[0], row[1], row[2], row[3])
 
     async def note_v3_create_gone(self, *, now: float) -> bool:
         return await self._fetch_one(_NOTE_FACT, (_V3_CREATE_GONE, now)) is not None

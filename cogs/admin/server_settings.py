@@ -17,15 +17,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import languages, render
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
+from bot.i18n import LocaleLike, Localized, Text, command, language_name, lazy
 from bot.server_settings import (
     ACTIVE_RANGE,
     ASPECTS,
     CREDITS_RANGE,
     DAILY_RANGE,
     InvalidSetting,
+    Kind,
     Mode,
     Scope,
     ServerSettings,
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 
 _CHOICES_MAX: Final = 25  # Discord's limit on autocomplete answers
 
-Change = Callable[[ServerSettings], tuple[ServerSettings, str]]
+# A change: the new settings and what it did, written in the admin's language when shown.
+Change = Callable[[ServerSettings], tuple[ServerSettings, Text]]
 
 
 def _aspect_choice(ratio: str) -> app_commands.Choice[str]:
@@ -56,60 +59,61 @@ LOOKUP_CHOICES: Final = [
     app_commands.Choice(name="Everyone", value="everyone"),
     app_commands.Choice(name="Only members who can manage this server", value="admins"),
 ]
+# What ServerSettings.language holds for "follow Discord" is empty, which Discord cannot carry.
+_FOLLOW_DISCORD: Final = "discord"
+# Each shipped language by its own name (the same in every catalog), then Discord's.
+LANGUAGE_CHOICES: Final = [
+    *(app_commands.Choice(name=language_name(code), value=code) for code in languages.shipped()),
+    app_commands.Choice(name="The server's language in Discord (default)", value=_FOLLOW_DISCORD),
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Words:
     """How the answers name one kind of scope (channels or roles), and each mode of it."""
 
-    kind: str
-    everything: str
-    reset: str
-    modes: dict[Mode, str]
+    kind: Kind
+    modes: dict[Mode, Text]
 
-    def now(self, scope: Scope) -> str:
+    def now(self, scope: Scope) -> Text:
         return self.modes[scope.mode]
 
 
 CHANNELS: Final = Words(
-    "channel",
-    "every channel",
-    "/settings channel all",
+    Kind.CHANNEL,
     {
-        Mode.ALL: "The bot works in every channel.",
-        Mode.ONLY: "The bot works only in the channels you allowed.",
-        Mode.EXCEPT: "The bot works in every channel except the ones you disallowed.",
+        Mode.ALL: lazy("The bot works in every channel."),
+        Mode.ONLY: lazy("The bot works only in the channels you allowed."),
+        Mode.EXCEPT: lazy("The bot works in every channel except the ones you disallowed."),
     },
 )
 ROLES: Final = Words(
-    "role",
-    "every member",
-    "/settings role everyone",
+    Kind.ROLE,
     {
-        Mode.ALL: "Every member may create images.",
-        Mode.ONLY: "Only members with a role you allowed may create images.",
-        Mode.EXCEPT: "Every member may create images except members with a role you disallowed.",
+        Mode.ALL: lazy("Every member may create images."),
+        Mode.ONLY: lazy("Only members with a role you allowed may create images."),
+        Mode.EXCEPT: lazy(
+            "Every member may create images except members with a role you disallowed."
+        ),
     },
 )
 
 
-def allowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, str]:
+def allowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, Text]:
     """``scope`` with ``item`` allowed, and a sentence saying what that now means."""
-    updated = scope.allowing(item, mention, kind=words.kind, reset=words.reset)
-    return updated, f"Allowed {mention}. {words.now(updated)}"
+    updated = scope.allowing(item, mention, kind=words.kind)
+    return updated, lazy("Allowed {mention}. {now}", mention=mention, now=words.now(updated))
 
 
-def disallowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, str]:
+def disallowed(scope: Scope, item: int, mention: str, words: Words) -> tuple[Scope, Text]:
     """``scope`` with ``item`` disallowed, and a sentence saying what that now means."""
-    updated = scope.disallowing(
-        item, mention, kind=words.kind, everything=words.everything, reset=words.reset
-    )
-    return updated, f"Disallowed {mention}. {words.now(updated)}"
+    updated = scope.disallowing(item, mention, kind=words.kind)
+    return updated, lazy("Disallowed {mention}. {now}", mention=mention, now=words.now(updated))
 
 
-def _not_everyone(role: discord.Role, why: str) -> None:
+def _not_everyone(role: discord.Role, why: Text) -> None:
     if role.is_default():
-        raise UserFacingError(f"@everyone is every member. {why}")
+        raise UserFacingError(lazy("@everyone is every member. {why}", why=why))
 
 
 class ServerSettingsCog(commands.Cog, name="Server settings"):
@@ -150,19 +154,56 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
             try:
                 updated, note = change(current)
             except InvalidSetting as exc:
-                raise UserFacingError(str(exc)) from exc
+                raise UserFacingError(exc.text) from exc
             await self.bot.store.save_server_settings(guild_id, updated, now=self.bot.clock())
+            # The job loop's next post in this server follows the change at once.
+            self.bot.notifier.languages.forget(guild_id)
         log.info("Settings of server %s changed by %s: %s", guild_id, interaction.user.id, note)
-        embed = settings_embed(updated, note, ceiling=self.bot.settings.server_credits_per_day)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(
+            embed=self._embed(interaction, updated, note(interaction.locale)), ephemeral=True
+        )
+
+    def _embed(
+        self, interaction: discord.Interaction, current: ServerSettings, note: str | None = None
+    ) -> discord.Embed:
+        """The settings in the admin's language, naming the language of the server's posts."""
+        return settings_embed(
+            current,
+            note,
+            ceiling=self.bot.settings.server_credits_per_day,
+            locale=interaction.locale,
+            server_language=languages.server_locale(current, interaction.guild),
+        )
 
     @settings.command(name="show")
     async def show(self, interaction: discord.Interaction) -> None:
         """Show this server's image bot settings."""
         assert interaction.guild_id is not None
         current = await self.bot.store.server_settings(interaction.guild_id)
-        embed = settings_embed(current, ceiling=self.bot.settings.server_credits_per_day)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(
+            embed=self._embed(interaction, current), ephemeral=True
+        )
+
+    @settings.command(name="language")
+    @app_commands.describe(language="The language of the bot's posts in this server's channels")
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def language(
+        self, interaction: discord.Interaction, language: app_commands.Choice[str]
+    ) -> None:
+        """Choose the language of the bot's posts here (each member's answers follow their own)."""
+        chosen = "" if language.value == _FOLLOW_DISCORD else language.value
+
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
+            updated = s.with_language(chosen, languages.shipped())
+            shown_in = _LanguageName(languages.server_locale(updated, interaction.guild))
+            if chosen:
+                return updated, lazy("The bot now posts in {language} here.", language=shown_in)
+            return updated, lazy(
+                "The bot now posts in the server's language in Discord ({language}).",
+                language=shown_in,
+            )
+
+        await self._change(interaction, change)
 
     @channel.command(name="allow")
     @app_commands.describe(channel="A channel the bot should work in")
@@ -171,7 +212,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     ) -> None:
         """Let the bot work in a channel: only there (and in other allowed ones), or again."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             scope, note = allowed(s.channel_scope, channel.id, channel.mention, CHANNELS)
             return s.with_channels(scope), note
 
@@ -184,7 +225,7 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     ) -> None:
         """Stop the bot working in a channel (it works in every other one unless you chose some)."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             scope, note = disallowed(s.channel_scope, channel.id, channel.mention, CHANNELS)
             return s.with_channels(scope), note
 
@@ -194,8 +235,8 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     async def channel_all(self, interaction: discord.Interaction) -> None:
         """Let the bot work in every channel again."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return s.with_channels(Scope()), "The bot works in every channel."
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
+            return s.with_channels(Scope()), CHANNELS.modes[Mode.ALL]
 
         await self._change(interaction, change)
 
@@ -203,9 +244,12 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     @app_commands.describe(role="A role whose members may create images and press buttons")
     async def role_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Let a role create images: only it (and other allowed ones), or again."""
-        _not_everyone(role, "Use /settings role everyone to let everyone in.")
+        _not_everyone(
+            role,
+            lazy("Use {command} to let everyone in.", command=command("settings role everyone")),
+        )
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             scope, note = allowed(s.role_scope, role.id, role.mention, ROLES)
             return s.with_roles(scope), note
 
@@ -215,9 +259,9 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     @app_commands.describe(role="A role whose members should not create images")
     async def role_disallow(self, interaction: discord.Interaction, role: discord.Role) -> None:
         """Stop a role's members creating images (everyone else still may unless you chose some)."""
-        _not_everyone(role, "To let only some members in, allow their roles instead.")
+        _not_everyone(role, lazy("To let only some members in, allow their roles instead."))
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             scope, note = disallowed(s.role_scope, role.id, role.mention, ROLES)
             return s.with_roles(scope), note
 
@@ -227,8 +271,8 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     async def role_everyone(self, interaction: discord.Interaction) -> None:
         """Let every member create images and press buttons again."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return s.with_roles(Scope()), "Every member may create images."
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
+            return s.with_roles(Scope()), ROLES.modes[Mode.ALL]
 
         await self._change(interaction, change)
 
@@ -247,15 +291,17 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     ) -> None:
         """Set each member's job limits and the credits the server may spend in a day."""
         if active is None and daily is None and credits is None:
-            raise UserFacingError("Give a new active limit, daily limit, credit limit, or some.")
+            raise UserFacingError(
+                lazy("Give a new active limit, daily limit, credit limit, or some.")
+            )
         # The operator's cap for every server: a server's own limit may only be lower.
         ceiling = self.bot.settings.server_credits_per_day
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             updated = s.with_limits(active=active, daily=daily)
             if credits is not None:
                 updated = updated.with_credit_limit(credits, ceiling=ceiling)
-            return updated, "Saved the new limits."
+            return updated, lazy("Saved the new limits.")
 
         await self._change(interaction, change)
 
@@ -264,9 +310,9 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     async def banned_word_add(self, interaction: discord.Interaction, word: str) -> None:
         """Refuse prompts that contain a word or phrase."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             updated = s.with_banned_word(word)
-            return updated, f"Banned “{render.shown(updated.banned_words[-1])}”."
+            return updated, lazy("Banned “{word}”.", word=render.shown(updated.banned_words[-1]))
 
         await self._change(interaction, change)
 
@@ -275,10 +321,10 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     async def banned_word_remove(self, interaction: discord.Interaction, word: str) -> None:
         """Allow a banned word or phrase in prompts again."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             updated = s.without_banned_word(word)
             allowed = render.shown(normalise_word(word))
-            return updated, f"“{allowed}” is allowed again."
+            return updated, lazy("“{word}” is allowed again.", word=allowed)
 
         await self._change(interaction, change)
 
@@ -301,11 +347,11 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
         """Choose who may press a grid's buttons: anyone, or only the member who asked."""
         everyone = who.value == "everyone"
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             note = (
-                "Anyone in the channel may press a grid's buttons."
+                lazy("Anyone in the channel may press a grid's buttons.")
                 if everyone
-                else "Only the member who asked for a grid may press its buttons."
+                else lazy("Only the member who asked for a grid may press its buttons.")
             )
             return dataclasses.replace(s, buttons_for_everyone=everyone), note
 
@@ -319,8 +365,12 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
     ) -> None:
         """Set the aspect ratio /imagine uses when none is given."""
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
-            return s.with_aspect(ratio.value), f"/imagine now uses {ratio.value} by default."
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
+            return s.with_aspect(ratio.value), lazy(
+                "{command} now uses {ratio} by default.",
+                command=command("imagine"),
+                ratio=ratio.value,
+            )
 
         await self._change(interaction, change)
 
@@ -333,12 +383,22 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
         """Choose who may look up jobs this bot did not make here (they are the operator's)."""
         everyone = who.value == "everyone"
 
-        def change(s: ServerSettings) -> tuple[ServerSettings, str]:
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
             note = (
-                "Everyone may look up jobs this bot did not make here."
+                lazy("Everyone may look up jobs this bot did not make here.")
                 if everyone
-                else "Only members who can manage this server may look up jobs not made here."
+                else lazy("Only members who can manage this server may look up jobs not made here.")
             )
             return dataclasses.replace(s, lookups_for_everyone=everyone), note
 
         await self._change(interaction, change)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _LanguageName(Localized):
+    """A language by its own name, whoever reads it (``Deutsch``, ``日本語``)."""
+
+    code: str
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return language_name(self.code)

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import AkoolBot
+from bot.i18n import LocaleLike, Text, command, gettext, lazy, ngettext, number
 from bot.policy import DAY
 from bot.store import Caps, CreditUsage
 from bot.store import Spending as Counted
@@ -17,76 +18,116 @@ from bot.store import Spending as Counted
 log = logging.getLogger(__name__)
 
 # (title, how far back; None = ever). "Today" is the last 24 hours, like the daily limit.
-WINDOWS: Final = (("Last 24 hours", DAY), ("Last 7 days", 7 * DAY), ("All time", None))
+WINDOWS: Final = (
+    (lazy("Last 24 hours"), DAY),
+    (lazy("Last 7 days"), 7 * DAY),
+    (lazy("All time"), None),
+)
 _FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
 
 Spent = dict[int, int]
 
-NOT_THE_OWNER: Final = (
-    "Only the bot's owner can see the AKOOL account's balance. Use /usage for what this server "
-    "spent."
+NOT_THE_OWNER: Final = lazy(
+    "Only the bot's owner can see the AKOOL account's balance. Use {command} for what this "
+    "server spent.",
+    command=command("usage"),
 )
 
 
-def cap_line(what: str, spending: Counted, cap: int | None) -> str:
+def cap_line(what: Text, spending: Counted, cap: int | None, locale: LocaleLike) -> str:
     """``what``'s spending in the last 24 hours against its daily cap."""
-    held = f" + {spending.reserved:,} held by unfinished jobs" if spending.reserved else ""
-    counted = f"{spending.spent:,} spent{held}"
+    values = {
+        "what": what(locale),
+        "spent": number(locale, spending.spent),
+        "held": number(locale, spending.reserved),
+    }
+    # Each sentence whole (and written out, so that the catalogs find it).
     if cap is None:
-        return f"{what}: {counted}, no daily cap"
-    return f"{what}: {counted} of a daily cap of {cap:,} ({max(0, cap - spending.total):,} left)"
+        if spending.reserved:
+            return gettext(
+                locale,
+                "{what}: {spent} spent + {held} held by unfinished jobs, no daily cap",
+                **values,
+            )
+        return gettext(locale, "{what}: {spent} spent, no daily cap", **values)
+    values["cap"] = number(locale, cap)
+    values["left"] = number(locale, max(0, cap - spending.total))
+    if spending.reserved:
+        return gettext(
+            locale,
+            "{what}: {spent} spent + {held} held by unfinished jobs of a daily cap of {cap} "
+            "({left} left)",
+            **values,
+        )
+    return gettext(locale, "{what}: {spent} spent of a daily cap of {cap} ({left} left)", **values)
 
 
-def caps_text(caps: Caps, usage: CreditUsage, *, operator: bool) -> str:
+def caps_text(caps: Caps, usage: CreditUsage, *, operator: bool, locale: LocaleLike) -> str:
     """This server's line; the whole account's too for the operator (their business alone)."""
     assert usage.server is not None
-    lines = [cap_line("This server", usage.server, caps.server)]
+    lines = [cap_line(lazy("This server"), usage.server, caps.server, locale)]
     if operator:
-        lines.append(cap_line("The whole AKOOL account", usage.account, caps.account))
+        account = lazy("The whole AKOOL account")
+        lines.append(cap_line(account, usage.account, caps.account, locale))
     return "\n".join(lines)
 
 
-def usage_embed(windows: list[Spent], caps: str | None = None) -> discord.Embed:
+def usage_embed(windows: list[Spent], caps: str | None, locale: LocaleLike) -> discord.Embed:
     """Totals per window, then each member's credits in every window, biggest spender first;
     ``caps``: the last 24 hours' spending against the daily credit caps."""
-    embed = discord.Embed(title="Credits spent on this server", colour=discord.Colour.blurple())
+    embed = discord.Embed(
+        title=gettext(locale, "Credits spent on this server"), colour=discord.Colour.blurple()
+    )
     for (title, _), spent in zip(WINDOWS, windows, strict=True):
-        embed.add_field(name=title, value=f"{sum(spent.values()):,}", inline=True)
+        embed.add_field(name=title(locale), value=number(locale, sum(spent.values())), inline=True)
     if caps is not None:
-        embed.add_field(name="Daily credit caps (last 24 hours)", value=caps, inline=False)
+        embed.add_field(
+            name=gettext(locale, "Daily credit caps (last 24 hours)"), value=caps, inline=False
+        )
     everyone = windows[-1]
     if not everyone:
-        embed.description = "No credits spent yet."
+        embed.description = gettext(locale, "No credits spent yet.")
         return embed
     members = sorted(everyone, key=lambda member: (-everyone[member], member))
     embed.add_field(
-        name="By member (24 hours · 7 days · all time)",
-        value=_member_lines(members, windows),
+        name=gettext(locale, "By member (24 hours · 7 days · all time)"),
+        value=_member_lines(members, windows, locale),
         inline=False,
     )
     embed.set_footer(
-        text="Credits AKOOL charged for the jobs started or tracked on this server. The daily "
-        "caps count only jobs started here, and hold the expected cost of unfinished ones."
+        text=gettext(
+            locale,
+            "Credits AKOOL charged for the jobs started or tracked on this server. The daily "
+            "caps count only jobs started here, and hold the expected cost of unfinished ones.",
+        )
     )
     return embed
 
 
-def _member_lines(members: list[int], windows: list[Spent]) -> str:
+def _member_lines(members: list[int], windows: list[Spent], locale: LocaleLike) -> str:
     """One line per member, cut short with "…and N more" to fit in an embed field."""
+
+    def more(n: int) -> str:
+        return ngettext(locale, "…and {n} more", "…and {n} more", n)
+
     lines: list[str] = []
     for shown, member in enumerate(members):
-        line = f"<@{member}>: " + " · ".join(f"{spent.get(member, 0):,}" for spent in windows)
+        spent = " · ".join(number(locale, spent.get(member, 0)) for spent in windows)
+        line = f"<@{member}>: {spent}"
         rest = len(members) - shown - 1
-        candidate = [*lines, line] + ([f"…and {rest} more"] if rest else [])
+        candidate = [*lines, line] + ([more(rest)] if rest else [])
         if len("\n".join(candidate)) > _FIELD_MAX:
-            return "\n".join([*lines, f"…and {len(members) - shown} more"])
+            return "\n".join([*lines, more(len(members) - shown)])
         lines.append(line)
     return "\n".join(lines)
 
 
-def credit_text(balance: float) -> str:
-    amount = f"{int(balance):,}" if balance.is_integer() else f"{balance:,.2f}"
-    return f"The AKOOL account behind this bot has {amount} credits left."
+def credit_text(balance: float, locale: LocaleLike) -> str:
+    whole = balance.is_integer()
+    amount = number(locale, int(balance) if whole else balance, decimals=None if whole else 2)
+    return gettext(
+        locale, "The AKOOL account behind this bot has {amount} credits left.", amount=amount
+    )
 
 
 class Spending(commands.Cog):
@@ -112,8 +153,9 @@ class Spending(commands.Cog):
         caps, spending = await self.bot.jobs.spending(interaction.guild_id)
         # The account's cap and spending over every server are the operator's business.
         operator = await self.bot.is_owner(interaction.user)
-        text = caps_text(caps, spending, operator=operator)
-        await interaction.followup.send(embed=usage_embed(windows, text), ephemeral=True)
+        locale = interaction.locale
+        text = caps_text(caps, spending, operator=operator, locale=locale)
+        await interaction.followup.send(embed=usage_embed(windows, text, locale), ephemeral=True)
 
     @app_commands.command(name="credits")
     @app_commands.guild_only()
@@ -126,7 +168,9 @@ class Spending(commands.Cog):
         # business, not that of each server's admins. is_owner asks Discord who owns the
         # application (its owner, or a team's admins and developers) once, then remembers.
         if not await self.bot.is_owner(interaction.user):
-            await interaction.followup.send(NOT_THE_OWNER, ephemeral=True)
+            await interaction.followup.send(NOT_THE_OWNER(interaction.locale), ephemeral=True)
             return
         credit = await self.bot.akool.get_credit()
-        await interaction.followup.send(credit_text(credit.balance), ephemeral=True)
+        await interaction.followup.send(
+            credit_text(credit.balance, interaction.locale), ephemeral=True
+        )

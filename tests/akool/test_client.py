@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from unittest.mock import create_autospec
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ from bot.akool import (
     AkoolUncertainCreateError,
     ImageStatus,
 )
+from bot.budget import PriorityBudget, RequestKind
 from bot.secret import Secret
 from tests.fakes.akool import FakeAkool, Fault, FaultKind, Timeline
 
@@ -308,3 +310,23 @@ async def test_the_request_budget_spreads_requests_out(http, fake_akool: FakeAko
     assert len(times) == 50
     assert busiest <= 25  # 20 a second, plus the bucket's burst of 4
     assert times[-1] - times[0] >= 2.0  # 50 requests at 20 a second
+
+
+@pytest.mark.parametrize(
+    ("call", "kind"),
+    [
+        (lambda c, job: c.create_image("a fox"), RequestKind.URGENT),
+        (lambda c, job: c.press_button(job, "U1"), RequestKind.URGENT),
+        (lambda c, job: c.get_result(job), RequestKind.POLL),
+        (lambda c, job: c.get_result(job, kind=RequestKind.URGENT), RequestKind.URGENT),
+        (lambda c, job: c.get_credit(), RequestKind.LOOKUP),
+    ],
+)
+async def test_each_request_says_what_it_is_for(http, fake_akool: FakeAkool, call, kind):
+    budget = create_autospec(PriorityBudget, instance=True)
+    client = AkoolClient(http, Secret(fake_akool.api_key), fake_akool.base_url, budget=budget)
+    grid = fake_akool.add_job()
+
+    await call(client, grid.id)
+
+    budget.acquire.assert_awaited_once_with(kind)

@@ -14,13 +14,13 @@ CODES = (1003, 1005, 1006, 1008, 1009, 1010, 1011, 1101, 1102, 1103, 1104, 1108,
 def test_each_documented_code_has_its_own_sentence(code: int):
     error = AkoolAPIError(code, "raw message from AKOOL")
 
-    assert error.user_message == USER_MESSAGES[code]
+    assert error.user_message == str(USER_MESSAGES[code])
     assert error.user_message.endswith(".")
     assert "raw message" not in error.user_message
 
 
 def test_sentences_are_distinct():
-    sentences = [USER_MESSAGES[code] for code in CODES]
+    sentences = [str(USER_MESSAGES[code]) for code in CODES]
     assert len(set(sentences)) == len(sentences)
 
 

@@ -19,6 +19,7 @@ from bot.core import AkoolBot
 from bot.runner import Runtime, assemble
 from bot.secret import Secret
 from bot.settings import Settings
+from tests.clock import ShiftedClock
 from tests.fakes.akool import FakeAkool, Timeline
 from tests.fakes.discord import FakeChannel, FakeDiscord, FakeGuild, FakeMessage, FakeUser, run_bot
 from tests.ports import reserved_port
@@ -39,12 +40,18 @@ class World:
     settings: Settings
     users: list[FakeUser] = field(default_factory=list)
     runtime: Runtime | None = None
+    # The bot's, the fake Discord's and the fake AKOOL's Unix time: ``clock.advance`` ages
+    # everything at once (links expire, days pass) without waiting.
+    clock: ShiftedClock = field(default_factory=ShiftedClock)
 
     @contextlib.asynccontextmanager
     async def running(self, **overrides: Any) -> AsyncIterator[AkoolBot]:
         """The bot, connected and ready, for the length of the ``async with``."""
         settings = dataclasses.replace(self.settings, **overrides)
-        async with assemble(settings) as runtime, run_bot(self.discord, runtime.bot):
+        async with (
+            assemble(settings, clock=self.clock) as runtime,
+            run_bot(self.discord, runtime.bot),
+        ):
             self.runtime = runtime
             yield runtime.bot
 
@@ -171,8 +178,12 @@ async def make_world(
         # The budget is proven in its own tests; here it would only slow the flows down.
         akool_requests_per_second=1000.0,
     )
+    clock = ShiftedClock()
+    discord.wall_clock = akool.wall_clock = clock
     try:
-        yield World(discord, akool, guild, channel, alice, bob, db_path, settings, users)
+        yield World(
+            discord, akool, guild, channel, alice, bob, db_path, settings, users, clock=clock
+        )
     finally:
         await discord.close()
 

@@ -268,7 +268,7 @@ CHANGES: dict[str, Case] = {
         "limits",
         lambda w: {"active": 1, "daily": 1000},
         lambda w: ServerSettings(max_active_jobs=1, max_daily_jobs=1000),
-        lambda w: ("Limits", "1 unfinished job at once, 1000 jobs in 24 hours"),
+        lambda w: ("Limits", "1 unfinished job at once, 1,000 jobs in 24 hours"),
     ),
     "one limit keeps the other": (
         lambda w: ServerSettings(max_active_jobs=7),
@@ -934,7 +934,7 @@ async def test_credits_says_what_akool_refused(world: World):
         answer = await credits(world, world.discord.owner)
 
     assert answer.ephemeral
-    assert answer.content == USER_MESSAGES[1101]
+    assert answer.content == str(USER_MESSAGES[1101])
 
 
 async def test_credits_is_refused_to_a_server_admin_who_does_not_own_the_bot(

@@ -149,11 +149,11 @@ async def test_presses_during_a_press_that_fails_hear_so_and_can_press_again(wor
     by_member = dict(zip((m.id for m in members), notes, strict=True))
     failed = by_member.pop(first.presser_id)
     assert failed.ephemeral
-    assert USER_MESSAGES[1108] in failed.content
+    assert str(USER_MESSAGES[1108]) in failed.content
     for note in by_member.values():
         assert note.ephemeral
         assert f"V2 was pressed by <@{first.presser_id}>" in note.content
-        assert "that press did not start a job. " + USER_MESSAGES[1108] in note.content
+        assert "that press did not start a job. " + str(USER_MESSAGES[1108]) in note.content
         assert note.content.endswith("You can press V2 again.")
         assert "starting" not in note.content
     assert world.akool.calls["createbybutton"] == 2

@@ -64,7 +64,7 @@ async def test_track_of_a_finished_job_posts_it_once(world: World):
         )
         refusal = await again.wait_response()
 
-    assert "already completed" in note.content
+    assert "already done; posting it here" in note.content
     assert post.attachments[0].data == world.akool.png(job.id)
     assert "made in the web app" in post.content
     assert world.custom_ids_of(post) == grid_buttons(job.id)

@@ -93,7 +93,7 @@ async def test_a_member_looks_jobs_up_live_one_at_a_time(world: World):
         match = re.fullmatch(r"You can look up another job <t:(\d+):R>\.", text)
         assert match, f"/{command} got {text!r}"
         assert asked_at - 1 <= int(match[1]) <= asked_at + LOOKUP_COOLDOWN + 1
-    assert UNKNOWN_JOB in bobs  # the cooldown is each member's own
+    assert str(UNKNOWN_JOB) in bobs  # the cooldown is each member's own
     assert lookups_of(world, unknown_id(1)) == 1  # Bob's only
 
 
@@ -113,7 +113,9 @@ async def _deliveries(world: World, members: list[FakeUser], prompt: str) -> lis
 
 
 async def test_a_status_flood_does_not_delay_deliveries(world: World):
-    per_second = 20.0
+    # The default budget: a flood on the whole of it would hold deliveries back some 12 s, far
+    # beyond what a loaded machine's pauses (a few seconds) can add to either measurement.
+    per_second = 5.0
     flood = [world.discord.add_user(name=f"flood{n}", guild=world.guild) for n in range(60)]
     async with world.running(akool_requests_per_second=per_second) as bot:
         await open_lookups(bot, world)
@@ -140,5 +142,5 @@ async def test_a_status_flood_does_not_delay_deliveries(world: World):
     # The flood itself: no faster than its share of the budget, and the rest told to retry.
     share = per_second * LOOKUP_SHARE
     assert asked <= share * elapsed + LOOKUP_QUEUE + 1, (asked, elapsed)
-    assert sum(UNKNOWN_JOB in a for a in answers) == asked
-    assert sum(BUSY in a for a in answers) == len(flood) - asked
+    assert sum(str(UNKNOWN_JOB) in a for a in answers) == asked
+    assert sum(str(BUSY) in a for a in answers) == len(flood) - asked

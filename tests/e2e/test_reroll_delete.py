@@ -12,7 +12,13 @@ from bot.server_settings import ServerSettings
 from bot.store import Job
 from tests.e2e.conftest import World, pinged, replied_to
 from tests.fakes.akool import Timeline
-from tests.fakes.discord import FakeInteraction, FakeMessage, FakeUser, RecordedRequest
+from tests.fakes.discord import (
+    FakeAttachment,
+    FakeInteraction,
+    FakeMessage,
+    FakeUser,
+    RecordedRequest,
+)
 from tests.fakes.png import make_png
 
 
@@ -49,6 +55,17 @@ async def stored(bot: AkoolBot, job_id: str) -> Job:
     job = await bot.store.get_job(job_id)
     assert job is not None
     return job
+
+
+def but_the_source(body: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in body.items() if key != "source_image"}
+
+
+def kept_source(world: World, grid: Job) -> FakeAttachment:
+    """The member's source image as the grid's status message keeps it."""
+    assert grid.status_message_id is not None
+    (attachment,) = world.discord.all_messages[grid.status_message_id].attachments
+    return attachment
 
 
 async def wait_deleted(world: World, message: FakeMessage) -> None:
@@ -106,14 +123,18 @@ async def test_another_member_rerolls_a_grid(world: World):
         child_post = await world.wait_for_post(world.is_post_of(child_id))
         done = await world.discord.wait_for_edit(announced, lambda m: "Done" in m.content)
         child = await stored(bot, child_id)
+        source = kept_source(world, await stored(bot, grid_id))
 
     assert ack.type == 6  # deferred, within Discord's 3 seconds; nothing private to say
     assert ack.elapsed < 3.0
     first, again = world.akool.requests_to("createbyprompt")
-    assert again.body == first.body
+    assert but_the_source(again.body) == but_the_source(first.body)
     assert first.body["prompt"] == "a red fox in snow"
     assert first.body["scale"] == "16:9"
     assert first.body["source_image"].startswith("http://127.0.0.1:")
+    # The re-roll starts from the copy the grid's status message keeps, the same picture.
+    assert f"/{source.id}/" in again.body["source_image"]
+    assert source.data == make_png(8, 8, "fox")
     assert world.akool.calls["createbybutton"] == 0
     # Credited to the presser; the announcement is the new job's status message.
     assert child.requester_id == world.bob.id
@@ -149,10 +170,12 @@ async def test_a_reroll_of_a_variation_keeps_the_first_grids_source_image(world:
         (child_id,) = [j for j in world.akool.jobs if j not in (grid_id, variation_id)]
         child_post = await world.wait_for_post(world.is_post_of(child_id))
         child = await stored(bot, child_id)
+        source = kept_source(world, await stored(bot, grid_id))
 
     first, again = world.akool.requests_to("createbyprompt")
-    assert again.body == first.body
+    assert but_the_source(again.body) == but_the_source(first.body)
     assert first.body["source_image"].startswith("http://127.0.0.1:")
+    assert f"/{source.id}/" in again.body["source_image"]
     # Credited to alice, and a reply to the variation grid it was pressed on.
     assert child.requester_id == world.alice.id
     assert child.parent_akool_id == variation_id

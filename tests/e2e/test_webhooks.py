@@ -14,6 +14,7 @@ from bot.runner import assemble
 from bot.secret import Secret
 from bot.store import Job, JobStatus
 from bot.webhook import TEST_JOB_PREFIX, seal
+from tests.clock import ShiftedClock
 from tests.e2e.conftest import World
 from tests.fakes.akool import Timeline
 from tests.fakes.discord import run_bot
@@ -137,16 +138,6 @@ async def test_forged_stale_replayed_and_broken_callbacks_change_nothing(hooked:
     assert after.status in (JobStatus.QUEUED, JobStatus.PROCESSING)
     assert after.image_url is None
     assert world.posts_for(job_id) == []
-
-
-class ShiftedClock:
-    """The real time plus an offset the test moves forward: the bot's clock, minutes ahead."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 @pytest.mark.parametrize(

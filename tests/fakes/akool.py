@@ -7,6 +7,8 @@ completed/failed on a per-job timeline, serves result images as real PNG bytes (
 broken download, a huge picture or a file of a given size, at a URL of a given length: see
 :class:`ResultFile`), applies button presses to ``buttons``/``used_buttons``, injects faults on
 request, counts requests per endpoint, and sends webhooks encrypted and signed as AKOOL documents.
+Result links die 7 days after the job was made (by :attr:`FakeAkool.wall_clock`), and a create
+downloads its source image first, refusing the create when that link does not give it.
 
 v4 as documented (reference section 1.2): ``batch_quantity`` n starts n image jobs with their own
 ids, answered as one object for n = 1 and an array for n > 1 (or always an array: see
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -56,6 +59,8 @@ V4_TEXT_MODEL = "wavespeed-ai/flux-krea-dev-lora"
 V4_IMAGE_MODEL = "wavespeed-ai/flux-kontext-dev"
 V4_MODELS = (V4_TEXT_MODEL, V4_IMAGE_MODEL)
 CREDITS_PER_V4_IMAGE = 1
+# AKOOL keeps generated images for 7 days (reference: "Resource lifetime"); then its links 404.
+RESULT_LIFETIME = 7 * 24 * 60 * 60.0
 
 ENDPOINTS = {
     "getToken": ("POST", "/api/open/v3/getToken"),
@@ -106,11 +111,14 @@ class Hold:
     """The next request to ``endpoint``, kept unanswered until :meth:`release` (or close).
 
     ``after=True``: the request takes effect first (AKOOL makes the job), then only its answer
-    waits. A test waits for :attr:`reached` and knows exactly where the bot stands: asking.
+    waits. ``job_id``: only a request about that job (a status request, or a press of its
+    buttons) is held. A test waits for :attr:`reached` and knows exactly where the bot stands:
+    asking.
     """
 
     endpoint: str
     after: bool = True
+    job_id: str | None = None
     taken: bool = False
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     _gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -188,6 +196,8 @@ class FakeJob:
     batch: list[str] = field(default_factory=list)
     # ``deduction_credit`` is null until the job finishes (see FakeAkool.credits_when_finished).
     credits_when_finished: bool = False
+    # Unix time (FakeAkool.wall_clock) the job was made: its result links die RESULT_LIFETIME on.
+    born: float = 0.0
 
     @property
     def v4(self) -> bool:
@@ -207,6 +217,15 @@ class FakeJob:
     def offers_buttons(self) -> bool:
         # Grids and variations are four-candidate sets; an upscale is a single image.
         return self.kind in ("grid", "variation")
+
+
+@dataclass(frozen=True)
+class SourceFetch:
+    """AKOOL downloading a create's source image: the link, and the HTTP status it got
+    (``None``: a host off 127.0.0.1, which the fake never reaches and takes as it is)."""
+
+    url: str
+    status: int | None
 
 
 @dataclass(frozen=True)
@@ -232,6 +251,8 @@ class FakeAkool:
         self.api_key = api_key
         self.client_id = client_id
         self.clock = clock
+        #: Unix time for how long result links live (a test moves it to age them at once).
+        self.wall_clock: Callable[[], float] = time.time
         self.jobs: dict[str, FakeJob] = {}
         self.timeline = Timeline()
         self.next_timelines: deque[Timeline] = deque()
@@ -252,6 +273,10 @@ class FakeAkool:
         self.requests: list[RecordedRequest] = []
         self.tokens: set[str] = set()
         self.webhooks_sent: list[dict[str, Any]] = []
+        # Every source image a create named, as AKOOL fetched it (see _fetch_source).
+        self.source_fetches: list[SourceFetch] = []
+        # When each job's own callback (the final one) was sent: job id -> clock time.
+        self.callbacks_at: dict[str, float] = {}
         self.auto_webhooks = True
         # v4 answers a single image as an object, as documented; True answers an array of one.
         self.v4_single_as_array = False
@@ -336,9 +361,10 @@ class FakeAkool:
             fault = Fault(fault, code=code)
         self._faults.extend([fault] * times)
 
-    def hold_next(self, endpoint: str, *, after: bool = True) -> Hold:
-        """Keep the next request to ``endpoint`` unanswered until the hold is released."""
-        hold = Hold(endpoint, after=after)
+    def hold_next(self, endpoint: str, *, after: bool = True, job_id: str | None = None) -> Hold:
+        """Keep the next request to ``endpoint`` (about ``job_id``, if given) unanswered until
+        the hold is released."""
+        hold = Hold(endpoint, after=after, job_id=job_id)
         self._holds.append(hold)
         return hold
 
@@ -481,6 +507,8 @@ class FakeAkool:
         if not (self.auto_webhooks and job.webhook_url):
             return
         await asyncio.sleep(delay)  # the job's own schedule at the fake, not a test waiting
+        if job.status(self.clock()).finished:
+            self.callbacks_at[job.id] = self.clock()
         with contextlib.suppress(aiohttp.ClientError, OSError):
             await self.send_webhook(
                 job.webhook_url, self.webhook_body(self.webhook_payload(job.id))
@@ -514,6 +542,7 @@ class FakeAkool:
             webhook_url=webhook_url,
             image_size=self.image_size,
             noise=self.noise_images,
+            born=self.wall_clock(),
         )
         if prompt in self.results_by_prompt:
             job.result = self.results_by_prompt.pop(prompt)
@@ -599,7 +628,17 @@ class FakeAkool:
     async def _begin(self, request: web.Request, endpoint: str) -> tuple[Any, Fault | None]:
         """Record and authenticate a request; return its body and the fault to apply, if any."""
         body = await self._record(request, endpoint)
-        hold = next((h for h in self._holds if h.endpoint == endpoint and not h.taken), None)
+        about = request.query.get("image_model_id") or (
+            body.get("_id") if isinstance(body, dict) else None
+        )
+        hold = next(
+            (
+                h
+                for h in self._holds
+                if h.endpoint == endpoint and not h.taken and h.job_id in (None, about)
+            ),
+            None,
+        )
         if hold is not None:
             hold.taken = True
             if hold.after:
@@ -718,6 +757,7 @@ class FakeAkool:
             raise _envelope_error(1003, "prompt cannot be empty")
         if scale not in SCALES:
             raise _envelope_error(1003, "validate error: scale")
+        await self._fetch_source(body.get("source_image") or "")
         if self.balance < CREDITS_PER_JOB:
             raise _envelope_error(1104, "Insufficient credit balance")
         self.balance -= CREDITS_PER_JOB
@@ -739,11 +779,12 @@ class FakeAkool:
             raise _envelope_error(1003, problem)
         count = body.get("batch_quantity", 1)
         cost = count * CREDITS_PER_V4_IMAGE
+        sources = body.get("source_images") or []
+        source = sources[0] if sources else ""  # as documented: only the first URL is used
+        await self._fetch_source(source)
         if self.balance < cost:
             raise _envelope_error(1104, "Insufficient credit balance")
         self.balance -= cost
-        sources = body.get("source_images") or []
-        source = sources[0] if sources else ""  # as documented: only the first URL is used
         prompt = body["prompt"]
         # A timeline set for this prompt applies to every image of the batch; otherwise each
         # image takes the next queued timeline, so a test can make one image of four fail.
@@ -770,6 +811,28 @@ class FakeAkool:
         if count == 1 and not self.v4_single_as_array:
             data = data[0]
         return await self._finish(request, fault, data)
+
+    async def _fetch_source(self, url: str) -> None:
+        """Download a create's source image, as AKOOL must to start from it, and refuse the
+        create (charging nothing) when the link does not give it: an expired Discord link, a
+        deleted file. UNCERTAIN: AKOOL documents no code for a source it cannot download; 1003
+        with a message naming the field is the shape of its other validation errors.
+        Only links to 127.0.0.1 are fetched: tests never reach anything else."""
+        if not url:
+            return
+        if urlsplit(url).hostname != "127.0.0.1":
+            self.source_fetches.append(SourceFetch(url, None))
+            return
+        assert self._session is not None
+        try:
+            async with self._session.get(url, allow_redirects=False) as response:
+                status = response.status
+                data = await response.read()
+        except aiohttp.ClientError:
+            status, data = 0, b""
+        self.source_fetches.append(SourceFetch(url, status))
+        if status != 200 or not data:
+            raise _envelope_error(1003, "validate error: source_image could not be downloaded")
 
     async def _press(self, request: web.Request) -> web.Response:
         body, fault = await self._begin(request, "createbybutton")
@@ -819,6 +882,9 @@ class FakeAkool:
         job = self.jobs.get(job_id)
         if job is None or job.status(self.clock()) is not ImageStatus.COMPLETED:
             raise web.HTTPNotFound()
+        if self.wall_clock() >= job.born + RESULT_LIFETIME:
+            self.calls["expired image"] += 1
+            raise web.HTTPNotFound()  # deleted after 7 days
         self.calls["image"] += 1
         served = job.result
         if served.body is not None and served.times != 0:

@@ -26,6 +26,9 @@ Discord behaviour the fake reproduces on purpose (each one has bitten real bots)
 * A guild's upload limit follows its ``premium_tier`` (10/10/50/100 MiB) and oversize files get
   413 ``40005``; ``enforce_nonce`` re-sends return the original message; ephemeral messages are
   never visible through the channel; deleted messages/channels answer 404 ``10008``/``10003``.
+* Attachment links are signed and expire (``?ex=&is=&hm=``, a day after they are given out, by
+  ``fake.wall_clock``); the CDN answers 404 for an expired, unsigned or altered link and for a
+  file whose message was deleted, and every message fetch or event carries freshly signed links.
 * Interactions go to the live gateway session whose shard owns the guild
   (``(guild_id >> 22) % shard_count``), DMs to shard 0.
 

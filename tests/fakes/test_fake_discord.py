@@ -428,6 +428,38 @@ async def test_deleted_message_and_channel_answer_404(world: World, bot: command
     assert no_channel.value.code == 10003
 
 
+async def test_attachment_links_are_signed_expire_and_are_fresh_on_every_fetch(
+    world: World, bot: commands.Bot
+) -> None:
+    fake = world.fake
+    now = [fake.wall_clock()]
+    fake.wall_clock = lambda: now[0]
+    channel = bot.get_channel(world.channel.id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send(file=discord.File(io.BytesIO(PNG), filename="kept.png"))
+    (first,) = sent.attachments
+    query = dict(part.split("=") for part in first.url.split("?")[1].split("&") if part)
+    assert set(query) == {"ex", "is", "hm"}
+    assert int(query["ex"], 16) - int(query["is"], 16) == 24 * 3600
+
+    async def status_of(url: str) -> int:
+        async with aiohttp.ClientSession() as http, http.get(url) as served:
+            return served.status
+
+    assert await status_of(first.url) == 200
+    assert await status_of(first.url.split("?")[0]) == 404  # unsigned
+    assert await status_of(first.url.replace("hm=", "hm=0")) == 404  # tampered
+    now[0] += 31 * 24 * 3600
+    assert await status_of(first.url) == 404  # expired
+    (fresh,) = (await channel.fetch_message(sent.id)).attachments
+    assert fresh.id == first.id
+    assert fresh.url != first.url
+    assert await status_of(fresh.url) == 200
+    assert await fresh.read() == PNG
+    await sent.delete()
+    assert await status_of(fresh.url) == 404  # deleted with its message
+
+
 async def test_gateway_resume_after_drop(world: World, bot: commands.Bot) -> None:
     fake = world.fake
     resumed = asyncio.create_task(bot.wait_for("resumed", timeout=5))

@@ -45,6 +45,24 @@ async def test_an_akool_create_held_before_it_took_effect(fake_akool: FakeAkool)
     assert len(fake_akool.jobs) == 1
 
 
+async def test_an_akool_status_request_held_for_one_job_only(fake_akool: FakeAkool):
+    held, free = fake_akool.add_job(), fake_akool.add_job()
+    hold = fake_akool.hold_next("infobymodelid", job_id=held.id)
+    async with aiohttp.ClientSession(headers={"x-api-key": API_KEY}) as session:
+        url = fake_akool.base_url + "/api/open/v3/content/image/infobymodelid"
+        waiting = asyncio.create_task(session.get(url, params={"image_model_id": held.id}))
+        await hold.wait_reached()
+        async with session.get(url, params={"image_model_id": free.id}) as response:
+            answered = (await response.json())["data"]["_id"]
+        still_waiting = not waiting.done()
+        hold.release()
+        async with await waiting as response:
+            assert response.status == 200
+
+    assert answered == free.id
+    assert still_waiting
+
+
 async def test_a_discord_call_held_after_it_took_effect_and_one_whose_client_died():
     discord = FakeDiscord(token="hold-token")
     guild = discord.add_guild(name="Holds")

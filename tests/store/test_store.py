@@ -11,7 +11,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.store import Delivery, JobKind, JobStatus, Limits, NewJob, StatusUpdate
+from bot.store import (
+    Delivery,
+    ImageRole,
+    JobKind,
+    JobStatus,
+    KeptImage,
+    Limits,
+    NewJob,
+    StatusUpdate,
+)
 from bot.store.base import JobStore
 from tests.store.conftest import Opener
 
@@ -660,6 +669,25 @@ async def test_a_webhook_for_a_held_job_has_it_looked_at_again_on_release(store:
     assert recorded.due_at == T0 + 2  # due at once, not at T0 + 30
 
 
+async def test_one_job_is_claimed_only_when_due_and_nobody_holds_it(
+    open_store: Opener, store: JobStore
+):
+    other = await open_store()
+    await store.add_job(new_job("a" * 24), now=T0, due_at=T0 + 10)
+
+    early = await store.claim_job("a" * 24, now=T0 + 1, hold=60)
+    await store.make_due("a" * 24, now=T0 + 1)  # a webhook said it finished
+    claimed = await store.claim_job("a" * 24, now=T0 + 1, hold=60)
+    again = await other.claim_job("a" * 24, now=T0 + 2, hold=60)
+    in_batch = await other.claim_due_jobs(T0 + 2, 10, hold=60)
+    unknown = await store.claim_job("b" * 24, now=T0 + 2, hold=60)
+
+    assert early is None
+    assert claimed is not None
+    assert claimed.announced
+    assert (again, in_batch, unknown) == (None, [], None)
+
+
 async def test_a_failure_releases_the_hold(store: JobStore):
     await store.add_job(new_job(), now=T0, due_at=T0)
     await store.claim_due_jobs(T0, 10, hold=60)
@@ -701,3 +729,23 @@ async def test_v3_create_gone_is_noted_once_for_every_process(open_store: Opener
     assert await other.v3_create_gone()
     assert await restarted.v3_create_gone()
     assert not await restarted.note_v3_create_gone(now=T0 + 5)
+
+
+async def test_where_an_image_is_kept_is_remembered_per_job_and_role(
+    open_store: Opener, store: JobStore
+):
+    await store.add_job(new_job("a" * 24), now=T0, due_at=None)
+    await store.add_job(new_job("b" * 24), now=T0, due_at=None)
+    # Discord's ids are 64-bit snowflakes, past what a 32-bit column holds.
+    source = KeptImage(1 << 60, (1 << 60) + 1, (1 << 60) + 2, "fox.png")
+    post = KeptImage(7, 8, 9, "a.png")
+    repost = KeptImage(7, 10, 11, "a.png")
+
+    await store.keep_image("a" * 24, ImageRole.SOURCE, source, now=T0)
+    await store.keep_image("a" * 24, ImageRole.RESULT, post, now=T0)
+    await store.keep_image("a" * 24, ImageRole.RESULT, repost, now=T0 + 1)  # the post went
+    restarted = await open_store()
+
+    assert await restarted.kept_image("a" * 24, ImageRole.SOURCE) == source
+    assert await restarted.kept_image("a" * 24, ImageRole.RESULT) == repost
+    assert await restarted.kept_image("b" * 24, ImageRole.SOURCE) is None

@@ -4,7 +4,8 @@ compiling the catalogs, all with Babel.
 Two sources make the template (``bot/locales/messages.pot``):
 
 * calls of ``bot.i18n.gettext``/``ngettext``/``pgettext``/``npgettext`` in ``bot/`` and ``cogs/``
-  (their first argument is the reader's locale, so the message is the second);
+  (their first argument is the reader's locale, so the message is the second), and of
+  ``lazy``/``nlazy`` (no locale: the message is the first);
 * the command tree: every command, subcommand, option and choice name and description that a
   sync sends Discord, read from discord.py's own payload building (``bot.translator``), so a
   docstring or ``@describe`` needs no wrapping to be translated.
@@ -46,6 +47,9 @@ KEYWORDS: Final = {
     "ngettext": (2, 3),
     "pgettext": ((2, "c"), 3),
     "npgettext": ((2, "c"), 3, 4),
+    # bot.i18n.lazy/nlazy: a sentence whose reader is not known yet (no locale argument).
+    "lazy": (1,),
+    "nlazy": (1, 2),
 }
 # A comment that starts so, just above a call, reaches the translators.
 COMMENT_TAGS: Final = ("Translators:",)
@@ -235,7 +239,8 @@ def _template_differs(catalog: Catalog, new_template: Catalog) -> bool:
         return {
             key(m): (
                 m.id,
-                tuple(sorted(m.locations)),
+                # The files only: catalogs are written without line numbers (see write_catalog).
+                tuple(sorted({path for path, _ in m.locations})),
                 tuple(m.auto_comments),
                 tuple(sorted(m.flags - {"fuzzy"})),
             )

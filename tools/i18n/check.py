@@ -57,6 +57,109 @@ def discord_problems(context: str | None, text: str) -> list[str]:
     return []
 
 
+# Discord's limits on what a message shows.
+CONTENT_MAX: Final = 2000  # a message's content
+LABEL_MAX: Final = 80  # a button's label, the strictest of the short texts (titles, field names)
+# A message whose source is this short, and no sentence, is a label: a button, a title, a field's
+# name or a status word; its translations must fit the strictest place a label goes.
+LABEL_SOURCE_MAX: Final = 40
+# The longest realistic value of each placeholder the messages use, as the bot fills them in:
+# a prompt cut to 300 characters and escaped, an AKOOL link as long as one goes in content,
+# another message's sentence (a reason, a problem) at its longest.
+PLACEHOLDER_MAX: Final = {
+    "active": 60,
+    "amount": 20,
+    "aspect": 5,
+    "aspects": 40,
+    "button": 2,
+    "cap": 12,
+    "ceiling": 12,
+    "channel": 23,
+    "channels": 1000,
+    "choices": 300,
+    "command": 60,
+    "cost": 12,
+    "credits": 12,
+    "daily": 60,
+    "duration": 24,
+    "everything": 40,
+    "frees": 300,
+    "height": 6,
+    "held": 12,
+    "high": 12,
+    "how": 160,
+    "icon": 2,
+    "job": 24,
+    "kind": 40,
+    "language": 40,
+    "left": 12,
+    "limit": 12,
+    "link": 100,
+    "list": 1024,
+    "low": 12,
+    "member": 23,
+    "mention": 23,
+    "minutes": 8,
+    "n": 12,
+    "now": 200,
+    "off": 20,
+    "on": 20,
+    "option": 32,
+    "own": 12,
+    "owner": 23,
+    "page": 6,
+    "pages": 6,
+    "passes": 600,
+    "position": 8,
+    "press": 140,
+    "problem": 400,
+    "prompt": 604,
+    "ratio": 5,
+    "reason": 400,
+    "reference": 8,
+    "seconds": 8,
+    "size": 4,
+    "spent": 12,
+    "stale": 200,
+    "status": 30,
+    "time": 18,
+    "url": 512,
+    "value": 12,
+    "what": 604,
+    "why": 200,
+    "width": 6,
+    "word": 100,
+}
+
+
+def limit_problems(language: str, catalog: Catalog, *, source: bool = False) -> list[str]:
+    """Messages (not command strings) whose translation, with every placeholder at its longest
+    realistic value, would break a Discord limit: content over 2,000 characters, or a label
+    over 80. ``source``: check the messages as written (the template, English)."""
+    problems: list[str] = []
+    for message in catalog:
+        if not message.id or message.context not in (None, "job status"):
+            continue
+        written = _sources(message)[0]
+        label = len(written) <= LABEL_SOURCE_MAX and not written.rstrip().endswith((".", ")"))
+        limit = LABEL_MAX if label and not placeholders(written) else CONTENT_MAX
+        for form in _sources(message) if source else _forms(message):
+            if not form:
+                continue
+            size = len(form)
+            for name, count in placeholders(form).items():
+                field = name.strip("{}")
+                if field not in PLACEHOLDER_MAX:
+                    problems.append(f"{language}: no realistic length is known for {name}")
+                    continue
+                size += count * (PLACEHOLDER_MAX[field] - len(name))
+            if size > limit:
+                problems.append(
+                    f"{language}: {form[:60]!r}… can reach {size} characters (at most {limit})"
+                )
+    return problems
+
+
 def placeholders(text: str) -> Counter[str]:
     """The %-style (``%(count)d``) and brace-style (``{count}``) placeholders in ``text``."""
     found: Counter[str] = Counter()
@@ -196,10 +299,11 @@ def all_problems(
     """Everything above, for every language in ``paths``."""
     groups = side_by_side(tree)
     commands = [c.name for c in tree.get_commands()]
-    problems: list[str] = []
+    problems: list[str] = limit_problems("en", template, source=True)
     for language in paths.languages():
         catalog = read_catalog(paths.po(language), locale=language)
         problems += translation_problems(language, catalog, template)
         problems += unique_names_problems(language, catalog, groups)
         problems += command_reference_problems(language, catalog, commands)
+        problems += limit_problems(language, catalog)
     return problems + compiled_problems(paths)

@@ -265,6 +265,31 @@ MUTANTS: tuple[Mutant, ...] = (
         "Post here re-posts another server's job",
         (*PRESSES, "tests/e2e/test_privacy.py", "tests/e2e/test_hostile.py"),
     ),
+    # --- bot/kept_images.py and what keeps images (links that expire) ---
+    Mutant(
+        "reroll-source-stored-link",
+        "bot/kept_images.py",
+        "        return attachment.url, kept\n",
+        "        return job.source_image, kept\n",
+        "a re-roll hands AKOOL the source link stored at the command, long expired",
+        ("tests/e2e/test_kept_images.py", "tests/e2e/test_reroll_delete.py"),
+    ),
+    Mutant(
+        "reroll-source-gone-spends",
+        "bot/kept_images.py",
+        "        if attachment is None:\n            raise ImageGone(SOURCE_GONE)\n",
+        "        if attachment is None:\n            return job.source_image, kept\n",
+        "a re-roll whose kept source image was deleted asks AKOOL anyway",
+        ("tests/e2e/test_kept_images.py",),
+    ),
+    Mutant(
+        "repost-ignores-kept-image",
+        "bot/notifier.py",
+        "        image = await self._kept.result_image(job)\n",
+        "        image = None\n",
+        "Post here fetches AKOOL's link (dead after 7 days) instead of the post Discord keeps",
+        ("tests/e2e/test_kept_images.py",),
+    ),
     # --- cogs/jobs.py and bot/core.py ---
     Mutant(
         "status-other-server-shown",
@@ -527,8 +552,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "json-logs-job-context-lost",
         "bot/job_loop.py",
-        "            with logs.context(**logs.about(target)):\n",
-        "            with logs.context():\n",
+        "        with logs.context(**logs.about(job)):\n",
+        "        with logs.context():\n",
         "the job loop's lines do not name their job, server, channel and member",
         LOGS,
     ),

@@ -102,7 +102,7 @@ class InteractionDriver(DiscordState):
             "version": 1,
             "channel_id": str(channel.id),
             "channel": channel_data,
-            "locale": "en-US",
+            "locale": user.locale,
             "entitlements": [],
             "attachment_size_limit": self.channel_filesize_limit(channel),
             "data": data,
@@ -113,7 +113,11 @@ class InteractionDriver(DiscordState):
             payload.update(
                 guild_id=str(guild.id),
                 guild_locale=guild.locale,
-                guild={"id": str(guild.id), "locale": guild.locale, "features": []},
+                guild={
+                    "id": str(guild.id),
+                    "locale": guild.locale,
+                    "features": list(guild.features),
+                },
                 member=member,
                 app_permissions=str(guild.channel_permissions(self.bot_user.id, channel)),
                 authorizing_integration_owners={"0": str(guild.id)},

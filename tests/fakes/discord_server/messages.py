@@ -250,6 +250,9 @@ class DiscordState(WorldState):
             if "attachments" in body:
                 keep = {int(a["id"]) for a in body["attachments"] or [] if "id" in a}
                 kept = [a for a in msg.attachments if a.id in keep]
+                for dropped in msg.attachments:
+                    # Discord deletes a file that an edit leaves out.
+                    dropped.gone = dropped.gone or dropped.id not in keep
             else:
                 kept = list(msg.attachments)
             msg.attachments = kept + new
@@ -268,6 +271,8 @@ class DiscordState(WorldState):
 
     def delete_message(self, msg: FakeMessage) -> None:
         msg.deleted = True
+        for attachment in msg.attachments:
+            attachment.gone = True  # Discord deletes a message's files with it
         if not msg.ephemeral:
             data: dict[str, Any] = {"id": str(msg.id), "channel_id": str(msg.channel_id)}
             intent = INTENT_DIRECT_MESSAGES

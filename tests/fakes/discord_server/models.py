@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,8 @@ class FakeUser:
     bot: bool = False
     global_name: str | None = None
     discriminator: str = "0"
+    #: The language the user's Discord client is set to: every interaction carries it.
+    locale: str = "en-US"
 
     @property
     def mention(self) -> str:
@@ -272,7 +275,10 @@ class FakeGuild:
     roles: dict[int, FakeRole] = field(default_factory=dict)
     members: dict[int, FakeMember] = field(default_factory=dict)
     channel_ids: list[int] = field(default_factory=list)
+    #: ``preferred_locale``: Discord's default for every guild; only a community guild's admins
+    #: can change it (so Discord sends a chosen one only with the ``COMMUNITY`` feature).
     locale: str = "en-US"
+    features: list[str] = field(default_factory=list)
     #: The bot left (``DELETE /users/@me/guilds/{id}``): it is no member, gets no events or
     #: interactions from it, and a new gateway session does not list it.
     bot_left: bool = False
@@ -337,7 +343,7 @@ class FakeGuild:
             "roles": [r.payload() for r in self.roles.values()],
             "emojis": [],
             "stickers": [],
-            "features": [],
+            "features": list(self.features),
             "mfa_level": 0,
             "application_id": None,
             "system_channel_id": None,
@@ -357,25 +363,38 @@ class FakeGuild:
 
 @dataclass(eq=False)
 class FakeAttachment:
+    """A file on the fake CDN. Its links are signed and expire, as Discord's are since 2023
+    (``?ex=<expiry>&is=<issued>&hm=<signature>``, both times in hex): ``sign`` makes a fresh one
+    for ``path``, which is what every message payload carries."""
+
     id: int
     filename: str
     content_type: str
     data: bytes
-    url: str
+    path: str  # on the CDN: /attachments/{channel}/{id}/{filename}
+    sign: Callable[[FakeAttachment], str]
     description: str | None = None
     ephemeral: bool = False
+    #: Deleted with its message, or dropped from it by an edit: the CDN no longer serves it.
+    gone: bool = False
 
     @property
     def size(self) -> int:
         return len(self.data)
 
+    @property
+    def url(self) -> str:
+        """A freshly signed link, as a message fetch or event would carry now."""
+        return self.sign(self)
+
     def payload(self) -> dict[str, Any]:
+        url = self.url
         out: dict[str, Any] = {
             "id": str(self.id),
             "filename": self.filename,
             "size": self.size,
-            "url": self.url,
-            "proxy_url": self.url,
+            "url": url,
+            "proxy_url": url,
             "content_type": self.content_type,
         }
         if self.description is not None:

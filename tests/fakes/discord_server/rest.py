@@ -391,9 +391,14 @@ class RestApi(InteractionEndpoints):
         return no_content()
 
     async def get_attachment(self, request: web.Request) -> web.Response:
-        attachment = self.state.attachments.get(int(request.match_info["attachment"]))
-        if attachment is None:
-            return web.Response(status=404, text="Not Found")
+        """The CDN: a file for a link that is signed, unexpired and of a file still kept;
+        otherwise Discord's 404 "This content is no longer available."."""
+        attachment_id = int(request.match_info["attachment"])
+        attachment = self.state.attachments.get(attachment_id)
+        if attachment is None or not self.state.link_works(attachment, request.query):
+            self.state.cdn_requests.append((attachment_id, 404))
+            return web.Response(status=404, text="This content is no longer available.")
+        self.state.cdn_requests.append((attachment_id, 200))
         return web.Response(body=attachment.data, headers={"Content-Type": attachment.content_type})
 
     # ------------------------------------------------------------------ guilds
@@ -425,7 +430,7 @@ class RestApi(InteractionEndpoints):
                     "banner": None,
                     "owner": g.owner_id == bot_id,
                     "permissions": str(g.member_permissions(bot_id)),
-                    "features": [],
+                    "features": list(g.features),
                 }
                 for g in guilds[:limit]
             ]

@@ -7,11 +7,14 @@ mutation calls ``self.feed.notify()`` so waiters re-check their conditions. Mess
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import mimetypes
 import re
+import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +47,9 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 
 _FILE_FIELD = re.compile(r"files\[([0-9]+)\]")
+
+#: How long a signed attachment link works: Discord's links last about a day.
+ATTACHMENT_LINK_LIFETIME = 24 * 60 * 60.0
 
 #: Event data, or a function building it from a session's intents (GUILD_CREATE differs).
 EventData = dict[str, Any] | Callable[[int], dict[str, Any]]
@@ -93,6 +99,12 @@ class WorldState:
         #: Discord drops an interaction that got no first response within 3 s (None: never).
         self.interaction_response_deadline: float | None = 3.0
         self._event_sink: EventSink | None = None
+        #: Unix time for the CDN's signed links (a test moves it to age them without waiting).
+        self.wall_clock: Callable[[], float] = time.time
+        self.attachment_link_lifetime = ATTACHMENT_LINK_LIFETIME
+        self._cdn_key = secrets.token_bytes(32)
+        #: Every CDN download: (attachment id, HTTP status answered).
+        self.cdn_requests: list[tuple[int, int]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -200,6 +212,15 @@ class WorldState:
         self._emit("CHANNEL_UPDATE", channel.payload(), channel.guild_id, INTENT_GUILDS)
         self.feed.notify()
 
+    def make_community(self, guild: FakeGuild, locale: str) -> None:
+        """``guild`` becomes a community server whose admins chose ``locale`` as its language
+        (only a community server can): the bot hears it as GUILD_UPDATE."""
+        if "COMMUNITY" not in guild.features:
+            guild.features.append("COMMUNITY")
+        guild.locale = locale
+        self._emit("GUILD_UPDATE", guild.base_payload(), guild.id, INTENT_GUILDS)
+        self.feed.notify()
+
     def add_private_channel(
         self, guild: FakeGuild, name: str, *, seen_by: Iterable[FakeRole]
     ) -> FakeChannel:
@@ -296,6 +317,9 @@ class WorldState:
     def delete_channel(self, channel: FakeChannel) -> None:
         """Delete a channel: later requests touching it answer 404 ``10003 Unknown Channel``."""
         channel.deleted = True
+        for message_id in self._channel_messages.get(channel.id, []):
+            for attachment in self.all_messages[message_id].attachments:
+                attachment.gone = True  # the channel's files go with it
         if channel.guild_id is not None:
             guild = self.guilds[channel.guild_id]
             if channel.id in guild.channel_ids:
@@ -378,12 +402,38 @@ class WorldState:
             or mimetypes.guess_type(filename)[0]
             or "application/octet-stream",
             data=data,
-            url=f"{self.http_base}/attachments/{channel_id}/{att_id}/{quote(filename)}",
+            path=f"/attachments/{channel_id}/{att_id}/{quote(filename)}",
+            sign=self.signed_link,
             description=description,
             ephemeral=ephemeral,
         )
         self.attachments[att_id] = attachment
         return attachment
+
+    def signed_link(self, attachment: FakeAttachment) -> str:
+        """A link to ``attachment`` that works for :attr:`attachment_link_lifetime` from now."""
+        issued = int(self.wall_clock())
+        expires = int(issued + self.attachment_link_lifetime)
+        ex, is_ = f"{expires:x}", f"{issued:x}"
+        query = f"ex={ex}&is={is_}&hm={self._link_signature(attachment.id, ex, is_)}&"
+        return f"{self.http_base}{attachment.path}?{query}"
+
+    def link_works(self, attachment: FakeAttachment, query: Mapping[str, str]) -> bool:
+        """Whether the CDN serves ``attachment`` for a link with this query: signed by this
+        fake, not expired, and the file still kept (its message and place in it)."""
+        ex, is_, hm = (query.get(key, "") for key in ("ex", "is", "hm"))
+        if attachment.gone or not (ex and is_ and hm):
+            return False
+        if not hmac.compare_digest(hm, self._link_signature(attachment.id, ex, is_)):
+            return False
+        try:
+            return int(ex, 16) > self.wall_clock()
+        except ValueError:
+            return False
+
+    def _link_signature(self, attachment_id: int, ex: str, is_: str) -> str:
+        message = f"{attachment_id}:{ex}:{is_}".encode()
+        return hmac.new(self._cdn_key, message, hashlib.sha256).hexdigest()
 
     def _new_attachments(
         self,
