@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.akool.models import ImageStatus
+from tests.fakes.behind import Handler, behind
 from tests.fakes.png import make_png
 
 log = logging.getLogger(__name__)
@@ -300,14 +301,19 @@ class FakeAkool:
     # Lifecycle
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._hold_answer])
-        app.router.add_post(ENDPOINTS["getToken"][1], self._get_token)
-        app.router.add_post(ENDPOINTS["createbyprompt"][1], self._create)
-        app.router.add_post(ENDPOINTS["createBySourcePrompt"][1], self._create_v4)
-        app.router.add_post(ENDPOINTS["createbybutton"][1], self._press)
-        app.router.add_get(ENDPOINTS["infobymodelid"][1], self._result)
-        app.router.add_get(ENDPOINTS["quota"][1], self._quota)
-        app.router.add_get("/results/{name}", self._image)
+        app = web.Application()
+        routes: list[tuple[str, str, Handler]] = [
+            ("POST", ENDPOINTS["getToken"][1], self._get_token),
+            ("POST", ENDPOINTS["createbyprompt"][1], self._create),
+            ("POST", ENDPOINTS["createBySourcePrompt"][1], self._create_v4),
+            ("POST", ENDPOINTS["createbybutton"][1], self._press),
+            ("GET", ENDPOINTS["infobymodelid"][1], self._result),
+            ("GET", ENDPOINTS["quota"][1], self._quota),
+            ("GET", "/results/{name}", self._image),
+        ]
+        # Not an aiohttp middleware: see tests.fakes.behind.
+        for method, path, handler in routes:
+            app.router.add_route(method, path, behind(self._hold_answer, handler))
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -478,8 +484,7 @@ class FakeAkool:
 
     # Internals
 
-    @web.middleware
-    async def _hold_answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _hold_answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Keep the answer of a request that did its work back while its hold lasts."""
         try:
             response: web.StreamResponse = await handler(request)

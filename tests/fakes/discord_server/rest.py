@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.behind import behind
 from tests.fakes.discord_server.command_validation import command_errors
 from tests.fakes.discord_server.models import (
     FakeGuild,
@@ -38,7 +39,6 @@ class RestApi(InteractionEndpoints):
     # ------------------------------------------------------------------ plumbing
 
     def install(self, app: web.Application) -> None:
-        app.middlewares.append(self._middleware)
         r = app.router
         p = API_PREFIX
         routes: list[tuple[str, str, Handler]] = [
@@ -83,16 +83,15 @@ class RestApi(InteractionEndpoints):
             ("GET", "/webhooks/{app:[0-9]+}/{token}/messages/{message}", self.webhook_message),
             ("PATCH", "/webhooks/{app:[0-9]+}/{token}/messages/{message}", self.webhook_message),
             ("DELETE", "/webhooks/{app:[0-9]+}/{token}/messages/{message}", self.webhook_message),
+            ("*", "/{tail:.*}", self.unimplemented_route),  # last: whatever else is asked
         ]
+        # Every API call goes through _around, not an aiohttp middleware: see tests.fakes.behind.
         for method, path, handler in routes:
-            r.add_route(method, p + path, handler)
+            r.add_route(method, p + path, behind(self._around, handler))
         r.add_route("GET", "/attachments/{channel}/{attachment}/{filename}", self.get_attachment)
-        r.add_route("*", p + "/{tail:.*}", self.unimplemented_route)
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(API_PREFIX + "/"):
-            return await handler(request)
+    async def _around(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Record the call, apply holds, faults and auth, then answer it with ``handler``."""
         path = request.path[len(API_PREFIX) :]
         body, files = await self._read_body(request)
         self._bodies[id(request)] = (body, files)
