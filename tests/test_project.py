@@ -10,26 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
 from tests.postgres import NO_POSTGRES, REQUIRED
+from tests.variables import every_variable
 
 ROOT = Path(__file__).resolve().parents[1]
 # One test that needs PostgreSQL, run in a child pytest to see what it does without one.
 POSTGRES_TEST = "tests/store/test_postgres.py::test_new_and_woken_jobs_wake_the_other_processes"
-
-
-def _settings_variables() -> list[str]:
-    """Every variable Settings.from_env reads, found by watching what it asks for."""
-    asked: list[str] = []
-
-    class Recording(dict[str, str]):
-        def get(self, key, default=None):
-            asked.append(key)
-            return super().get(key, default)
-
-    with pytest.raises(SettingsError):
-        Settings.from_env(Recording())
-    return asked
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -42,7 +28,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_every_setting_is_in_env_example_and_readme():
-    variables = _settings_variables()
+    variables = every_variable()
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
 

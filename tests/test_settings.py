@@ -9,6 +9,7 @@ import pytest
 
 from bot.secret import Secret
 from bot.settings import DEFAULT_IMAGE_HOSTS, Settings, SettingsError, environment
+from tests.variables import every_variable
 
 REQUIRED = {"DISCORD_TOKEN": "discord-token-value", "AKOOL_API_KEY": "akool-key-val-16"}
 
@@ -256,24 +257,10 @@ def test_an_api_key_of_any_length_is_fine_without_webhooks():
     assert Settings.from_env({**REQUIRED, "AKOOL_API_KEY": "short"}).akool_client_id is None
 
 
-def _every_variable() -> list[str]:
-    """The variables Settings.from_env reads, found by watching what it asks for."""
-    asked: list[str] = []
-
-    class Recording(dict[str, str]):
-        def get(self, key, default=None):
-            asked.append(key)
-            return super().get(key, default)
-
-    with pytest.raises(SettingsError):
-        Settings.from_env(Recording())
-    return asked
-
-
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_every_optional_setting_given_empty_counts_as_unset(blank: str):
     # docker run --env-file and compose's env_file pass a line "NAME=" as an empty string.
-    optional = [name for name in _every_variable() if name not in REQUIRED]
+    optional = [name for name in every_variable() if name not in REQUIRED]
     env = {**REQUIRED, **dict.fromkeys(optional, blank)}
 
     assert len(optional) >= 20
