@@ -62,3 +62,13 @@ def test_the_catalogue_names_each_defect_once_and_changes_something():
         assert mutant.original != mutant.replacement, mutant.name
         assert mutant.description, mutant.name
         assert mutant.tests, mutant.name
+
+
+def test_every_mutant_can_be_planted_in_this_tree():
+    """Each snippet is in its file exactly once and its tests exist: a change that moves the
+    code must move the mutant with it, or the mutation check silently loses it."""
+    root = Path(__file__).resolve().parents[1]
+
+    assert {m.name: runner.problem(m, root) for m in MUTANTS} == dict.fromkeys(
+        (m.name for m in MUTANTS), None
+    )

@@ -471,8 +471,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "postgres-claims-not-skip-locked",
         "bot/store/postgres.py",
-        "    FOR UPDATE SKIP LOCKED\n",
-        "",
+        "    LIMIT $2\n    FOR UPDATE SKIP LOCKED\n",
+        "    LIMIT $2\n",
         "two processes can claim the same due job",
         STORE,
     ),
@@ -487,8 +487,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "sqlite-dead-holder-never-due",
         "bot/store/sqlite.py",
-        "UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0",
-        "UPDATE jobs SET claimed_until = :until, due_at = NULL, woken = 0",
+        "UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0\nWHERE id IN (",
+        "UPDATE jobs SET claimed_until = :until, due_at = NULL, woken = 0\nWHERE id IN (",
         "a claimed job whose holder dies never comes due again",
         STORE,
     ),
