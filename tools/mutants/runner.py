@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from tools.mutants.catalogue import MUTANTS, Mutant
 
@@ -70,6 +71,10 @@ class Run:
     seconds: float
     first_failure: str
     output: str
+
+
+# Checks the catalogue against the tree, so it fails whenever any mutant is planted.
+CATALOGUE_TEST: Final = "tests/test_mutants.py"
 
 
 def problem(mutant: Mutant, root: Path) -> str | None:
@@ -144,7 +149,9 @@ def try_mutant(
         seconds = run.seconds
         if outcome == SURVIVED and whole_suite:
             # The rest of the suite: the mutant's own tests just passed.
-            run = run_tests(tree, [], workers=workers, timeout=timeout, ignore=mutant.tests)
+            # Not the catalogue's own test: it fails on any planted mutant (its snippet is gone).
+            ignore = [*mutant.tests, CATALOGUE_TEST]
+            run = run_tests(tree, [], workers=workers, timeout=timeout, ignore=ignore)
             # Exit 5: no other test there is.
             outcome = SURVIVED if run.code == 5 else _outcome(run, KILLED_BY_SUITE)
             seconds += run.seconds
