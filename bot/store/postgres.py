@@ -37,6 +37,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
+from bot.store.rows import cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -208,24 +209,13 @@ WHERE i.guild_id IS NOT DISTINCT FROM $2 AND i.requester_id = $1
 _LOCK: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
 
-def _cost_kind(button: str) -> str:
-    """The CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
-
-    On ``button`` it is also the expression of the index jobs_cost_sample (migration
-    credit_window), which the median's sample is read by: change both or neither."""
-    return (
-        f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
-        "ELSE 'grid' END"
-    )
-
-
 def _median_cost(kind: str, recent: str) -> str:
     """The median (the upper one of an even count) of the credits AKOOL reported for the last
     ``recent`` jobs of ``kind``; NULL when none reported any."""
     return f"""(SELECT r.credits FROM (
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
-              WHERE credits IS NOT NULL AND kind <> 'track' AND {_cost_kind("button")} = '{kind}'
+              WHERE credits IS NOT NULL AND kind <> 'track' AND {cost_kind("button")} = '{kind}'
               ORDER BY created_at DESC LIMIT {recent}::int) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
@@ -244,14 +234,14 @@ WITH costs (k, cost) AS (
 counted (guild_id, spent, reserved) AS (
     SELECT j.guild_id, COALESCE(j.credits, 0),
         CASE WHEN j.credits IS NULL AND j.status_rank < 3
-             THEN (SELECT cost FROM costs WHERE k = {_cost_kind("j.button")}) ELSE 0 END
+             THEN (SELECT cost FROM costs WHERE k = {cost_kind("j.button")}) ELSE 0 END
     FROM jobs AS j WHERE j.kind <> 'track' AND j.created_at >= {window}::float8
     UNION ALL
-    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {_cost_kind("i.button")})
+    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {cost_kind("i.button")})
     FROM create_intents AS i
     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 ),
-this (cost) AS (SELECT cost FROM costs WHERE k = {_cost_kind(f"{button}::text")})
+this (cost) AS (SELECT cost FROM costs WHERE k = {cost_kind(f"{button}::text")})
 """  # noqa: S608
 
 

@@ -143,3 +143,14 @@ def credit_usage(row: Row, guild_id: int | None) -> CreditUsage:
         server=server,
         cost=int(row["cost"]),
     )
+
+
+def cost_kind(button: str) -> str:
+    """SQL for the CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
+
+    On ``button`` it is also the expression of the index jobs_cost_sample (migration
+    credit_window), which the median's sample is read by: change both or neither."""
+    return (
+        f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
+        "ELSE 'grid' END"
+    )
