@@ -22,7 +22,7 @@ from bot.akool import (
     ImageJob,
     SourcePromptRequest,
 )
-from bot.akool.source_prompt import DEFAULT_RESOLUTION, MAX_BATCH
+from bot.akool.source_prompt import DEFAULT_RESOLUTION, MAX_BATCH, ORIGINAL_SCALE
 from bot.store.base import JobStore
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,32 @@ AUTO: Final = "auto"
 
 @dataclass(frozen=True, slots=True)
 class ImageOrder:
-    """What a member asked for, in terms both APIs understand."""
+    """What a member asked for, in terms both APIs understand.
+
+    ``count``, ``resolution``, ``negative`` and ``similarity`` are what only v4 offers; ``None``
+    means the member did not ask (the grid's four images, AKOOL's defaults). An order that sets
+    any of them, or the ``Original`` aspect, can only be made through v4 (:attr:`needs_v4`).
+    """
 
     prompt: str
     scale: str = "1:1"
     source_image: str | None = None
     webhook_url: str | None = None
+    count: int | None = None
+    resolution: str | None = None
+    negative: str | None = None
+    similarity: float | None = None
+
+    @property
+    def needs_v4(self) -> bool:
+        """Whether the order asks for something v3's grid cannot give."""
+        return (
+            (self.count is not None and self.count != MAX_BATCH)
+            or self.resolution is not None
+            or self.negative is not None
+            or self.similarity is not None
+            or self.scale == ORIGINAL_SCALE
+        )
 
 
 class CreateApiChooser:
@@ -73,6 +93,15 @@ class CreateApiChooser:
     def __repr__(self) -> str:
         return f"CreateApiChooser(mode={self._mode!r}, v3_gone={self._v3_gone})"
 
+    @property
+    def mode(self) -> str:
+        """The setting: ``"v3"``, ``"v4"`` or ``"auto"``."""
+        return self._mode
+
+    def offers(self, order: ImageOrder) -> bool:
+        """Whether ``order`` can be made at all: with v3 forced, nothing only v4 has."""
+        return not (order.needs_v4 and self._mode == V3)
+
     async def api(self) -> str:
         """The API the next job goes through: ``"v3"`` or ``"v4"``."""
         if self._mode != AUTO:
@@ -84,7 +113,9 @@ class CreateApiChooser:
     async def create(self, order: ImageOrder) -> ImageJob | ImageBatch:
         """Start ``order``. Raises what the client raises, except that in ``auto`` a v3 create
         that is gone is switched to v4 rather than raised; with ``v3`` forced it is raised."""
-        if await self.api() == V4:
+        if not self.offers(order):
+            raise ValueError("AKOOL_CREATE_API=v3 cannot make an order that needs v4")
+        if order.needs_v4 or await self.api() == V4:
             return await self._create_v4(order)
         try:
             return await self._akool.create_image(
@@ -114,8 +145,10 @@ class CreateApiChooser:
             order.prompt,
             source_images=(order.source_image,) if order.source_image else (),
             scale=order.scale,
-            resolution=self._resolution,
-            batch_quantity=self._batch_quantity,
+            resolution=order.resolution or self._resolution,
+            batch_quantity=order.count or self._batch_quantity,
+            similar=order.similarity,
+            negative_prompt=order.negative,
             webhook_url=order.webhook_url,
         )
         return await self._akool.create_from_source_prompt(request)
