@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot import i18n, languages, logs, policy, render
 from bot.akool import AkoolError
 from bot.core import AkoolBot
+from bot.create_api import ImageOrder
 from bot.errors import UserFacingError
 from bot.jobs import Origin
 from bot.kept_images import kept_on, source_file
@@ -131,7 +132,8 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             raise
         try:
-            job = await self.bot.jobs.imagine(origin, text, scale, source, intent=intent)
+            order = ImageOrder(text, scale, source)
+            job = await self.bot.jobs.imagine(origin, order, intent=intent)
         except (AkoolError, UserFacingError) as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
             # no private reply, and the channel learns why the image is not coming.
