@@ -105,7 +105,7 @@ class PressResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
+class Claimed:
     """A press that won its button, written down with its intent before AKOOL is asked."""
 
     press: ButtonPress
@@ -131,6 +131,9 @@ class PressOutcome:
     child: Job | None = None
     error: AkoolError | None = None
 
+
+# Starts the job of a press that won its button: (the pressed job, the button, the claim).
+PressStart = Callable[[Job, str, Claimed], Awaitable[Job]]
 
 # A claim, told apart from a later claim of the same button after this one was released.
 _ClaimKey = tuple[str, str, int, float]
@@ -370,6 +373,17 @@ class JobService:
             similarity=order.similarity,
         )
 
+    @property
+    def webhook_url(self) -> str | None:
+        """Where AKOOL reports a job's end (``None``: polled only)."""
+        return self._webhook_url
+
+    async def store_batch(
+        self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
+    ) -> Job:
+        """Store every image of ``batch`` (see :meth:`_store_batch`); the lead."""
+        return await self._store_batch(base, batch, options, intent)
+
     async def _store_batch(
         self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
     ) -> Job:
@@ -535,6 +549,7 @@ class JobService:
         channel_id: int | None = None,
         reply: InteractionReply | None = None,
         acknowledge: Callable[[], Awaitable[object]] | None = None,
+        begin: PressStart | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
@@ -551,16 +566,20 @@ class JobService:
         from the intent (see ``JobLoop``). Anything raised before the acknowledgement (a
         refusal, a limit, a restart) is still in time for a private answer. A job's intent,
         ``PressResult.intent``, stays until :meth:`answered` records its announcement.
+
+        ``begin`` starts the job of a winning press once AKOOL may be asked (by default AKOOL's
+        own button, ``createbybutton``; a v4 batch's V is a create of its own, see
+        ``bot.batch_press``). It releases the claim itself when it starts nothing for sure.
         """
         start = await self._claim(parent, button, presser_id, limits, refusal, reply, channel_id)
         if acknowledge is not None:
             try:
                 await acknowledge()
             except BaseException:
-                if isinstance(start, _Claimed):
+                if isinstance(start, Claimed):
                     await self._abandon(start)
                 raise
-        if not isinstance(start, _Claimed):
+        if not isinstance(start, Claimed):
             if (
                 refusal is not None
                 and self._may_be_stale(start)
@@ -576,9 +595,9 @@ class JobService:
             start = await self._claim(
                 parent, button, presser_id, limits, refusal, reply, channel_id
             )
-            if not isinstance(start, _Claimed):
+            if not isinstance(start, Claimed):
                 return PressResult(child=None, winner=start)
-        return await self._use_claim(parent, button, presser_id, start)
+        return await self._use_claim(parent, button, presser_id, start, begin or self._start_press)
 
     async def _claim(
         self,
@@ -589,7 +608,7 @@ class JobService:
         refusal: UserFacingError | None,
         reply: InteractionReply | None,
         channel_id: int | None,
-    ) -> _Claimed | ButtonPress:
+    ) -> Claimed | ButtonPress:
         """Claim the button and write the press's intent; the winning press if another won."""
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won:
@@ -613,9 +632,9 @@ class JobService:
         # No await between the claim's intent and this: a loser in this process finds it here.
         self._pressing.add(key)
         self._settlement(key)
-        return _Claimed(press, intent, origin)
+        return Claimed(press, intent, origin)
 
-    async def _abandon(self, claimed: _Claimed) -> None:
+    async def _abandon(self, claimed: Claimed) -> None:
         """Give back a claim whose interaction Discord gave up on before it was acknowledged."""
         press = claimed.press
         key = _claim_key(press)
@@ -631,7 +650,7 @@ class JobService:
                 settlement.set_result(PressOutcome(PressEnd.FREED))
 
     async def _use_claim(
-        self, parent: Job, button: str, presser_id: int, claimed: _Claimed
+        self, parent: Job, button: str, presser_id: int, claimed: Claimed, begin: PressStart
     ) -> PressResult:
         key = _claim_key(claimed.press)
         settlement = self._settlement(key)
@@ -645,7 +664,7 @@ class JobService:
                     # asked: the presser was told nothing started, and the claim is given back.
                     raise GivenUpError(GIVEN_UP)
                 asked = True
-                child = await self._start_press(parent, button, claimed)
+                child = await begin(parent, button, claimed)
             outcome = PressOutcome(PressEnd.STARTED, child=child)
             return PressResult(child=child, intent=intent)
         except Exception as exc:
@@ -743,7 +762,7 @@ class JobService:
             return PressOutcome(PressEnd.SPENT)
         return PressOutcome(PressEnd.UNKNOWN)
 
-    async def _start_press(self, parent: Job, button: str, claimed: _Claimed) -> Job:
+    async def _start_press(self, parent: Job, button: str, claimed: Claimed) -> Job:
         origin = claimed.origin
         pressed_at = claimed.press.pressed_at
         try:
@@ -793,7 +812,9 @@ class JobService:
         if press.child_akool_id is not None:
             return await self.store.get_job(press.child_akool_id)
         children = await self.store.children(press.parent_akool_id)
-        return next((c for c in children if c.button == press.button), None)
+        # A variation of a v4 batch's image is a batch itself: its lead is the job.
+        started = (c for c in children if c.button == press.button)
+        return next((c for c in started if not c.in_batch or c.is_batch_lead), None)
 
     async def _release_if_stale(self, parent: Job, press: ButtonPress) -> bool:
         """Free a claim left behind by a crash between claiming and asking AKOOL.
@@ -825,7 +846,13 @@ class JobService:
         )
 
     async def resync_buttons(self, parent: Job) -> Job:
-        """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
+        """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``.
+
+        A v4 batch's buttons are the bot's own (AKOOL keeps none for a v4 image): its lead's
+        record is the only one, and AKOOL's empty lists must not overwrite it.
+        """
+        if parent.in_batch:
+            return parent
         try:
             # A press waits on it: as urgent as the press itself.
             result = await self.akool.get_result(parent.akool_id, kind=RequestKind.URGENT)

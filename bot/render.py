@@ -202,6 +202,23 @@ def result_content(
     return line
 
 
+def batch_image_content(
+    lead: Job, number: int, presser_id: int, *, note: str | None = None, locale: LocaleLike = None
+) -> str:
+    """The text of U n on a v4 batch's post: image n alone, posted for ``presser_id``."""
+    values = {
+        "prompt": what_prompt(lead, locale),
+        "n": number,
+        "member": f"<@{presser_id}>",
+        "owner": f"<@{lead.requester_id}>",
+    }
+    if presser_id == lead.requester_id:
+        line = gettext(locale, "{prompt} - Image {n} by {member}", **values)
+    else:
+        line = gettext(locale, "{prompt} - Image {n} by {member}, from {owner}'s batch", **values)
+    return f"{line}\n{note}" if note else line
+
+
 def embeddable(url: str | None) -> bool:
     """Whether Discord takes ``url`` as an embed's image: http(s), at most 2,048 characters."""
     if not url:
@@ -429,9 +446,10 @@ def dm_fallback_note(job: Job, locale: LocaleLike = None) -> str:
 
 
 def offers_reroll(job: Job) -> bool:
-    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) with a prompt."""
+    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons), or a v4 batch
+    (its lead), with a prompt."""
     has_grid = any(b in GRID_BUTTONS for b in (*job.buttons, *job.used_buttons))
-    return has_grid and bool(job.prompt.strip())
+    return (has_grid or job.is_batch_lead) and bool(job.prompt.strip())
 
 
 def grid_view(job: Job) -> discord.ui.View | None:
