@@ -1,7 +1,9 @@
 """U n and V n on a v4 batch's post: the batch is one job to the member, its images n rows.
 
-The post shows the batch's completed images in batch order and numbers them so (U1 is the first
-image shown, a failed one has no number), and its buttons name the lead (``akool:v1:{lead}:V2``).
+The post attaches the batch's completed images in batch order and numbers them so (U1 is the
+first file on it; an image that failed, or that could not be fetched or fitted, has no number),
+keeping each where it is attached (``kept_images``); its buttons name the lead
+(``akool:v1:{lead}:V2``).
 AKOOL keeps no buttons for a v4 image, so every button is the bot's own:
 
 - U n posts image n alone, full size, as a reply to the post: from the post that keeps it on
@@ -27,7 +29,7 @@ from typing import Final
 
 import discord
 
-from bot import render
+from bot import batch_render, render
 from bot.akool import AkoolError, AkoolUncertainCreateError, ImageBatch
 from bot.create_api import ImageOrder
 from bot.errors import UserFacingError
@@ -54,8 +56,8 @@ log = logging.getLogger(__name__)
 PREVIEW_SUFFIX: Final = "-preview.jpg"
 
 
-def posted_images(batch: Sequence[Job]) -> list[Job]:
-    """The images a batch's post shows, in the order it numbers them (U1 is the first)."""
+def in_post_order(batch: Sequence[Job]) -> list[Job]:
+    """A batch's completed images in the order its post attaches them."""
     ordered = sorted(batch, key=lambda job: (job.batch_index or 0, job.id))
     return [job for job in ordered if job.status is JobStatus.COMPLETED]
 
@@ -71,9 +73,9 @@ class BatchImage:
 
     number: int
     job: Job
-    # The file on the post that keeps it, its links freshly signed; None: kept nowhere.
+    # The file on the post that keeps it, its links freshly signed; None: that file is gone.
     attachment: discord.Attachment | None
-    kept: KeptImage | None
+    kept: KeptImage
     # AKOOL's original is still there (it deletes results after 7 days).
     at_akool: bool
 
@@ -110,14 +112,13 @@ class BatchPresses:
         """Image n of ``lead``'s post as it can be had now. Raises :class:`UserFacingError` for
         an image the post does not show, and :class:`ImageGone` for one kept nowhere any more."""
         number = number_of(button)
-        shown = posted_images(await self._store.batch(lead.akool_id))
+        shown = await self.posted(lead)
         if not 1 <= number <= len(shown):
             raise UserFacingError(
                 lazy("This batch's post shows no image {n}, so nothing was done.", n=number)
             )
-        job = shown[number - 1]
-        kept = await self._store.kept_image(job.akool_id, ImageRole.RESULT)
-        attachment = None if kept is None else await self._kept.find(kept)
+        job, kept = shown[number - 1]
+        attachment = await self._kept.find(kept)
         now = self._clock()
         at_akool = bool(job.image_url) and render.expires_at(job).timestamp() > now
         if attachment is None and not at_akool:
@@ -130,6 +131,20 @@ class BatchPresses:
                 )
             )
         return BatchImage(number, job, attachment, kept, at_akool)
+
+    async def view(self, lead: Job) -> discord.ui.View:
+        """The buttons of the batch's post as the store has them now (used ones green)."""
+        return batch_render.view(lead, len(await self.posted(lead)))
+
+    async def posted(self, lead: Job) -> list[tuple[Job, KeptImage]]:
+        """The images the batch's post attached, numbered as the post numbers them (U1 is the
+        first), each with where Discord keeps it."""
+        posted = []
+        for job in in_post_order(await self._store.batch(lead.akool_id)):
+            kept = await self._store.kept_image(job.akool_id, ImageRole.RESULT)
+            if kept is not None:
+                posted.append((job, kept))
+        return posted
 
     # U n
 
@@ -240,7 +255,7 @@ class BatchPresses:
             similarity=order.similarity,
         )
         child = await self._jobs.store_batch(base, created, options, claimed.intent)
-        if image.kept is not None:
+        if image.attachment is not None:
             # The variation's own 🔄 starts from the same image, kept where it is now.
             await self._store.keep_image(
                 child.akool_id, ImageRole.SOURCE, image.kept, now=self._clock()

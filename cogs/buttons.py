@@ -419,12 +419,14 @@ class Buttons(ButtonCog):
         await interaction.followup.send(note, ephemeral=True)
 
     async def _refresh_grid(self, interaction: discord.Interaction, job_id: str) -> None:
-        """Show the grid's buttons as the store now has them (used ones green and disabled)."""
+        """Show the grid's (or batch's) buttons as the store now has them (used ones green and
+        disabled)."""
         job = await self.bot.store.get_job(job_id)
         if job is None:
             return
+        view = await self.batch.view(job) if job.in_batch else render.grid_view(job)
         try:
-            await interaction.edit_original_response(view=render.grid_view(job))
+            await interaction.edit_original_response(view=view)
         except discord.HTTPException as exc:
             log.warning("Could not refresh the buttons of %s: %s", job_id, exc)
 
