@@ -244,8 +244,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "buttons-press-not-limited",
         "cogs/buttons.py",
+        "            policy.check_may_press(admission.settings, parent, interaction.user.id)\n"
         "            limits = admission.limits\n",
-        "",
+        "            policy.check_may_press(admission.settings, parent, interaction.user.id)\n",
         "a U/V press is not counted against the presser's limits",
         PRESSES,
     ),
