@@ -121,8 +121,9 @@ class Imagine(commands.Cog):
         # Written down before Discord hears back (and within the member's limits, so a refusal
         # is still private): whatever the moment of a crash from here on, the restarted bot
         # finds the intent and answers the command.
+        order = ImageOrder(text, scale, source)
         intent = await self.bot.jobs.begin_create(
-            origin, text, limits=admission.limits, reply=reply
+            origin, text, limits=admission.limits, reply=reply, order=order
         )
         try:
             # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept it.
@@ -132,7 +133,6 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             raise
         try:
-            order = ImageOrder(text, scale, source)
             job = await self.bot.jobs.imagine(origin, order, intent=intent)
         except (AkoolError, UserFacingError) as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
