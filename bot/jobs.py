@@ -534,6 +534,9 @@ class JobService:
             prompt=result.prompt or "",
             credits=result.credits,
             akool_created_at=_seconds(result),
+            # A v4 image is a single image, posted without a grid's buttons. It is followed on
+            # its own: AKOOL's answer does not name the rest of its batch.
+            api=V4 if result.made_by_v4 else V3,
         )
         job, created = await self.store.add_job(new, now=now, due_at=None)
         self._metrics.job_created(job, created=created)
