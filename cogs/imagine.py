@@ -18,7 +18,6 @@ from bot import i18n, imagine_options, languages, logs, policy, render
 from bot.akool import AkoolError
 from bot.akool.source_prompt import ORIGINAL_SCALE
 from bot.core import AkoolBot
-from bot.create_api import V3, ImageOrder
 from bot.errors import UserFacingError
 from bot.jobs import Origin
 from bot.kept_images import kept_on, source_file
@@ -143,7 +142,7 @@ class Imagine(commands.Cog):
             similarity=similarity,
         )
         # Refused here, still privately: nothing is written down, spent or asked of AKOOL.
-        order = imagine_options.order(asked, admission.settings, self._offers)
+        order = imagine_options.order(asked, admission.settings, self.bot.jobs.creator.offers)
         if order.scale not in {c.value for c in ASPECTS}:
             raise UserFacingError(i18n.lazy("That aspect ratio is not one AKOOL offers."))
         # The "thinking" message becomes the job's public status line: the server's language.
@@ -166,9 +165,7 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             raise
         try:
-            job = await self.bot.jobs.imagine(
-                origin, order.prompt, order.scale, order.source_image, intent=intent
-            )
+            job = await self.bot.jobs.imagine(origin, order, intent=intent)
         except (AkoolError, UserFacingError) as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
             # no private reply, and the channel learns why the image is not coming.
@@ -206,10 +203,6 @@ class Imagine(commands.Cog):
             origin.guild_id,
             extra=logs.about(job),
         )
-
-    def _offers(self, order: ImageOrder) -> bool:
-        """Whether the create API the operator set can make ``order`` (v3 forced: no v4 options)."""
-        return not (order.needs_v4 and self.bot.settings.akool_create_api == V3)
 
     async def _answer(
         self, interaction: discord.Interaction, content: str, file: discord.File | None

@@ -76,8 +76,21 @@ class JobStore(ABC):
         """Store a job unless its AKOOL id is known; return the stored row and whether it is new."""
 
     @abstractmethod
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        """:meth:`add_job` for every image of a v4 batch, in one transaction: all are stored or
+        none (the lead, ``jobs[0]``, carries the create intent). Returns each row, in order, and
+        whether it is new."""
+
+    @abstractmethod
     async def get_job(self, akool_id: str) -> Job | None:
         """The job with this AKOOL id, if stored."""
+
+    @abstractmethod
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        """Every image of the v4 batch led by ``lead_akool_id``, in batch order (none for a job
+        that leads no batch)."""
 
     async def record_status(
         self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None

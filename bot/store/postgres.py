@@ -55,11 +55,16 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at, intent_id
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19,
+    $20, $21
+)
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
 """
+
+_BATCH: Final = "SELECT * FROM jobs WHERE batch_akool_id = $1 ORDER BY batch_index, id"
 
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = $1"
 
@@ -513,26 +518,7 @@ class PostgresJobStore(JobStore):
         await connection.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
     async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
-        row = await self._pool.fetchrow(
-            _INSERT_JOB,
-            job.akool_id,
-            job.kind.value,
-            job.requester_id,
-            job.guild_id,
-            job.channel_id,
-            job.prompt,
-            job.scale,
-            job.source_image,
-            job.parent_akool_id,
-            job.button,
-            job.status.value,
-            job.status.rank,
-            job.credits,
-            now,
-            job.akool_created_at,
-            due_at,
-            job.intent_id,
-        )
+        row = await self._pool.fetchrow(_INSERT_JOB, *_job_values(job, now=now, due_at=due_at))
         if row is not None:
             await self._announce(self._pool)
             return rows.job(row), True
@@ -540,6 +526,29 @@ class PostgresJobStore(JobStore):
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
         return existing, False
+
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        added: list[tuple[Job, bool]] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for job in jobs:
+                values = _job_values(job, now=now, due_at=due_at)
+                row = await connection.fetchrow(_INSERT_JOB, *values)
+                if row is None:
+                    row = await connection.fetchrow(_SELECT_JOB, job.akool_id)
+                    if row is None:  # pragma: no cover - a unique conflict means the row exists
+                        raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+                    added.append((rows.job(row), False))
+                else:
+                    added.append((rows.job(row), True))
+            if any(new for _, new in added):
+                # Sent when the transaction commits.
+                await self._announce(connection)
+        return added
+
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        return [rows.job(row) for row in await self._pool.fetch(_BATCH, lead_akool_id)]
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._pool.fetchrow(_SELECT_JOB, akool_id)
@@ -855,6 +864,33 @@ def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
 def _updated(status: str) -> bool:
     """Whether an ``UPDATE`` command tag (``"UPDATE 1"``) says one row changed."""
     return status.rsplit(" ", 1)[-1] == "1"
+
+
+def _job_values(job: NewJob, *, now: float, due_at: float | None) -> tuple[Any, ...]:
+    """The parameters of _INSERT_JOB for ``job``."""
+    return (
+        job.akool_id,
+        job.kind.value,
+        job.requester_id,
+        job.guild_id,
+        job.channel_id,
+        job.prompt,
+        job.scale,
+        job.source_image,
+        job.parent_akool_id,
+        job.button,
+        job.status.value,
+        job.status.rank,
+        job.credits,
+        now,
+        job.akool_created_at,
+        due_at,
+        job.intent_id,
+        job.api,
+        job.batch_akool_id,
+        job.batch_index,
+        rows.options_json(job.options),
+    )
 
 
 async def schema_state(dsn: str, *, connect_timeout: float) -> migrations.SchemaState:
