@@ -178,7 +178,8 @@ class JobStore(ABC):
         prefix: str = "",
         offset: int = 0,
     ) -> list[Job]:
-        """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
+        """A member's newest jobs in a server, optionally those whose id starts with ``prefix``;
+        a v4 batch once, by its lead."""
 
     @abstractmethod
     async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
@@ -187,7 +188,8 @@ class JobStore(ABC):
 
     @abstractmethod
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
-        """How many jobs a member has in a server."""
+        """How many jobs a member has in a server (a v4 batch is one, as :meth:`recent_jobs`
+        lists it)."""
 
     @abstractmethod
     async def credits_spent(self, guild_id: int, *, since: float | None) -> list[tuple[int, int]]:

@@ -37,7 +37,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import create_cost, job_cost_kind
+from bot.store.rows import LISTED, create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,13 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
 WHERE akool_id = $3 AND delivery = 'pending'
 """
 
-_RECENT_JOBS: Final = """
+_RECENT_JOBS: Final = f"""
 SELECT * FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
+  AND {LISTED}
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5
-"""
+"""  # noqa: S608
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY created_at, id"
 
@@ -320,9 +321,10 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
-_COUNT_JOBS: Final = """
-SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
-"""
+_COUNT_JOBS: Final = f"""
+SELECT COUNT(*) FROM jobs
+WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND {LISTED}
+"""  # noqa: S608
 
 _CREDITS_SPENT: Final = """
 SELECT requester_id, SUM(credits) AS spent FROM jobs

@@ -31,7 +31,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import create_cost, job_cost_kind
+from bot.store.rows import LISTED, create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -207,12 +207,12 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
-_RECENT_JOBS: Final = """
+_RECENT_JOBS: Final = f"""
 SELECT * FROM jobs
-WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
+WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\' AND {LISTED}
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
-"""
+"""  # noqa: S608
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
 
@@ -337,7 +337,9 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
-_COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
+_COUNT_JOBS: Final = (
+    f"SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ? AND {LISTED}"  # noqa: S608
+)
 
 _CREDITS_SPENT: Final = """
 SELECT requester_id, SUM(credits) AS spent FROM jobs
