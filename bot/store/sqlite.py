@@ -229,8 +229,9 @@ RETURNING id
 """
 
 # Jobs that cost credits (tracking one made elsewhere does not), and creates under way.
+# A v4 batch is one job to the member: its images count once, as their batch.
 _COUNTED_JOBS: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE guild_id IS :guild AND requester_id = :user AND kind != 'track'
 """
 _LIVE_INTENTS: Final = """

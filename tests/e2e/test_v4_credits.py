@@ -1,5 +1,6 @@
 """v4 credits end to end: a v4 order of n images holds n images' expected cost against the credit
-caps before AKOOL is asked anything, and /usage and /history count what each image cost."""
+caps before AKOOL is asked anything, and /usage and /history count what each image cost; against
+the member's limits a batch is one job."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import discord
 from tests.e2e.conftest import World
 from tests.e2e.test_history import open_history
 from tests.e2e.test_v4_lookups import finished_batch
+from tests.fakes.akool import Timeline
 from tests.fakes.discord import FakeUser, InteractionCallback
 
 CREATES = ("createBySourcePrompt", "createbyprompt")
@@ -90,3 +92,16 @@ async def test_usage_and_history_count_every_image_of_a_batch(world: World):
     assert "3 images · 3 credits" in line
     assert f"`{lead}`" in line
     assert listed["footer"]["text"] == "Page 1 of 1 · 1 job, newest first"
+
+
+async def test_an_unfinished_batch_is_one_job_against_the_active_limit(world: World):
+    """Three unfinished jobs at once (the default): a batch of four still at AKOOL is one."""
+    world.akool.timeline = Timeline(hold=True)
+    async with world.running(akool_create_api="v4"):
+        await order(world, world.alice, 4, "four foxes")
+        await order(world, world.alice, 4, "four owls")
+        await order(world, world.alice, 1, "one hare")
+        over = await refused(world, world.alice, 1, "one more")
+
+    assert "3 unfinished jobs" in over.content
+    assert world.akool.calls["createBySourcePrompt"] == 3

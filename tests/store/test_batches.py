@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.store import CreateOptions, JobKind, NewJob
+from bot.store import CreateOptions, JobKind, JobStatus, NewJob, StatusUpdate
 from bot.store.base import JobStore
-from tests.store.test_store import T0, new_job
+from tests.store.test_store import LIMITS, T0, new_job
 
 LEAD = "b" * 24
 OPTIONS = CreateOptions(count=3, resolution="4k", negative="no text", similarity=0.25)
@@ -95,3 +95,18 @@ def test_options_survive_their_json_and_bad_json_is_none():
     assert CreateOptions.from_json(None) is None
     assert CreateOptions.from_json("not json") is None
     assert CreateOptions.from_json('{"count": 2}') is None
+
+
+async def test_a_batch_counts_once_against_the_members_limits(store: JobStore):
+    # LIMITS: two unfinished, three a day.
+    rows = batch_rows(n=4)
+    await store.add_batch(rows, now=T0, due_at=None)
+    # Its first image done, the rest still at AKOOL: the batch is still one unfinished job.
+    await store.record_status(LEAD, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=None)
+    usage = await store.member_usage(333, 111, since=LIMITS.since)
+    second = await store.add_create_intent(111, 333, 222, "second", now=T0, limits=LIMITS)
+    third = await store.add_create_intent(111, 333, 222, "third", now=T0, limits=LIMITS)
+
+    assert (usage.active, usage.daily) == (1, 1)
+    assert second is not None
+    assert third is None  # the batch and "second": two unfinished
