@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from bot.secret import Secret
 from bot.store.models import (
@@ -25,11 +25,6 @@ class Row(Protocol):
     """A result row of either driver: aiosqlite's ``Row`` or asyncpg's ``Record``."""
 
     def __getitem__(self, key: str, /) -> Any: ...
-
-
-# A member's list of jobs shows a v4 batch once, by its lead (the job to the member): the rows a
-# /history page and the /status suggestions are made of.
-LISTED: Final = "(batch_akool_id IS NULL OR batch_akool_id = akool_id)"
 
 
 def json_list(values: tuple[str, ...]) -> str:
