@@ -527,6 +527,14 @@ MUTANTS: tuple[Mutant, ...] = (
         STORE,
     ),
     Mutant(
+        "job-loop-reclaim-not-chained",
+        "bot/job_loop.py",
+        "        if before is None and job.akool_id not in self._done_meanwhile:\n",
+        "        if True:\n",
+        "a job claimed again while its delivery is under way is delivered a second time",
+        ("tests/test_job_loop.py",),
+    ),
+    Mutant(
         "sqlite-dead-holder-never-due",
         "bot/store/sqlite.py",
         "UPDATE jobs SET claimed_until = :until, due_at = :until, woken = 0\nWHERE id IN (",
