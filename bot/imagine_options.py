@@ -139,7 +139,7 @@ def order(
         count=asked.count,
         resolution=asked.resolution,
         negative=negative,
-        # Discord sends a number option's whole values as JSON integers (``1``, not ``1.0``).
+        # Always a float: Discord sends a whole number as a JSON integer (``1``, not ``1.0``).
         similarity=None if asked.similarity is None else float(asked.similarity),
     )
     if not offers(made):

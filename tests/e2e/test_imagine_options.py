@@ -70,6 +70,8 @@ async def test_the_options_reach_akools_v4_body(world: World, case: str):
     body = dict(request.body)
     sources = body.pop("source_images", None)
     assert body == {"prompt": "a red fox", **expected}
+    if "similar" in expected:
+        assert isinstance(body["similar"], float)
     if with_image:
         (source,) = sources
         assert source.startswith("http://127.0.0.1:")
