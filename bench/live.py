@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from bench.common import machine, percentile
+from bench.common import machine, percentile, run_stoppable
 from bot.akool import ImageStatus
 from bot.server_settings import ServerSettings
 from bot.store.sqlite import SqliteJobStore
@@ -494,9 +494,9 @@ def main() -> None:
     logging.getLogger("tests.fakes").setLevel(logging.ERROR)
     started = time.perf_counter()
     if args.only == "memory":
-        print(asyncio.run(bursts(BURSTS[args.quick])))
+        print(run_stoppable(bursts(BURSTS[args.quick])))
     else:
-        print(asyncio.run(run(quick=args.quick, scale=args.scale)))
+        print(run_stoppable(run(quick=args.quick, scale=args.scale)))
     print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 
