@@ -172,6 +172,24 @@ UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
 WHERE akool_id = $3 AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = FALSE, updated_at = $1
+WHERE akool_id = $2 AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
 _MARK_UNDELIVERABLE: Final = """
 UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
     claimed_until = NULL, updated_at = $2
@@ -181,6 +199,7 @@ WHERE akool_id = $3 AND delivery = 'pending'
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5
 """
@@ -309,8 +328,10 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
+# A v4 batch is one job to the member: its lead stands for it.
 _COUNT_JOBS: Final = """
 SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 """
 
 _CREDITS_SPENT: Final = """
@@ -622,6 +643,21 @@ class PostgresJobStore(JobStore):
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         return _updated(await self._pool.execute(_MARK_UNDELIVERABLE, reason, now, akool_id))
 
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._pool.execute(_WAIT_FOR_BATCH, now, akool_id)
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_DELIVERED, message_id, now, lead_akool_id)
+        return _changed(status)
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_UNDELIVERABLE, reason, now, lead_akool_id)
+        return _changed(status)
+
     async def recent_jobs(
         self,
         guild_id: int | None,
@@ -864,6 +900,11 @@ def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
 def _updated(status: str) -> bool:
     """Whether an ``UPDATE`` command tag (``"UPDATE 1"``) says one row changed."""
     return status.rsplit(" ", 1)[-1] == "1"
+
+
+def _changed(status: str) -> bool:
+    """Whether an ``UPDATE`` command tag (``"UPDATE 3"``) says any row changed."""
+    return status.rsplit(" ", 1)[-1] not in ("0", "")
 
 
 def _job_values(job: NewJob, *, now: float, due_at: float | None) -> tuple[Any, ...]:

@@ -207,9 +207,28 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = 0, updated_at = ?
+WHERE akool_id = ? AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
 """
@@ -336,7 +355,11 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
-_COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
+# A v4 batch is one job to the member: its lead stands for it.
+_COUNT_JOBS: Final = """
+SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
+"""
 
 _CREDITS_SPENT: Final = """
 SELECT requester_id, SUM(credits) AS spent FROM jobs
@@ -626,6 +649,23 @@ class SqliteJobStore(JobStore):
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         async with self._db.execute(_MARK_UNDELIVERABLE, (reason, now, akool_id)) as cursor:
             return cursor.rowcount == 1
+
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._db.execute(_WAIT_FOR_BATCH, (now, akool_id))
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        params = (message_id, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_DELIVERED, params) as cursor:
+            return cursor.rowcount > 0
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        params = (reason, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_UNDELIVERABLE, params) as cursor:
+            return cursor.rowcount > 0
 
     async def recent_jobs(
         self,

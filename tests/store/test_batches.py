@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.store import CreateOptions, JobKind, NewJob
+from bot.store import CreateOptions, Delivery, JobKind, JobStatus, NewJob, StatusUpdate
 from bot.store.base import JobStore
 from tests.store.test_store import T0, new_job
 
@@ -95,3 +95,51 @@ def test_options_survive_their_json_and_bad_json_is_none():
     assert CreateOptions.from_json(None) is None
     assert CreateOptions.from_json("not json") is None
     assert CreateOptions.from_json('{"count": 2}') is None
+
+
+async def test_a_finished_image_waits_for_its_batch_out_of_the_due_index(store: JobStore):
+    rows = batch_rows()
+    await store.add_batch(rows, now=T0, due_at=T0)
+    first = rows[1].akool_id
+    await store.record_status(first, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=T0)
+    # An unfinished image never waits: it is still to be polled.
+    await store.wait_for_batch(LEAD, now=T0 + 1)
+    await store.wait_for_batch(first, now=T0 + 1)
+
+    due = await store.due_jobs(T0 + 100, 10)
+    assert {job.akool_id for job in due} == {LEAD, rows[2].akool_id}
+    waiting = await store.get_job(first)
+    assert waiting is not None
+    assert (waiting.due_at, waiting.delivery) == (None, Delivery.PENDING)
+
+
+async def test_a_batch_is_delivered_once_on_every_image(store: JobStore):
+    await store.add_batch(batch_rows(), now=T0, due_at=T0)
+
+    first = await store.mark_batch_delivered(LEAD, 777, now=T0 + 1)
+    again = await store.mark_batch_delivered(LEAD, 888, now=T0 + 2)
+    late = await store.mark_batch_undeliverable(LEAD, "gone", now=T0 + 3)
+
+    assert (first, again, late) == (True, False, False)
+    batch = await store.batch(LEAD)
+    assert {(job.delivery, job.result_message_id, job.due_at) for job in batch} == {
+        (Delivery.DELIVERED, 777, None)
+    }
+
+
+async def test_a_batch_given_up_on_is_undeliverable_on_every_image(store: JobStore):
+    await store.add_batch(batch_rows(), now=T0, due_at=T0)
+
+    assert await store.mark_batch_undeliverable(LEAD, "no channel", now=T0 + 1)
+    assert not await store.mark_batch_delivered(LEAD, 777, now=T0 + 2)
+    assert {job.delivery for job in await store.batch(LEAD)} == {Delivery.UNDELIVERABLE}
+
+
+async def test_a_batch_is_one_job_in_a_members_history(store: JobStore):
+    await store.add_job(new_job("c" * 24), now=T0, due_at=None)
+    await store.add_batch(batch_rows(), now=T0 + 1, due_at=None)
+
+    recent = await store.recent_jobs(333, 111, limit=10)
+
+    assert [job.akool_id for job in recent] == [LEAD, "c" * 24]
+    assert await store.count_jobs(333, 111) == 2

@@ -412,6 +412,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "a completion post may ping @everyone from the prompt",
         (*DELIVERY, "tests/e2e/test_hostile.py"),
     ),
+    Mutant(
+        "notifier-batch-posted-unfinished",
+        "bot/notifier.py",
+        "        if not batch_render.Progress.of(batch).finished:\n",
+        "        if False:\n",
+        "a v4 batch is posted by its first finished image, before the others have finished",
+        ("tests/e2e/test_v4_batches.py",),
+    ),
+    Mutant(
+        "notifier-batch-nonce-of-image",
+        "bot/notifier.py",
+        "            message = await self._send(self._channel(lead), lead, kwargs, pings=pings)\n",
+        "            message = await self._send(self._channel(lead), job, kwargs, pings=pings)\n",
+        "a batch's post carries the nonce of the image delivering it, not the lead's",
+        ("tests/e2e/test_v4_batches.py",),
+    ),
+    Mutant(
+        "sqlite-batch-image-polled-while-waiting",
+        "bot/store/sqlite.py",
+        "UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = 0, updated_at = ?\n",
+        "UPDATE jobs SET claimed_until = NULL, woken = 0, updated_at = ?\n",
+        "a finished batch image waiting for its siblings stays due (looked at again and again)",
+        ("tests/store/test_batches.py", "tests/e2e/test_v4_batches.py"),
+    ),
     # --- bot/store: the database is the source of truth ---
     Mutant(
         "sqlite-status-not-forward-only",
