@@ -87,6 +87,21 @@ def clean_negative(negative: str) -> str:
     return cleaned
 
 
+def check_negative(settings: ServerSettings, negative: str) -> None:
+    """A :class:`UserFacingError` if what to leave out holds one of the server's banned words,
+    as :func:`bot.policy.check_prompt` refuses a prompt (a repeat of an order checks it again)."""
+    word = settings.banned_word_in(negative)
+    if word is not None:
+        raise UserFacingError(
+            lazy(
+                "`{option}` contains “{word}”, which this server does not allow. Nothing "
+                "was spent.",
+                option=Term("option name", NEGATIVE),
+                word=shown(word),
+            )
+        )
+
+
 def order(
     asked: Asked, settings: ServerSettings, offers: Callable[[ImageOrder], bool]
 ) -> ImageOrder:
@@ -95,16 +110,7 @@ def order(
     :class:`UserFacingError` with the reason, the first that applies."""
     negative = None if asked.negative is None else clean_negative(asked.negative)
     if negative is not None:
-        word = settings.banned_word_in(negative)
-        if word is not None:
-            raise UserFacingError(
-                lazy(
-                    "`{option}` contains “{word}”, which this server does not allow. Nothing "
-                    "was spent.",
-                    option=Term("option name", NEGATIVE),
-                    word=shown(word),
-                )
-            )
+        check_negative(settings, negative)
     scale = settings.default_aspect if asked.aspect is None else asked.aspect
     if asked.source_image is None:
         if asked.similarity is not None:
@@ -133,7 +139,8 @@ def order(
         count=asked.count,
         resolution=asked.resolution,
         negative=negative,
-        similarity=asked.similarity,
+        # Always a float: Discord sends a whole number as a JSON integer (``1``, not ``1.0``).
+        similarity=None if asked.similarity is None else float(asked.similarity),
     )
     if not offers(made):
         raise UserFacingError(

@@ -53,6 +53,11 @@ MADE: dict[str, tuple[Asked, str, ImageOrder]] = {
         "v4",
         ImageOrder("a fox", "16:9", source_image=IMAGE, similarity=0.0),
     ),
+    "a whole-number similarity, as Discord may send it": (
+        Asked("a fox", source_image=IMAGE, similarity=1),
+        "v4",
+        ImageOrder("a fox", "16:9", source_image=IMAGE, similarity=1.0),
+    ),
     "four images, the grid's number, even with v3 forced": (
         Asked("a fox", count=4),
         "v3",
@@ -74,7 +79,9 @@ MADE: dict[str, tuple[Asked, str, ImageOrder]] = {
 @pytest.mark.parametrize("case", list(MADE))
 def test_an_order_is_made(case: str):
     asked, mode, expected = MADE[case]
-    assert order(asked, SERVER, offers(mode)) == expected
+    made = order(asked, SERVER, offers(mode))
+    assert made == expected
+    assert type(made.similarity) is type(expected.similarity)
 
 
 REFUSED: dict[str, tuple[Asked, str, str]] = {

@@ -196,13 +196,13 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
 WHERE akool_id = $3 AND delivery = 'pending'
 """
 
-_RECENT_JOBS: Final = f"""
+_RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
   AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5
-"""  # noqa: S608
+"""
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY created_at, id"
 

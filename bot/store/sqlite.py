@@ -231,7 +231,7 @@ WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
   AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
-"""  # noqa: S608
+"""
 
 _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY created_at, id"
 

@@ -327,6 +327,9 @@ class InteractionDriver(DiscordState):
             value = float(value)
             if value != value or value in (float("inf"), float("-inf")):
                 raise ValueError(f"{where}: {name!r}={value!r} is not a number")
+            # JSON has one kind of number: Discord sends a whole one without a fraction (1).
+            if value.is_integer():
+                value = int(value)
         elif kind == _BOOLEAN:
             value = bool(value)
         if kind in (_INTEGER, _NUMBER) and (
