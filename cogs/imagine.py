@@ -147,10 +147,10 @@ class Imagine(commands.Cog):
                 text,
                 asked.aspect or "1:1",
                 source,
-                count=count,
+                count=asked.count,
                 resolution=asked.resolution,
-                negative=negative,
-                similarity=similarity,
+                negative=asked.negative,
+                similarity=asked.similarity,
             ),
         )
         # Refused here, still privately: nothing is written down, spent or asked of AKOOL.
