@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.akool import AkoolClient
 from bot.budget import RequestKind, shared_budget
 from bot.components import DYNAMIC_ITEMS
+from bot.create_api import CreateApiChooser
 from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
@@ -144,6 +145,7 @@ class AkoolBot(commands.AutoShardedBot):
             press_wait=settings.akool_timeout + PRESS_MARGIN,
             metrics=metrics,
             caps=OperatorCaps(settings.credits_per_day, settings.server_credits_per_day),
+            creator=CreateApiChooser(akool, store, settings.akool_create_api, clock=clock),
         )
         lookup_budget = shared_budget(
             store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE

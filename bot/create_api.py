@@ -95,6 +95,16 @@ class CreateApiChooser:
         return f"CreateApiChooser(mode={self._mode!r}, v3_gone={self._v3_gone})"
 
     @property
+    def batch_quantity(self) -> int:
+        """How many images a v4 order that names no count makes."""
+        return self._batch_quantity
+
+    @property
+    def resolution(self) -> str:
+        """The resolution of a v4 order that names none."""
+        return self._resolution
+
+    @property
     def mode(self) -> str:
         """The setting: ``"v3"``, ``"v4"`` or ``"auto"``."""
         return self._mode

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot import policy
-from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageBatch, ImageJob
 from bot.budget import RequestKind
+from bot.create_api import V3, V4, CreateApiChooser, ImageOrder
 from bot.errors import UserFacingError
 from bot.i18n import Text, lazy
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
@@ -27,6 +28,7 @@ from bot.server_settings import ServerSettings
 from bot.store import (
     ButtonPress,
     Caps,
+    CreateOptions,
     CreditUsage,
     ImageRole,
     InteractionReply,
@@ -59,6 +61,11 @@ NO_CAPS = OperatorCaps()
 RESTARTING = lazy("The bot is restarting. Please try again in a minute.")
 # The command's intent was reported lost (it waited longer than any create takes) before AKOOL
 # was asked: the member was told nothing started, so nothing may start now.
+# The order needs v4 (count, resolution, negative, similarity, Original), and the operator set
+# AKOOL_CREATE_API=v3.
+NOT_OFFERED = lazy(
+    "This bot is set to AKOOL's older create API, which cannot make that. Nothing was charged."
+)
 GIVEN_UP = lazy(
     "This took too long to start, so nothing was started and nothing was charged. Try again."
 )
@@ -145,8 +152,11 @@ class JobService:
         press_wait: float = 30.0 + PRESS_MARGIN,
         metrics: Metrics | None = None,
         caps: OperatorCaps = NO_CAPS,
+        creator: CreateApiChooser | None = None,
     ) -> None:
         self.store = store
+        # Which create API a new job goes through (AKOOL_CREATE_API); v3 unless told.
+        self.creator = creator or CreateApiChooser(akool, store, V3, clock=clock)
         self._metrics = metrics or Metrics(clock=clock)
         # The operator's credit caps (CREDITS_PER_DAY, SERVER_CREDITS_PER_DAY).
         self._caps = caps
@@ -280,30 +290,35 @@ class JobService:
     async def imagine(
         self,
         origin: Origin,
-        prompt: str,
-        scale: str,
-        source_image: str | None,
+        order: ImageOrder,
         *,
         limits: Limits | None = None,
         reroll_of: Job | None = None,
         intent: int | None = None,
         source_kept: KeptImage | None = None,
     ) -> Job:
-        """Start a grid at AKOOL and store it (first look after one poll interval).
+        """Start ``order`` at AKOOL through the create API in use and store it (first look after
+        one poll interval): a v3 grid is one job, a v4 batch one job per image, and the lead
+        (its first image) is returned, the job to the member.
 
-        ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it). ``intent``, from
-        :meth:`begin_create`, stays until the command is answered; without one, an intent is
-        written and dropped here. ``source_kept``: where Discord keeps ``source_image``.
+        ``reroll_of`` makes it a re-roll of that grid or batch (posted as a reply to it).
+        ``intent``, from :meth:`begin_create`, stays until the command is answered; without
+        one, an intent is written and dropped here. ``source_kept``: where Discord keeps
+        ``order.source_image``.
         """
+        if not self.creator.offers(order):
+            raise UserFacingError(NOT_OFFERED)
         async with self._recording():
             own = intent is None
             if intent is None:
-                intent = await self._intent(origin, prompt, limits)
+                intent = await self._intent(origin, order.prompt, limits)
             elif not await self.store.mark_akool_call(intent, at=self._clock()):
                 raise UserFacingError(GIVEN_UP)
             try:
-                created = await self.akool.create_image(
-                    prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+                # In auto, a v3 create AKOOL calls gone is made through v4 within this call: the
+                # intent was asked of AKOOL once, and only the v4 create charged anything.
+                created = await self.creator.create(
+                    dataclasses.replace(order, webhook_url=self._webhook_url)
                 )
             except AkoolError as exc:
                 # The requester hears why from the command itself; only a crash leaves it behind.
@@ -314,22 +329,30 @@ class JobService:
                     # leaves an intent that says so.
                     await self.store.mark_akool_call(intent, at=None)
                 raise
-            row = NewJob(
-                akool_id=created.id,
+            base = NewJob(
+                akool_id="",
                 kind=JobKind.IMAGINE,
                 requester_id=origin.requester_id,
                 guild_id=origin.guild_id,
                 channel_id=origin.channel_id,
-                prompt=prompt,
-                scale=scale,
-                source_image=source_image,
+                prompt=order.prompt,
+                scale=order.scale,
+                source_image=order.source_image,
                 parent_akool_id=reroll_of.akool_id if reroll_of else None,
                 button=REROLL if reroll_of else None,
-                credits=created.credits,
-                akool_created_at=_seconds(created),
-                intent_id=intent,
             )
-            job = await self._store_new(row)
+            if isinstance(created, ImageBatch):
+                job = await self._store_batch(base, created, self._options(order), intent)
+            else:
+                job = await self._store_new(
+                    dataclasses.replace(
+                        base,
+                        akool_id=created.id,
+                        credits=created.credits,
+                        akool_created_at=_seconds(created),
+                        intent_id=intent,
+                    )
+                )
             if source_kept is not None:
                 await self.store.keep_image(
                     job.akool_id, ImageRole.SOURCE, source_kept, now=self._clock()
@@ -337,6 +360,42 @@ class JobService:
             if own:
                 await self.store.drop_create_intent(intent)
             return job
+
+    def _options(self, order: ImageOrder) -> CreateOptions:
+        """What a v4 create of ``order`` asked for, with the defaults it was made with."""
+        return CreateOptions(
+            count=order.count or self.creator.batch_quantity,
+            resolution=order.resolution or self.creator.resolution,
+            negative=order.negative,
+            similarity=order.similarity,
+        )
+
+    async def _store_batch(
+        self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
+    ) -> Job:
+        """Store every image of ``batch`` at once (the lead, its first, holds the intent); the
+        lead."""
+        lead = batch.images[0].id
+        rows = [
+            dataclasses.replace(
+                base,
+                akool_id=image.id,
+                credits=image.credits,
+                akool_created_at=_seconds(image),
+                intent_id=intent if index == 0 else None,
+                api=V4,
+                batch_akool_id=lead,
+                batch_index=index,
+                options=options,
+            )
+            for index, image in enumerate(batch.images)
+        ]
+        now = self._clock()
+        added = await self.store.add_batch(rows, now=now, due_at=now + self.loop.next_poll_in(0.0))
+        for job, created in added:
+            self._metrics.job_created(job, created=created)
+        self.loop.wake()
+        return added[0][0]
 
     async def reroll(
         self,
@@ -348,7 +407,8 @@ class JobService:
         channel_id: int | None = None,
         source_kept: KeptImage | None = None,
     ) -> Job:
-        """A new grid with the same prompt, aspect and source image, credited to the presser.
+        """A new grid (or batch) with the same prompt, aspect, source image and options,
+        credited to the presser.
 
         It belongs to ``channel_id``, where the press happened (a repost of the grid may be
         elsewhere), or else to the grid's channel. ``source_kept``: where Discord keeps the
@@ -358,9 +418,7 @@ class JobService:
         origin = Origin(presser_id, grid.guild_id, here)
         return await self.imagine(
             origin,
-            grid.prompt,
-            grid.scale or "1:1",
-            grid.source_image,
+            order_of(grid),
             limits=limits,
             reroll_of=grid,
             intent=intent,
@@ -800,6 +858,24 @@ class JobService:
         self._metrics.job_created(job, created=created)
         self.loop.wake()
         return job
+
+
+def order_of(job: Job) -> ImageOrder:
+    """The order that made ``job`` (a grid, or a batch's lead), to be made again: a v4 batch
+    keeps its options, so it is made through v4 again."""
+    options = job.options
+    scale = job.scale or "1:1"
+    if options is None:
+        return ImageOrder(job.prompt, scale, job.source_image)
+    return ImageOrder(
+        job.prompt,
+        scale,
+        job.source_image,
+        count=options.count,
+        resolution=options.resolution,
+        negative=options.negative,
+        similarity=options.similarity,
+    )
 
 
 def _seconds(job: ImageJob) -> float | None:

@@ -116,9 +116,15 @@ def what(job: Job, locale: LocaleLike = None) -> str:
 
 
 def status_line(
-    job: Job, now: float, *, position: int | None = None, locale: LocaleLike = None
+    job: Job,
+    now: float,
+    *,
+    position: int | None = None,
+    locale: LocaleLike = None,
+    progress: str | None = None,
 ) -> str:
-    """The status message's text; processing shows a live 'started … ago' timestamp."""
+    """The status message's text; processing shows a live 'started … ago' timestamp.
+    ``progress`` (a batch's "2 of 4 images ready") follows the job's id."""
     head = gettext(
         locale,
         "{icon} {status}: {what} for {member}",
@@ -128,6 +134,8 @@ def status_line(
         member=mention(job.requester_id),
     )
     details = [gettext(locale, "job `{job}`", job=job.akool_id)]
+    if progress is not None:
+        details.append(progress)
     if position is not None and not job.status.finished:
         details.append(gettext(locale, "#{position} in line", position=number(locale, position)))
     if job.status is JobStatus.PROCESSING:
@@ -429,9 +437,10 @@ def dm_fallback_note(job: Job, locale: LocaleLike = None) -> str:
 
 
 def offers_reroll(job: Job) -> bool:
-    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) with a prompt."""
+    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) or a v4 batch (its
+    lead), with a prompt."""
     has_grid = any(b in GRID_BUTTONS for b in (*job.buttons, *job.used_buttons))
-    return has_grid and bool(job.prompt.strip())
+    return (has_grid or job.is_batch_lead) and bool(job.prompt.strip())
 
 
 def grid_view(job: Job) -> discord.ui.View | None:

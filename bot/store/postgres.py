@@ -55,11 +55,16 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at, intent_id
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19,
+    $20, $21
+)
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
 """
+
+_BATCH: Final = "SELECT * FROM jobs WHERE batch_akool_id = $1 ORDER BY batch_index, id"
 
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = $1"
 
@@ -167,6 +172,24 @@ UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
 WHERE akool_id = $3 AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = FALSE, updated_at = $1
+WHERE akool_id = $2 AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
 _MARK_UNDELIVERABLE: Final = """
 UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
     claimed_until = NULL, updated_at = $2
@@ -176,6 +199,7 @@ WHERE akool_id = $3 AND delivery = 'pending'
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5
 """
@@ -304,8 +328,10 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
+# A v4 batch is one job to the member: its lead stands for it.
 _COUNT_JOBS: Final = """
 SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 """
 
 _CREDITS_SPENT: Final = """
@@ -513,26 +539,7 @@ class PostgresJobStore(JobStore):
         await connection.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
     async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
-        row = await self._pool.fetchrow(
-            _INSERT_JOB,
-            job.akool_id,
-            job.kind.value,
-            job.requester_id,
-            job.guild_id,
-            job.channel_id,
-            job.prompt,
-            job.scale,
-            job.source_image,
-            job.parent_akool_id,
-            job.button,
-            job.status.value,
-            job.status.rank,
-            job.credits,
-            now,
-            job.akool_created_at,
-            due_at,
-            job.intent_id,
-        )
+        row = await self._pool.fetchrow(_INSERT_JOB, *_job_values(job, now=now, due_at=due_at))
         if row is not None:
             await self._announce(self._pool)
             return rows.job(row), True
@@ -540,6 +547,29 @@ class PostgresJobStore(JobStore):
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
         return existing, False
+
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        added: list[tuple[Job, bool]] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for job in jobs:
+                values = _job_values(job, now=now, due_at=due_at)
+                row = await connection.fetchrow(_INSERT_JOB, *values)
+                if row is None:
+                    row = await connection.fetchrow(_SELECT_JOB, job.akool_id)
+                    if row is None:  # pragma: no cover - a unique conflict means the row exists
+                        raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+                    added.append((rows.job(row), False))
+                else:
+                    added.append((rows.job(row), True))
+            if any(new for _, new in added):
+                # Sent when the transaction commits.
+                await self._announce(connection)
+        return added
+
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        return [rows.job(row) for row in await self._pool.fetch(_BATCH, lead_akool_id)]
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._pool.fetchrow(_SELECT_JOB, akool_id)
@@ -612,6 +642,21 @@ class PostgresJobStore(JobStore):
 
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         return _updated(await self._pool.execute(_MARK_UNDELIVERABLE, reason, now, akool_id))
+
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._pool.execute(_WAIT_FOR_BATCH, now, akool_id)
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_DELIVERED, message_id, now, lead_akool_id)
+        return _changed(status)
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_UNDELIVERABLE, reason, now, lead_akool_id)
+        return _changed(status)
 
     async def recent_jobs(
         self,
@@ -855,6 +900,38 @@ def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
 def _updated(status: str) -> bool:
     """Whether an ``UPDATE`` command tag (``"UPDATE 1"``) says one row changed."""
     return status.rsplit(" ", 1)[-1] == "1"
+
+
+def _changed(status: str) -> bool:
+    """Whether an ``UPDATE`` command tag (``"UPDATE 3"``) says any row changed."""
+    return status.rsplit(" ", 1)[-1] not in ("0", "")
+
+
+def _job_values(job: NewJob, *, now: float, due_at: float | None) -> tuple[Any, ...]:
+    """The parameters of _INSERT_JOB for ``job``."""
+    return (
+        job.akool_id,
+        job.kind.value,
+        job.requester_id,
+        job.guild_id,
+        job.channel_id,
+        job.prompt,
+        job.scale,
+        job.source_image,
+        job.parent_akool_id,
+        job.button,
+        job.status.value,
+        job.status.rank,
+        job.credits,
+        now,
+        job.akool_created_at,
+        due_at,
+        job.intent_id,
+        job.api,
+        job.batch_akool_id,
+        job.batch_index,
+        rows.options_json(job.options),
+    )
 
 
 async def schema_state(dsn: str, *, connect_timeout: float) -> migrations.SchemaState:

@@ -9,6 +9,7 @@ from bot.secret import Secret
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    CreateOptions,
     CreditUsage,
     Delivery,
     InteractionReply,
@@ -74,7 +75,15 @@ def job(row: Row) -> Job:
         attempts=row["attempts"],
         last_error=row["last_error"],
         announced=bool(row["announced"]),
+        api=row["api"],
+        batch_akool_id=row["batch_akool_id"],
+        batch_index=row["batch_index"],
+        options=CreateOptions.from_json(row["create_options"]),
     )
+
+
+def options_json(options: CreateOptions | None) -> str | None:
+    return None if options is None else options.to_json()
 
 
 def press(row: Row) -> ButtonPress:

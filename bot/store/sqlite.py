@@ -42,17 +42,39 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at, intent_id
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
 ) VALUES (
     :akool_id, :kind, :requester_id, :guild_id, :channel_id, :prompt, :scale, :source_image,
     :parent_akool_id, :button, :status, :status_rank, :credits, :now, :now,
-    :akool_created_at, :due_at, :intent_id
+    :akool_created_at, :due_at, :intent_id, :api, :batch_akool_id, :batch_index, :create_options
 )
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
 """
 
+# A batch's rows in one statement: the columns of _INSERT_JOB, one VALUES row per image.
+_JOB_COLUMNS: Final = (
+    "akool_id", "kind", "requester_id", "guild_id", "channel_id", "prompt", "scale",
+    "source_image", "parent_akool_id", "button", "status", "status_rank", "credits", "now", "now",
+    "akool_created_at", "due_at", "intent_id", "api", "batch_akool_id", "batch_index",
+    "create_options",
+)  # fmt: skip
+_JOB_ROW: Final = "(" + ", ".join("?" * len(_JOB_COLUMNS)) + ")"
+_INSERT_JOBS: Final = """
+INSERT INTO jobs (
+    akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
+    parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
+) VALUES {rows}
+ON CONFLICT (akool_id) DO NOTHING
+RETURNING *
+"""
+
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = ?"
+
+_BATCH: Final = """
+SELECT * FROM jobs WHERE batch_akool_id = ? ORDER BY batch_index, id
+"""
 
 # Forward-only: a lower status, or the other final status, matches no row and changes nothing.
 # One statement for a whole batch: the values of each job come from the VALUES rows.
@@ -185,9 +207,28 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = 0, updated_at = ?
+WHERE akool_id = ? AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
 """
@@ -314,7 +355,11 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
-_COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
+# A v4 batch is one job to the member: its lead stands for it.
+_COUNT_JOBS: Final = """
+SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
+"""
 
 _CREDITS_SPENT: Final = """
 SELECT requester_id, SUM(credits) AS spent FROM jobs
@@ -483,32 +528,42 @@ class SqliteJobStore(JobStore):
             return False
 
     async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
-        params = {
-            "akool_id": job.akool_id,
-            "kind": job.kind.value,
-            "requester_id": job.requester_id,
-            "guild_id": job.guild_id,
-            "channel_id": job.channel_id,
-            "prompt": job.prompt,
-            "scale": job.scale,
-            "source_image": job.source_image,
-            "parent_akool_id": job.parent_akool_id,
-            "button": job.button,
-            "status": job.status.value,
-            "status_rank": job.status.rank,
-            "credits": job.credits,
-            "now": now,
-            "akool_created_at": job.akool_created_at,
-            "due_at": due_at,
-            "intent_id": job.intent_id,
-        }
-        row = await self._fetch_one(_INSERT_JOB, params)
+        row = await self._fetch_one(_INSERT_JOB, _job_params(job, now=now, due_at=due_at))
         if row is not None:
             return rows.job(row), True
         existing = await self.get_job(job.akool_id)
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
         return existing, False
+
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        if not jobs:
+            return []
+        # One statement, so all land or none (the connection is shared: no explicit transaction
+        # that other coroutines' statements could fall into).
+        params: list[Any] = []
+        for job in jobs:
+            values = _job_params(job, now=now, due_at=due_at)
+            params += [values[name] for name in _JOB_COLUMNS]
+        sql = _INSERT_JOBS.format(rows=", ".join([_JOB_ROW] * len(jobs)))
+        async with self._db.execute(sql, params) as cursor:
+            new = {row["akool_id"]: rows.job(row) for row in await cursor.fetchall()}
+        added: list[tuple[Job, bool]] = []
+        for job in jobs:
+            if job.akool_id in new:
+                added.append((new[job.akool_id], True))
+                continue
+            existing = await self.get_job(job.akool_id)
+            if existing is None:  # pragma: no cover - a unique conflict means the row exists
+                raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+            added.append((existing, False))
+        return added
+
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        async with self._db.execute(_BATCH, (lead_akool_id,)) as cursor:
+            return [rows.job(row) for row in await cursor.fetchall()]
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._fetch_one(_SELECT_JOB, (akool_id,))
@@ -594,6 +649,23 @@ class SqliteJobStore(JobStore):
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         async with self._db.execute(_MARK_UNDELIVERABLE, (reason, now, akool_id)) as cursor:
             return cursor.rowcount == 1
+
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._db.execute(_WAIT_FOR_BATCH, (now, akool_id))
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        params = (message_id, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_DELIVERED, params) as cursor:
+            return cursor.rowcount > 0
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        params = (reason, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_UNDELIVERABLE, params) as cursor:
+            return cursor.rowcount > 0
 
     async def recent_jobs(
         self,
@@ -838,6 +910,32 @@ async def _user_version(connection: aiosqlite.Connection) -> int:
     async with connection.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row is not None else 0
+
+
+def _job_params(job: NewJob, *, now: float, due_at: float | None) -> dict[str, Any]:
+    return {
+        "akool_id": job.akool_id,
+        "kind": job.kind.value,
+        "requester_id": job.requester_id,
+        "guild_id": job.guild_id,
+        "channel_id": job.channel_id,
+        "prompt": job.prompt,
+        "scale": job.scale,
+        "source_image": job.source_image,
+        "parent_akool_id": job.parent_akool_id,
+        "button": job.button,
+        "status": job.status.value,
+        "status_rank": job.status.rank,
+        "credits": job.credits,
+        "now": now,
+        "akool_created_at": job.akool_created_at,
+        "due_at": due_at,
+        "intent_id": job.intent_id,
+        "api": job.api,
+        "batch_akool_id": job.batch_akool_id,
+        "batch_index": job.batch_index,
+        "create_options": rows.options_json(job.options),
+    }
 
 
 def _limit_params(limits: Limits | None) -> dict[str, Any]:
