@@ -1,10 +1,10 @@
 """Which AKOOL create API a new job goes through (``AKOOL_CREATE_API``).
 
 ``v3`` and ``v4`` are fixed choices. ``auto`` makes the Midjourney-style grid through v3 until AKOOL
-answers that v3 create is gone (:class:`AkoolCreateApiGone`); then it notes that in the store, so
-every process and every restart knows, logs one WARNING (from the process that noticed first), and
-starts the same job through v4 instead. The failed v3 call created nothing and charged nothing,
-so the job is paid for once.
+answers that v3 create is gone (:class:`AkoolCreateApiGone`); then it starts the same job through
+v4 instead and, once v4 has made it, notes the switch in the store, so every process and every
+restart knows, and logs one WARNING (from the process that noticed first). The failed v3 call
+created nothing and charged nothing, so the job is paid for once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.akool import (
+    AkoolAPIError,
     AkoolClient,
     AkoolCreateApiGone,
     ImageBatch,
@@ -137,8 +138,16 @@ class CreateApiChooser:
         except AkoolCreateApiGone as exc:
             if self._mode != AUTO:
                 raise
+            # Noted only once v4 has answered (made the job, or refused it in AKOOL's words): a
+            # wrong AKOOL_BASE_URL answers 404 to both, and must not switch every later job to
+            # v4 for good.
+            try:
+                created = await self._create_v4(order)
+            except AkoolAPIError:
+                await self._switch_to_v4(exc)
+                raise
             await self._switch_to_v4(exc)
-        return await self._create_v4(order)
+            return created
 
     async def _switch_to_v4(self, exc: AkoolCreateApiGone) -> None:
         if await self._store.note_v3_create_gone(now=self._clock()):

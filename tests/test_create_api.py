@@ -17,10 +17,12 @@ from bot.akool import (
     AkoolAPIError,
     AkoolClient,
     AkoolCreateApiGone,
+    AkoolError,
     ImageBatch,
     ImageJob,
 )
 from bot.create_api import CreateApiChooser, ImageOrder
+from bot.secret import Secret
 from bot.store.sqlite import SqliteJobStore
 from tests.fakes.akool import FakeAkool, V3Off
 
@@ -80,6 +82,29 @@ async def test_auto_switches_to_v4_for_good_and_pays_once(
     }
     assert await store.v3_create_gone()
     assert len(switch_warnings(caplog)) == 1
+
+
+async def test_a_wrong_base_url_answering_404_to_both_switches_nothing(
+    http, fake_akool: FakeAkool, store, caplog
+):
+    # An AKOOL_BASE_URL that is wrong answers 404 to v3 and v4 alike: that is not v3 retired.
+    wrong = AkoolClient(http, Secret(fake_akool.api_key), f"{fake_akool.base_url}/wrong")
+    chooser = CreateApiChooser(wrong, store, "auto")
+
+    with pytest.raises(AkoolError):
+        await chooser.create(ImageOrder("a fox"))
+
+    assert not await store.v3_create_gone()
+    assert await chooser.api() == "v3"
+    assert switch_warnings(caplog) == []
+    created = await CreateApiChooser(akool_at(http, fake_akool), store, "auto").create(
+        ImageOrder("once the address is fixed")
+    )
+    assert isinstance(created, ImageJob)  # still a v3 grid
+
+
+def akool_at(http, fake_akool: FakeAkool) -> AkoolClient:
+    return AkoolClient(http, Secret(fake_akool.api_key), fake_akool.base_url)
 
 
 async def test_after_the_switch_v3_is_never_asked_again(akool, fake_akool, store, caplog):
