@@ -213,6 +213,7 @@ class BatchPresses:
             reply=reply,
             acknowledge=acknowledge,
             begin=begin,
+            order=order,
         )
 
     async def _start_variation(

@@ -26,7 +26,7 @@ from discord.ext import commands
 
 from bot import languages, policy, render
 from bot.akool import AkoolError, AkoolUncertainCreateError
-from bot.batch_press import BatchPresses, number_of
+from bot.batch_press import BatchPresses, number_of, variation_order
 from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
@@ -34,7 +34,7 @@ from bot.errors import UserFacingError, answer_privately
 from bot.guilds import refused_here
 from bot.i18n import LocaleLike, Localized, command, gettext, lazy
 from bot.interaction_guard import component_press
-from bot.jobs import Origin, PressEnd, PressResult
+from bot.jobs import Origin, PressEnd, PressResult, order_of
 from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
 from bot.server_settings import DEFAULT_SIMILARITY
@@ -262,6 +262,8 @@ class Buttons(ButtonCog):
                 prompt=lead.prompt,
                 parent_channel_id=policy.parent_channel_id(interaction.channel),
                 button=button,
+                # What it costs: as many v4 images as the batch asked for.
+                order=variation_order(lead, "", DEFAULT_SIMILARITY),
             )
             policy.check_may_press(admission.settings, lead, interaction.user.id)
             limits = admission.limits
@@ -321,7 +323,7 @@ class Buttons(ButtonCog):
             interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
         )
         intent = await self.bot.jobs.begin_create(
-            origin, grid.prompt, limits=admission.limits, reply=reply
+            origin, grid.prompt, limits=admission.limits, reply=reply, order=order_of(grid)
         )
         try:
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.

@@ -18,6 +18,7 @@ from bot.store import Delivery, ImageRole, Job
 from tests.e2e.conftest import World, pinged, replied_to
 from tests.fakes.akool import CREDITS_PER_V4_IMAGE, Timeline, V3Off
 from tests.fakes.discord import FakeInteraction, FakeMessage
+from tests.postgres import postgres_schema
 
 MIB = 1024 * 1024
 # The test server has no boosts: 10 MiB a message, its files together.
@@ -254,3 +255,74 @@ class CrashOnceAfterPostingBatch:
             raise RuntimeError("simulated crash after the post")
         result: bool = await self._original(lead, message_id, now=now)
         return result
+
+
+async def test_two_processes_finishing_one_batch_post_it_once(world: World):
+    """Two bot processes on one PostgreSQL follow one batch; its images finish one by one, each
+    taken by whichever process looks first: one post, every image delivered with it."""
+    world.akool.timeline = Timeline(processing_after=0.0, hold=True)
+    async with (
+        postgres_schema() as url,
+        world.running(akool_create_api="v4", database_url=url) as first,
+    ):
+        _, images = await imagine(world, "foxes for two processes")
+        async with world.running(akool_create_api="v4", database_url=url) as second:
+            for image in images[:3]:
+                world.akool.finish(image)
+                await waiting(second, image)
+            world.akool.finish(images[3])
+            batch = await delivered(second, images[0])
+        by_first = await first.store.batch(images[0])
+
+    (post,) = world.posts_for(images[0])
+    assert len(post.attachments) == 4
+    assert {job.result_message_id for job in batch} == {post.id}
+    assert by_first == batch
+
+
+async def test_a_batch_is_copied_by_dm_and_sent_by_dm_when_the_channel_refuses(world: World):
+    async with world.running(akool_create_api="v4") as bot:
+        ix = await world.discord.slash_command(world.alice, world.channel, "notify", {"dm": "on"})
+        await ix.wait_response()
+        dm = world.discord.dm_channel(world.alice)
+
+        _, copied = await imagine(world, "foxes to copy")
+        copy = await world.discord.wait_for_message(dm, lambda m: copied[0] in str(m.nonce))
+
+        world.discord.fail_next(
+            "POST", rf"^/channels/{world.channel.id}/messages$", status=403, times=100
+        )
+        _, moved = await imagine(world, "foxes to move")
+        batch = await delivered(bot, moved[0])
+        by_dm = await world.discord.wait_for_message(dm, world.is_post_of(moved[0]))
+
+    assert [a.filename for a in copy.attachments] == [f"{image}.png" for image in copied]
+    assert "A copy for you" in copy.content
+    assert world.custom_ids_of(copy) == []
+    assert [a.filename for a in by_dm.attachments] == [f"{image}.png" for image in moved]
+    assert f"<#{world.channel.id}>" in by_dm.content
+    assert world.custom_ids_of(by_dm) == []
+    assert world.posts_for(moved[0]) == []
+    assert {job.result_message_id for job in batch} == {by_dm.id}
+
+
+async def test_a_reroll_of_a_batch_makes_the_same_order_again(world: World):
+    async with world.running(akool_create_api="v4") as bot:
+        _, images = await imagine(world, "foxes again")
+        await delivered(bot, images[0])
+        (post,) = world.posts_for(images[0])
+        known = set(world.akool.jobs)
+        press = await world.discord.click(world.bob, post, f"akool:v1:{images[0]}:reroll")
+        await press.wait_response()
+        await world.akool.wait_until(lambda: len(world.akool.jobs) == len(known) + 4)
+        again = [job_id for job_id in world.akool.jobs if job_id not in known]
+        batch = await delivered(bot, again[0])
+        (second,) = world.posts_for(again[0])
+
+    first_ask, second_ask = world.akool.requests_to("createBySourcePrompt")
+    assert first_ask.body == second_ask.body
+    assert {job.requester_id for job in batch} == {world.bob.id}
+    assert {job.parent_akool_id for job in batch} == {images[0]}
+    assert len(second.attachments) == 4
+    assert replied_to(second) == post.id
+    assert "Re-roll by" in second.content

@@ -11,7 +11,7 @@ import pytest
 
 from bot.store import CreateOptions, Delivery, JobKind, JobStatus, NewJob, StatusUpdate
 from bot.store.base import JobStore
-from tests.store.test_store import T0, new_job
+from tests.store.test_store import LIMITS, T0, new_job
 
 LEAD = "b" * 24
 OPTIONS = CreateOptions(count=3, resolution="4k", negative="no text", similarity=0.25)
@@ -143,3 +143,18 @@ async def test_a_batch_is_one_job_in_a_members_history(store: JobStore):
 
     assert [job.akool_id for job in recent] == [LEAD, "c" * 24]
     assert await store.count_jobs(333, 111) == 2
+
+
+async def test_a_batch_counts_once_against_the_members_limits(store: JobStore):
+    # LIMITS: two unfinished, three a day.
+    rows = batch_rows(n=4)
+    await store.add_batch(rows, now=T0, due_at=None)
+    # Its first image done, the rest still at AKOOL: the batch is still one unfinished job.
+    await store.record_status(LEAD, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=None)
+    usage = await store.member_usage(333, 111, since=LIMITS.since)
+    second = await store.add_create_intent(111, 333, 222, "second", now=T0, limits=LIMITS)
+    third = await store.add_create_intent(111, 333, 222, "third", now=T0, limits=LIMITS)
+
+    assert (usage.active, usage.daily) == (1, 1)
+    assert second is not None
+    assert third is None  # the batch and "second": two unfinished

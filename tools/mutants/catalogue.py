@@ -56,6 +56,7 @@ DELIVERY = (
     "tests/e2e/test_restart.py",
 )
 CHECK = ("tests/check",)
+IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -265,6 +266,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "if job is None:",
         "Post here re-posts another server's job",
         (*PRESSES, "tests/e2e/test_privacy.py", "tests/e2e/test_hostile.py"),
+    ),
+    # --- bot/imagine_options.py and cogs/imagine.py: /imagine's options ---
+    Mutant(
+        "imagine-similarity-without-image",
+        "bot/imagine_options.py",
+        "        if asked.similarity is not None:\n",
+        "        if False:\n",
+        "a similarity without an image reaches AKOOL (refused there, after the public defer)",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-original-without-image",
+        "bot/imagine_options.py",
+        "        if scale == ORIGINAL_SCALE:\n",
+        "        if False:\n",
+        "the Original aspect without an image is taken and fails after the public defer",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-v3-forced-not-asked",
+        "bot/imagine_options.py",
+        "    if not offers(made):\n",
+        "    if False:\n",
+        "with AKOOL_CREATE_API=v3, a v4 option is refused only after the public defer",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-negative-not-banned",
+        "bot/imagine_options.py",
+        "        check_negative(settings, negative)\n",
+        "        pass\n",
+        "a banned word in what to leave out goes to AKOOL",
+        (*IMAGINE_OPTIONS, "tests/e2e/test_rules_on_every_path.py"),
+    ),
+    Mutant(
+        "imagine-negative-dropped",
+        "cogs/imagine.py",
+        "            negative=negative,\n",
+        "            negative=None,\n",
+        "what the member asked to leave out never reaches AKOOL",
+        IMAGINE_OPTIONS,
     ),
     # --- bot/kept_images.py and what keeps images (links that expire) ---
     Mutant(
@@ -508,6 +550,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "            return rows.job(row), True\n",
         "a new job does not wake the other processes",
         STORE,
+    ),
+    Mutant(
+        "job-loop-reclaim-not-chained",
+        "bot/job_loop.py",
+        "        if before is None and job.akool_id not in self._done_meanwhile:\n",
+        "        if True:\n",
+        "a job claimed again while its delivery is under way is delivered a second time",
+        ("tests/test_job_loop.py",),
     ),
     Mutant(
         "sqlite-dead-holder-never-due",
