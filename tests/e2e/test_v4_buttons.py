@@ -103,7 +103,9 @@ async def test_v3_is_a_v4_image_to_image_of_image_3_with_the_servers_similarity(
         assert world.guild.id is not None
         settings = ServerSettings(variation_similarity=0.8)
         await bot.store.save_server_settings(world.guild.id, settings, now=bot.clock())
-        post = await batch_post(world, aspect="16:9")
+        post = await batch_post(
+            world, aspect="16:9", count=3, resolution="1080p", negative="blurry edges"
+        )
         lead = str(post.nonce)
         images = await images_of(bot, post)
         press = await world.discord.click(world.bob, post, custom_id(lead, "V3"))
@@ -125,12 +127,15 @@ async def test_v3_is_a_v4_image_to_image_of_image_3_with_the_servers_similarity(
     assert post.attachments[2].id == kept.attachment_id
     assert world.akool.source_fetches[-1] == SourceFetch(source[0], 200)
     assert variation.body["similar"] == 0.8
-    for same in ("prompt", "scale", "resolution", "batch_quantity"):
+    for same in ("prompt", "scale", "resolution", "batch_quantity", "negative_prompt"):
         assert variation.body[same] == first.body[same]
-    assert variation.body["scale"] == "16:9"
-    assert "negative_prompt" not in variation.body
+    assert (variation.body["scale"], variation.body["resolution"]) == ("16:9", "1080p")
+    assert (variation.body["batch_quantity"], variation.body["negative_prompt"]) == (
+        3,
+        "blurry edges",
+    )
     # The variation is a batch of its own, for the presser, a reply to the post, with its buttons.
-    assert len(children) == 4
+    assert len(images) == len(children) == 3
     assert child.kind is JobKind.BUTTON
     assert (child.parent_akool_id, child.button, child.requester_id) == (lead, "V3", world.bob.id)
     assert replied_to(child_post) == post.id
@@ -204,7 +209,7 @@ async def test_a_variation_pressed_31_days_later_starts_from_the_image_discord_k
 
 async def test_reroll_of_a_batch_repeats_its_order(world: World):
     async with world.running(**V4):
-        post = await batch_post(world, aspect="3:2")
+        post = await batch_post(world, aspect="3:2", count=2, resolution="1080p", negative="fog")
         lead = str(post.nonce)
         press = await world.discord.click(world.bob, post, custom_id(lead, "reroll"))
         await press.wait_response()
@@ -214,7 +219,8 @@ async def test_reroll_of_a_batch_repeats_its_order(world: World):
     assert {k: v for k, v in repeat.body.items() if k != "webhookurl"} == {
         k: v for k, v in first.body.items() if k != "webhookurl"
     }
-    assert repeat.body["scale"] == "3:2"
+    assert (repeat.body["scale"], repeat.body["batch_quantity"]) == ("3:2", 2)
+    assert (repeat.body["resolution"], repeat.body["negative_prompt"]) == ("1080p", "fog")
     assert replied_to(again) == post.id
     assert len(again.attachments) == len(post.attachments)
 
@@ -297,3 +303,26 @@ async def test_reroll_of_a_variation_whose_image_post_was_deleted_is_refused_pri
     assert refusal.content == str(SOURCE_GONE)
     assert sum(world.akool.calls.values()) == calls
     assert intents == []
+
+
+async def test_a_variation_is_held_to_the_caps_at_its_images_cost(world: World):
+    async with world.running(**V4) as bot:
+        assert world.guild.id is not None
+        # One image spent 1 credit; a V of it is one more v4 image, expected to cost 1: it
+        # fits a cap of 2 (a grid's V, expected at 2 credits, would not).
+        settings = ServerSettings().with_credit_limit(2, ceiling=None)
+        await bot.store.save_server_settings(world.guild.id, settings, now=bot.clock())
+        post = await batch_post(world, count=1)
+        lead = str(post.nonce)
+        press = await world.discord.click(world.bob, post, custom_id(lead, "V1"))
+        assert (await press.wait_response()).type == 6
+        varied = await world.wait_for_post(is_batch_post_besides(world, post))
+        # Now 2 are spent: the next V would pass the cap, and is refused before AKOOL.
+        calls = world.akool.calls["createBySourcePrompt"]
+        again = await world.discord.click(world.bob, varied, custom_id(str(varied.nonce), "V1"))
+        refusal = await again.wait_response()
+
+    assert refusal.type == 4
+    assert refusal.ephemeral
+    assert "this server's daily credit cap" in refusal.content
+    assert world.akool.calls["createBySourcePrompt"] == calls == 2
