@@ -8,8 +8,9 @@ image n, once per button, for whoever presses first; 🔄 makes the same order a
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 
+from bot.akool import ImageStatus
 from bot.core import AkoolBot
 from bot.kept_images import SOURCE_GONE
 from bot.server_settings import ServerSettings
@@ -28,13 +29,17 @@ def custom_id(job_id: str, action: str) -> str:
     return f"akool:v1:{job_id}:{action}"
 
 
-async def batch_post(world: World, prompt: str = PROMPT, **options: object) -> FakeMessage:
+async def batch_post(
+    world: World, prompt: str = PROMPT, *, timeout: float = 5.0, **options: object
+) -> FakeMessage:
     """/imagine through v4, and the batch's one post (its nonce is the lead's id)."""
     ix = await world.discord.slash_command(
         world.alice, world.channel, "imagine", {"prompt": prompt, **options}
     )
     await ix.wait_response()
-    return await world.wait_for_post(lambda m: world.is_post(m) and bool(m.components))
+    return await world.wait_for_post(
+        lambda m: world.is_post(m) and bool(m.components), timeout=timeout
+    )
 
 
 async def images_of(bot: AkoolBot, post: FakeMessage) -> list[Job]:
@@ -326,3 +331,52 @@ async def test_a_variation_is_held_to_the_caps_at_its_images_cost(world: World):
     assert refusal.ephemeral
     assert "this server's daily credit cap" in refusal.content
     assert world.akool.calls["createBySourcePrompt"] == calls == 2
+
+
+async def test_u_of_an_image_the_post_could_only_keep_as_a_preview_posts_the_original(
+    world: World,
+):
+    # Each 4K image fits the server's limit alone; the four together do not, so the post
+    # shrinks some of them.
+    world.akool.v4_image_sizes = {"4k": (4096, 4096)}
+    world.akool.result_pad_to = 6 * 1024 * 1024
+    async with world.running(**V4) as bot:
+        post = await batch_post(world, timeout=60)
+        lead = str(post.nonce)
+        images = await images_of(bot, post)
+        (n, shrunk) = next(
+            (n, a) for n, a in enumerate(post.attachments, 1) if a.filename.endswith("-preview.jpg")
+        )
+        press = await world.discord.click(world.bob, post, custom_id(lead, f"U{n}"))
+        assert (await press.wait_response()).type == 6
+        alone = await world.wait_for_post(
+            lambda m: replied_to(m) == post.id and bool(m.attachments), timeout=30
+        )
+
+    image = images[n - 1]
+    assert shrunk.filename.startswith(image.akool_id)
+    (attachment,) = alone.attachments
+    # Full size: AKOOL's original, which fits the server's limit on its own.
+    assert attachment.data == world.akool.png(image.akool_id)
+    assert not attachment.filename.endswith("-preview.jpg")
+
+
+async def test_the_buttons_number_the_images_the_post_shows(world: World):
+    done = Timeline(finished_after=0.1)
+    failed = Timeline(finished_after=0.1, outcome=ImageStatus.FAILED)
+    world.akool.next_timelines = deque([done, failed, done, done])
+    async with world.running(**V4) as bot:
+        post = await batch_post(world)
+        lead = str(post.nonce)
+        images = await images_of(bot, post)
+        press = await world.discord.click(world.bob, post, custom_id(lead, "U2"))
+        assert (await press.wait_response()).type == 6
+        alone = await world.wait_for_post(
+            lambda m: replied_to(m) == post.id and bool(m.attachments)
+        )
+
+    # Image 2 failed: the post shows images 1, 3 and 4 as U1-U3, and U2 is the third image.
+    assert len(post.attachments) == 3
+    assert custom_id(lead, "U4") not in world.custom_ids_of(post)
+    assert alone.attachments[0].data == world.akool.png(images[2].akool_id)
+    assert "Image 2 by" in alone.content
