@@ -86,6 +86,12 @@ async def test_a_batch_of_four_is_one_post_of_four_images_with_its_buttons(world
         ix, images = await imagine(world, "four foxes")
         lead = images[0]
         assert len(images) == 4
+        # The command's answer is the batch's one status message, counting from the start.
+        status = ix.original_message
+        assert status is not None
+        first = status.edits[0].changes["content"] if status.edits else status.content
+        assert "0 of 4 images ready" in first
+        assert f"job `{lead}`" in first
         assert world.akool.calls["createbyprompt"] == 0
 
         # Each image finishes on its own; the status message counts them, and a finished one
