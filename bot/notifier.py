@@ -160,6 +160,13 @@ class Notifier:
             lead = next((j for j in batch if j.akool_id == job.batch_akool_id), None)
             if lead is None:
                 return
+            others = [j for j in batch if j.akool_id != job.akool_id]
+            if job.status is JobStatus.PROCESSING and any(
+                j.status is not JobStatus.QUEUED for j in others
+            ):
+                # The batch was under way already: nothing the member sees changed (Discord
+                # allows a channel a few edits a second; a batch's images share one message).
+                return
             locale = await self.languages.of(job.guild_id)
             content = batch_render.status_line(lead, batch, self._clock(), locale=locale)
             job = lead

@@ -25,12 +25,14 @@ MIB = 1024 * 1024
 SERVER_LIMIT = 10 * MIB
 
 
-async def imagine(world: World, prompt: str) -> tuple[FakeInteraction, list[str]]:
-    """Alice's /imagine, once its status message names its job; the images AKOOL started for
-    it, in their batch order (the lead first)."""
+async def imagine(
+    world: World, prompt: str, **options: object
+) -> tuple[FakeInteraction, list[str]]:
+    """Alice's /imagine (with ``options``), once its status message names its job; the images
+    AKOOL started for it, in their batch order (the lead first)."""
     known = set(world.akool.jobs)
     ix = await world.discord.slash_command(
-        world.alice, world.channel, "imagine", {"prompt": prompt}
+        world.alice, world.channel, "imagine", {"prompt": prompt, **options}
     )
     await ix.wait_original_edit(lambda m: "job `" in m.content)
     started = [job_id for job_id in world.akool.jobs if job_id not in known]
@@ -112,6 +114,10 @@ async def test_a_batch_of_four_is_one_post_of_four_images_with_its_buttons(world
         kept = [await bot.store.kept_image(image, ImageRole.RESULT) for image in images]
 
     assert "Done" in done.content
+    # One edit as the batch gets under way, one per image ready: not one per image's every step.
+    texts = [e.changes["content"] for e in done.edits if "content" in e.changes]
+    assert sum("Processing" in t and "0 of 4" in t for t in texts) <= 1
+    assert len(texts) <= 1 + 1 + 4
     assert [a.filename for a in post.attachments] == [f"{image}.png" for image in images]
     assert [a.data for a in post.attachments] == [world.akool.png(image) for image in images]
     assert pinged(post) == [world.alice.id]
@@ -163,12 +169,15 @@ async def test_a_batch_of_four_4k_images_shrinks_to_fit_the_server(world: World)
     # Each 4K image fits the server's limit alone; the four together do not.
     world.akool.v4_image_sizes = {"4k": (4096, 4096)}
     world.akool.result_pad_to = 6 * MIB
-    async with world.running(akool_create_api="v4") as bot:
-        _, images = await imagine(world, "four vast foxes")
+    # Asked for at 4K, under auto: an option only v4 has sends the order to v4.
+    async with world.running() as bot:
+        _, images = await imagine(world, "four vast foxes", resolution="4k")
         await delivered(bot, images[0], timeout=60)
         (post,) = world.posts_for(images[0])
 
     assert len(post.attachments) == 4
+    assert world.akool.calls["createbyprompt"] == 0
+    assert world.akool.requests_to("createBySourcePrompt")[0].body["resolution"] == "4k"
     assert sum(a.size for a in post.attachments) < SERVER_LIMIT
     shrunk = [a for a in post.attachments if a.filename.endswith("-preview.jpg")]
     assert shrunk
