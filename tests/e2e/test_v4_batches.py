@@ -341,3 +341,20 @@ async def test_a_reroll_of_a_batch_makes_the_same_order_again(world: World):
     assert len(second.attachments) == 4
     assert replied_to(second) == post.id
     assert "Re-roll by" in second.content
+
+
+async def test_a_batch_posted_just_before_the_process_died_is_not_posted_again(world: World):
+    async with world.running(akool_create_api="v4"):
+        # Discord makes the post; the process dies before it hears so.
+        stall = world.discord.stall_next("POST", rf"^/channels/{world.channel.id}/messages$")
+        _, images = await imagine(world, "foxes posted in the dark")
+        async with asyncio.timeout(10):
+            await stall.reached.wait()
+    assert len(world.posts_for(images[0])) == 1
+    async with world.running(akool_create_api="v4") as bot:
+        batch = await delivered(bot, images[0])
+        kept = [await bot.store.kept_image(image, ImageRole.RESULT) for image in images]
+
+    (post,) = world.posts_for(images[0])
+    assert {job.result_message_id for job in batch} == {post.id}
+    assert [k.attachment_id for k in kept if k is not None] == [a.id for a in post.attachments]
