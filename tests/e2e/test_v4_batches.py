@@ -5,10 +5,12 @@ when; and the switch from v3 to v4 that AKOOL may force."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections import deque
 from collections.abc import Callable
 
+import discord
 import pytest
 
 from bot.akool import ImageStatus
@@ -358,3 +360,16 @@ async def test_a_batch_posted_just_before_the_process_died_is_not_posted_again(w
     (post,) = world.posts_for(images[0])
     assert {job.result_message_id for job in batch} == {post.id}
     assert [k.attachment_id for k in kept if k is not None] == [a.id for a in post.attachments]
+
+
+async def test_discord_counts_a_messages_files_together_against_the_limit(world: World):
+    """What fitting a batch is for: files that each fit are refused together (HTTP 413)."""
+    async with world.running() as bot:
+        channel = bot.get_partial_messageable(world.channel.id, guild_id=world.guild.id)
+        files = [discord.File(io.BytesIO(bytes(6 * MIB)), f"part{n}.png") for n in range(2)]
+        with pytest.raises(discord.HTTPException) as caught:
+            await channel.send("two halves", files=files)
+        one = await channel.send("one", file=discord.File(io.BytesIO(bytes(6 * MIB)), "one.png"))
+
+    assert (caught.value.status, caught.value.code) == (413, 40005)
+    assert one.attachments[0].size == 6 * MIB
