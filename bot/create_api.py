@@ -121,6 +121,13 @@ class CreateApiChooser:
             self._v3_gone = True
         return V4 if self._v3_gone else V3
 
+    async def images(self, order: ImageOrder) -> int | None:
+        """How many v4 images ``order`` is, as :meth:`create` would make it now (the credit caps
+        hold that many images' expected cost); ``None`` for a v3 grid."""
+        if order.needs_v4 or await self.api() == V4:
+            return order.count or self._batch_quantity
+        return None
+
     async def create(self, order: ImageOrder) -> ImageJob | ImageBatch:
         """Start ``order``. Raises what the client raises, except that in ``auto`` a v3 create
         that is gone is switched to v4 rather than raised; with ``v3`` forced it is raised."""

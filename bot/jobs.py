@@ -207,9 +207,11 @@ class JobService:
         *,
         parent_channel_id: int | None = None,
         button: str | None = None,
+        order: ImageOrder | None = None,
     ) -> Admission:
         """Check a member may spend credits here now: channel, roles, banned words, limits and
-        credit caps (for a job from ``button``; ``None``: a grid).
+        credit caps (for a job from ``button``; ``None``: a grid; or for ``order``, which costs
+        what the API it goes through makes of it: a grid, or its number of v4 images).
 
         Runs before the interaction is acknowledged, so a refusal can be private. The limits and
         caps are checked again, atomically, when the create is written down.
@@ -230,7 +232,7 @@ class JobService:
             raise LimitReached(policy.explain_limit(limits, usage))
         caps = policy.caps(self._caps, settings, self._clock())
         if caps is not None:
-            await self._check_caps(origin.guild_id, button, caps)
+            await self._check_caps(origin.guild_id, button, caps, await self._images(order))
         return Admission(settings, limits)
 
     async def spending(self, guild_id: int) -> tuple[Caps, CreditUsage]:
@@ -239,9 +241,12 @@ class JobService:
         caps = policy.window(self._caps, settings, self._clock())
         return caps, await self.store.credit_usage(guild_id, button=None, caps=caps)
 
-    async def _check_caps(self, guild_id: int | None, button: str | None, caps: Caps) -> None:
-        """CapReached if a job from ``button`` would pass one of ``caps`` now."""
-        usage = await self.store.credit_usage(guild_id, button=button, caps=caps)
+    async def _check_caps(
+        self, guild_id: int | None, button: str | None, caps: Caps, images: int | None = None
+    ) -> None:
+        """CapReached if a job from ``button`` (or ``images`` v4 images) would pass one of
+        ``caps`` now."""
+        usage = await self.store.credit_usage(guild_id, button=button, caps=caps, images=images)
         cap = policy.cap_passed(caps, usage)
         if cap is not None:
             raise CapReached(await self._explain_cap(cap, guild_id, caps, usage))
@@ -266,8 +271,11 @@ class JobService:
         *,
         limits: Limits | None,
         reply: InteractionReply | None,
+        order: ImageOrder | None = None,
     ) -> int:
         """Write a create down before the member's interaction is acknowledged; its intent id.
+        ``order``: what will be created, whose expected cost the credit caps hold (``None``: a
+        grid).
 
         From then on, whatever the moment of a crash, the command gets an answer: this process
         gives it (and calls :meth:`answered` or :meth:`forget`), or the restarted one does from
@@ -276,7 +284,12 @@ class JobService:
         """
         if self._stopping:
             raise UserFacingError(RESTARTING)
-        return await self._intent(origin, prompt, limits, reply=reply, asked=False)
+        images = await self._images(order)
+        return await self._intent(origin, prompt, limits, reply=reply, asked=False, images=images)
+
+    async def _images(self, order: ImageOrder | None) -> int | None:
+        """How many v4 images ``order`` will be, for the credit caps; ``None``: a v3 grid."""
+        return None if order is None else await self.creator.images(order)
 
     async def answered(self, intent: int, job: Job, message_id: int) -> None:
         """The command ``intent`` was written for is answered: ``message_id`` shows ``job``."""
@@ -311,7 +324,8 @@ class JobService:
         async with self._recording():
             own = intent is None
             if intent is None:
-                intent = await self._intent(origin, order.prompt, limits)
+                images = await self._images(order)
+                intent = await self._intent(origin, order.prompt, limits, images=images)
             elif not await self.store.mark_akool_call(intent, at=self._clock()):
                 raise UserFacingError(GIVEN_UP)
             try:
@@ -434,11 +448,13 @@ class JobService:
         reply: InteractionReply | None = None,
         asked: bool = True,
         claim: ButtonPress | None = None,
+        images: int | None = None,
     ) -> int:
         """Write the create intent, within the member's limits; LimitReached if over one.
 
         ``asked``: AKOOL is asked at once, so a crash can never mean it was not. ``claim``: the
-        create is this press of a grid's button.
+        create is this press of a grid's button. ``images``: a v4 order of that many images,
+        which the caps hold the expected cost of (``None``: a v3 job).
         """
         now = self._clock()
         # The caps hold on every path that spends credits, whatever limits the caller passed.
@@ -457,13 +473,19 @@ class JobService:
             akool_called_at=now if asked else None,
             claim=claim,
             caps=caps,
+            images=images,
         )
         if intent is None:
-            raise await self._refusal(origin, limits, caps, claim)
+            raise await self._refusal(origin, limits, caps, claim, images)
         return intent
 
     async def _refusal(
-        self, origin: Origin, limits: Limits | None, caps: Caps | None, claim: ButtonPress | None
+        self,
+        origin: Origin,
+        limits: Limits | None,
+        caps: Caps | None,
+        claim: ButtonPress | None,
+        images: int | None = None,
     ) -> LimitReached:
         """Why the store refused an intent: a member's limit, else a credit cap."""
         if limits is not None:
@@ -474,7 +496,9 @@ class JobService:
                 return LimitReached(policy.explain_limit(limits, usage))
         assert caps is not None
         button = None if claim is None else claim.button
-        spending = await self.store.credit_usage(origin.guild_id, button=button, caps=caps)
+        spending = await self.store.credit_usage(
+            origin.guild_id, button=button, caps=caps, images=images
+        )
         # Passed a moment ago; should the figures have moved since, the account's cap is named
         # if there is one.
         cap = policy.cap_passed(caps, spending) or (
@@ -510,6 +534,9 @@ class JobService:
             prompt=result.prompt or "",
             credits=result.credits,
             akool_created_at=_seconds(result),
+            # A v4 image is a single image, posted without a grid's buttons. It is followed on
+            # its own: AKOOL's answer does not name the rest of its batch.
+            api=V4 if result.made_by_v4 else V3,
         )
         job, created = await self.store.add_job(new, now=now, due_at=None)
         self._metrics.job_created(job, created=created)

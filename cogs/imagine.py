@@ -18,6 +18,7 @@ from bot import i18n, imagine_options, languages, logs, policy, render
 from bot.akool import AkoolError
 from bot.akool.source_prompt import ORIGINAL_SCALE
 from bot.core import AkoolBot
+from bot.create_api import ImageOrder
 from bot.errors import UserFacingError
 from bot.jobs import Origin
 from bot.kept_images import kept_on, source_file
@@ -126,12 +127,6 @@ class Imagine(commands.Cog):
         source = check_source_image(image) if image is not None else None
         assert interaction.channel_id is not None
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
-        admission = await self.bot.jobs.admit(
-            origin,
-            policy.role_ids(interaction.user),
-            text,
-            parent_channel_id=policy.parent_channel_id(interaction.channel),
-        )
         asked = imagine_options.Asked(
             text,
             aspect=aspect.value if aspect is not None else None,
@@ -140,6 +135,23 @@ class Imagine(commands.Cog):
             resolution=resolution.value if resolution is not None else None,
             negative=negative,
             similarity=similarity,
+        )
+        admission = await self.bot.jobs.admit(
+            origin,
+            policy.role_ids(interaction.user),
+            text,
+            parent_channel_id=policy.parent_channel_id(interaction.channel),
+            # What it will cost (a grid, or so many v4 images) is known before the server's
+            # default aspect is: the credit caps are checked against that.
+            order=ImageOrder(
+                text,
+                asked.aspect or "1:1",
+                source,
+                count=asked.count,
+                resolution=asked.resolution,
+                negative=asked.negative,
+                similarity=asked.similarity,
+            ),
         )
         # Refused here, still privately: nothing is written down, spent or asked of AKOOL.
         order = imagine_options.order(asked, admission.settings, self.bot.jobs.creator.offers)
@@ -155,7 +167,7 @@ class Imagine(commands.Cog):
         # is still private): whatever the moment of a crash from here on, the restarted bot
         # finds the intent and answers the command.
         intent = await self.bot.jobs.begin_create(
-            origin, text, limits=admission.limits, reply=reply
+            origin, text, limits=admission.limits, reply=reply, order=order
         )
         try:
             # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept it.

@@ -235,3 +235,20 @@ async def test_a_v4_failure_after_the_switch_is_raised_and_the_switch_kept(
 def test_an_unknown_mode_is_refused(akool, store):
     with pytest.raises(ValueError, match="unknown create API"):
         CreateApiChooser(akool, store, "v5")
+
+
+async def test_an_order_says_how_many_v4_images_it_is_before_anything_is_asked(
+    akool, fake_akool, store
+):
+    auto = CreateApiChooser(akool, store, "auto")
+    v4 = CreateApiChooser(akool, store, "v4", batch_quantity=2)
+
+    grid = await auto.images(ImageOrder("a fox"))
+    three = await auto.images(ImageOrder("a fox", count=3))
+    fixed = await v4.images(ImageOrder("a fox"))
+    await store.note_v3_create_gone(now=0.0)
+    switched = await auto.images(ImageOrder("a fox"))
+
+    assert grid is None  # a v3 grid: its cost is a grid's, not images'
+    assert (three, fixed, switched) == (3, 2, 4)
+    assert fake_akool.calls["createbyprompt"] == fake_akool.calls["createBySourcePrompt"] == 0

@@ -277,6 +277,7 @@ class JobStore(ABC):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         """Write down a create before the command is acknowledged; returns its id for the job row.
 
@@ -289,7 +290,9 @@ class JobStore(ABC):
         order), so creates and presses at once cannot slip under a limit or a cap together.
         ``reply`` is how to answer the member's interaction should the process die;
         ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`);
-        ``claim`` is the button press (by ``requester_id``) the create comes from.
+        ``claim`` is the button press (by ``requester_id``) the create comes from. ``images``:
+        the create is a v4 order of that many images, expected to cost that many times an
+        image's cost (counted so while the intent waits for its jobs); ``None``: a v3 job.
         """
 
     @abstractmethod
@@ -312,11 +315,11 @@ class JobStore(ABC):
 
     @abstractmethod
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
         """What counts against ``caps`` now, as :meth:`add_create_intent` counts it: the whole
         account's and ``guild_id``'s spending (none for ``None``), and the expected cost of a
-        create from ``button`` (``None``: a grid)."""
+        create from ``button`` (``None``: a grid), or of a v4 order of ``images`` images."""
 
     @abstractmethod
     async def reported_credits(

@@ -196,11 +196,13 @@ class MemberUsage:
 
 
 class CostKind(StrEnum):
-    """What a job costs like: a grid (/imagine, 🔄), an upscale (U1-U4) or a variation (V1-V4)."""
+    """What a job costs like: a grid (/imagine, 🔄), an upscale (U1-U4) or a variation (V1-V4)
+    of v3; or one v4 image (whatever made it: AKOOL charges a v4 batch per image)."""
 
     GRID = "grid"
     UPSCALE = "upscale"
     VARIATION = "variation"
+    IMAGE = "image"
 
     @classmethod
     def of_button(cls, button: str | None) -> CostKind:
@@ -218,7 +220,9 @@ class Caps:
     server's (``None``: no such cap).
 
     A job's expected cost, before AKOOL reports its credits, is the median of the credits of the
-    last ``recent`` jobs of its :class:`CostKind` that reported theirs, else ``default_cost``.
+    last ``recent`` jobs of its :class:`CostKind` that reported theirs, else ``default_cost``
+    (``default_image_cost`` for a v4 image). A v4 order of n images is expected to cost n times
+    an image's cost.
     """
 
     account: int | None
@@ -226,6 +230,7 @@ class Caps:
     since: float
     default_cost: int
     recent: int = 50
+    default_image_cost: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import cost_kind
+from bot.store.rows import create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -209,14 +209,15 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY creat
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING id
 """
 
+# A v4 batch is one job to the member: its images count once, as their batch.
 _COUNTED_JOBS: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $2 AND requester_id = $1 AND kind <> 'track'
 """
 _LIVE_INTENTS: Final = """
@@ -239,44 +240,51 @@ def _median_cost(kind: str, recent: str) -> str:
     return f"""(SELECT r.credits FROM (
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
-              WHERE credits IS NOT NULL AND kind <> 'track' AND {cost_kind("button")} = '{kind}'
+              WHERE credits IS NOT NULL AND kind <> 'track' AND {job_cost_kind("")} = '{kind}'
               ORDER BY created_at DESC LIMIT {recent}::int) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
 
-def _caps_with(*, button: str, window: str, default_cost: str, recent: str) -> str:
+def _caps_with(
+    *, button: str, images: str, window: str, default_cost: str, image_cost: str, recent: str
+) -> str:
     """As on SQLite: what counts against the credit caps in the window from ``window``, row by
-    row with its server, and the expected cost of a create from ``button`` (parameters named by
-    the statement using it)."""
+    row with its server, and the expected cost of a create from ``button``, or of a v4 order
+    of ``images`` images (parameters named by the statement using it)."""
     cost = f"{default_cost}::int"
     return f"""
 WITH costs (k, cost) AS (
     SELECT 'grid', COALESCE({_median_cost("grid", recent)}, {cost})
     UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale", recent)}, {cost})
     UNION ALL SELECT 'variation', COALESCE({_median_cost("variation", recent)}, {cost})
+    UNION ALL SELECT 'image', COALESCE({_median_cost("image", recent)}, {image_cost}::int)
 ),
 counted (guild_id, spent, reserved) AS (
     SELECT j.guild_id, COALESCE(j.credits, 0),
         CASE WHEN j.credits IS NULL AND j.status_rank < 3
-             THEN (SELECT cost FROM costs WHERE k = {cost_kind("j.button")}) ELSE 0 END
+             THEN (SELECT cost FROM costs WHERE k = {job_cost_kind("j")}) ELSE 0 END
     FROM jobs AS j WHERE j.kind <> 'track' AND j.created_at >= {window}::float8
     UNION ALL
-    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {cost_kind("i.button")})
+    SELECT i.guild_id, 0, {create_cost("costs", "i.button", "i.images")}
     FROM create_intents AS i
     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 ),
-this (cost) AS (SELECT cost FROM costs WHERE k = {cost_kind(f"{button}::text")})
+this (cost) AS (SELECT {create_cost("costs", f"{button}::text", f"{images}::int")})
 """  # noqa: S608
 
 
-# A NULL bound is no bound. $14 is the create's button; $16-$20 the caps (see _cap_values).
+# A NULL bound is no bound. $14 is the create's button; $16-$21 the caps (see _cap_values);
+# $22 the images of a v4 order.
+_ADD_INTENT_CAPS: Final = _caps_with(
+    button="$14", images="$22", window="$18", default_cost="$19", image_cost="$21", recent="$20"
+)
 _ADD_INTENT_CHECKED: Final = f"""
-{_caps_with(button="$14", window="$18", default_cost="$19", recent="$20")}
+{_ADD_INTENT_CAPS}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
-SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15
+SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15, $22::int
 WHERE ($6::bigint IS NULL
        OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6::bigint)
   AND ($8::bigint IS NULL
@@ -290,9 +298,13 @@ WHERE ($6::bigint IS NULL
 RETURNING id
 """  # noqa: S608
 
-# $1 the server, $2 the button; $3-$5 window, default cost and sample (see _cap_values).
+# $1 the server, $2 the button; $3-$6 window, default cost, sample and an image's default cost
+# (see _cap_values); $7 the images of a v4 order.
+_CREDIT_USAGE_CAPS: Final = _caps_with(
+    button="$2", images="$7", window="$3", default_cost="$4", image_cost="$6", recent="$5"
+)
 _CREDIT_USAGE: Final = f"""
-{_caps_with(button="$2", window="$3", default_cost="$4", recent="$5")}
+{_CREDIT_USAGE_CAPS}
 SELECT
     (SELECT COALESCE(SUM(spent), 0) FROM counted) AS account_spent,
     (SELECT COALESCE(SUM(reserved), 0) FROM counted) AS account_reserved,
@@ -750,6 +762,7 @@ class PostgresJobStore(JobStore):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
@@ -768,6 +781,7 @@ class PostgresJobStore(JobStore):
                 parent,
                 button,
                 pressed_at,
+                images,
             )
             return int(value)
         async with self._pool.acquire() as connection, connection.transaction():
@@ -791,15 +805,16 @@ class PostgresJobStore(JobStore):
                 button,
                 pressed_at,
                 *_cap_values(caps),
+                images,
             )
         return None if value is None else int(value)
 
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
-        _, _, window, default_cost, recent = _cap_values(caps)
+        _, _, window, default_cost, recent, image_cost = _cap_values(caps)
         row = await self._pool.fetchrow(
-            _CREDIT_USAGE, guild_id, button, window, default_cost, recent
+            _CREDIT_USAGE, guild_id, button, window, default_cost, recent, image_cost, images
         )
         assert row is not None
         return rows.credit_usage(row, guild_id)
@@ -892,10 +907,18 @@ def _lock_keys(
 
 
 def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
-    """$16-$20 of _ADD_INTENT_CHECKED: account cap, server cap, window, default cost, sample."""
+    """$16-$21 of _ADD_INTENT_CHECKED: account cap, server cap, window, default cost, sample,
+    an image's default cost."""
     if caps is None:
-        return (None, None, None, 0, 0)
-    return (caps.account, caps.server, caps.since, caps.default_cost, caps.recent)
+        return (None, None, None, 0, 0, 0)
+    return (
+        caps.account,
+        caps.server,
+        caps.since,
+        caps.default_cost,
+        caps.recent,
+        caps.default_image_cost,
+    )
 
 
 def _updated(status: str) -> bool:

@@ -31,7 +31,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import cost_kind
+from bot.store.rows import create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +238,19 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY create
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
 VALUES (
     :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
-    :parent, :button, :pressed_at
+    :parent, :button, :pressed_at, :images
 )
 RETURNING id
 """
 
 # Jobs that cost credits (tracking one made elsewhere does not), and creates under way.
+# A v4 batch is one job to the member: its images count once, as their batch.
 _COUNTED_JOBS: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE guild_id IS :guild AND requester_id = :user AND kind != 'track'
 """
 _LIVE_INTENTS: Final = """
@@ -265,7 +266,7 @@ def _median_cost(kind: str) -> str:
     return f"""(SELECT r.credits FROM (
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
-              WHERE credits IS NOT NULL AND kind != 'track' AND {cost_kind("button")} = '{kind}'
+              WHERE credits IS NOT NULL AND kind != 'track' AND {job_cost_kind("")} = '{kind}'
               ORDER BY created_at DESC LIMIT :recent) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
@@ -279,18 +280,19 @@ WITH costs (k, cost) AS (
     SELECT 'grid', COALESCE({_median_cost("grid")}, :default_cost)
     UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale")}, :default_cost)
     UNION ALL SELECT 'variation', COALESCE({_median_cost("variation")}, :default_cost)
+    UNION ALL SELECT 'image', COALESCE({_median_cost("image")}, :image_cost)
 ),
 counted (guild_id, spent, reserved) AS (
     SELECT j.guild_id, COALESCE(j.credits, 0),
         CASE WHEN j.credits IS NULL AND j.status_rank < 3
-             THEN (SELECT cost FROM costs WHERE k = {cost_kind("j.button")}) ELSE 0 END
+             THEN (SELECT cost FROM costs WHERE k = {job_cost_kind("j")}) ELSE 0 END
     FROM jobs AS j WHERE j.kind != 'track' AND j.created_at >= :window
     UNION ALL
-    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {cost_kind("i.button")})
+    SELECT i.guild_id, 0, {create_cost("costs", "i.button", "i.images")}
     FROM create_intents AS i
     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 ),
-this (cost) AS (SELECT cost FROM costs WHERE k = {cost_kind(":button")})
+this (cost) AS (SELECT {create_cost("costs", ":button", ":images")})
 """  # noqa: S608
 
 # Check and write in one statement: two commands (or presses) at once cannot both slip under a
@@ -299,11 +301,11 @@ _ADD_INTENT_CHECKED: Final = f"""
 {_CAPS_WITH}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
 SELECT
     :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
-    :parent, :button, :pressed_at
+    :parent, :button, :pressed_at, :images
 WHERE (:active IS NULL
        OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active)
   AND (:daily IS NULL
@@ -769,10 +771,12 @@ class SqliteJobStore(JobStore):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
         params: dict[str, Any] = {
+            "images": images,
             "parent": parent,
             "button": button,
             "pressed_at": pressed_at,
@@ -794,9 +798,9 @@ class SqliteJobStore(JobStore):
         return None if row is None else int(row[0])
 
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
-        params = {"guild": guild_id, "button": button} | _cap_params(caps)
+        params = {"guild": guild_id, "button": button, "images": images} | _cap_params(caps)
         row = await self._fetch_one(_CREDIT_USAGE, params)
         assert row is not None
         return rows.credit_usage(row, guild_id)
@@ -947,13 +951,21 @@ def _limit_params(limits: Limits | None) -> dict[str, Any]:
 
 def _cap_params(caps: Caps | None) -> dict[str, Any]:
     if caps is None:
-        return {"account": None, "server": None, "window": None, "default_cost": 0, "recent": 0}
+        return {
+            "account": None,
+            "server": None,
+            "window": None,
+            "default_cost": 0,
+            "recent": 0,
+            "image_cost": 0,
+        }
     return {
         "account": caps.account,
         "server": caps.server,
         "window": caps.since,
         "default_cost": caps.default_cost,
         "recent": caps.recent,
+        "image_cost": caps.default_image_cost,
     }
 
 

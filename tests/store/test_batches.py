@@ -11,7 +11,7 @@ import pytest
 
 from bot.store import CreateOptions, Delivery, JobKind, JobStatus, NewJob, StatusUpdate
 from bot.store.base import JobStore
-from tests.store.test_store import T0, new_job
+from tests.store.test_store import LIMITS, T0, new_job
 
 LEAD = "b" * 24
 OPTIONS = CreateOptions(count=3, resolution="4k", negative="no text", similarity=0.25)
@@ -152,3 +152,18 @@ async def test_a_batch_is_one_place_in_line(store: JobStore):
 
     assert await store.queue_position(LEAD) == 2
     assert await store.queue_position("d" * 24) == 3
+
+
+async def test_a_batch_counts_once_against_the_members_limits(store: JobStore):
+    # LIMITS: two unfinished, three a day.
+    rows = batch_rows(n=4)
+    await store.add_batch(rows, now=T0, due_at=None)
+    # Its first image done, the rest still at AKOOL: the batch is still one unfinished job.
+    await store.record_status(LEAD, StatusUpdate(JobStatus.COMPLETED), now=T0, due_at=None)
+    usage = await store.member_usage(333, 111, since=LIMITS.since)
+    second = await store.add_create_intent(111, 333, 222, "second", now=T0, limits=LIMITS)
+    third = await store.add_create_intent(111, 333, 222, "third", now=T0, limits=LIMITS)
+
+    assert (usage.active, usage.daily) == (1, 1)
+    assert second is not None
+    assert third is None  # the batch and "second": two unfinished
