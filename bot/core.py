@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # The longest a job goes unchecked, in poll intervals, when webhooks have proven to arrive (60 s
 # at the default interval); it scales with POLL_INTERVAL, like every other gap of the schedule.
 MAX_POLL_GAPS: Final = 20.0
+# Who owns the application (its owner, or a team's admins and developers) is asked of Discord
+# again after this long, so a change of owner or team counts without a restart.
+OWNERS_FOR: Final = 600.0
 # The shares of the AKOOL request budget each kind of request is sure of while every kind waits
 # (see bot.budget): members' creates and presses with the polls confirming callbacks, which are
 # served first; due status checks; lookups (/status, /track of an unknown id, Post here), last.
@@ -109,6 +112,7 @@ class AkoolBot(commands.AutoShardedBot):
         self.akool = akool
         self.clock = clock
         self.metrics = metrics
+        self._owners_read_at: float | None = None
         # Images that must outlive their links (a month-old press): kept on the bot's messages.
         self.kept_images = KeptImages(self, store, clock=clock)
         self.notifier = Notifier(
@@ -153,6 +157,16 @@ class AkoolBot(commands.AutoShardedBot):
         self.lookups = Lookups(store, metrics.timed(lookup_budget, "akool-lookups"), clock=clock)
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
+
+    async def is_owner(self, user: discord.abc.User, /) -> bool:
+        """discord.py's answer (Discord's application info), read again every ``OWNERS_FOR``
+        seconds rather than remembered until the process ends."""
+        now = self.clock()
+        if self._owners_read_at is None or now - self._owners_read_at >= OWNERS_FOR:
+            # Unset, discord.py asks Discord and remembers the answer here.
+            self.owner_id, self.owner_ids = None, None
+            self._owners_read_at = now
+        return await super().is_owner(user)
 
     async def setup_hook(self) -> None:
         warn_if_open(self.settings.allowed_guild_ids)

@@ -139,6 +139,19 @@ class Notifier:
     def _upload_limit(self, job: Job) -> int:
         return upload_limit(self._client.get_guild(job.guild_id) if job.guild_id else None)
 
+    async def status_text(
+        self, job: Job, *, position: int | None = None, locale: LocaleLike = None
+    ) -> str:
+        """The text of ``job``'s status message: a batch's (its lead's) with the batch's
+        progress, any other job's its status line."""
+        if job.batch_akool_id is None:
+            return render.status_line(job, self._clock(), position=position, locale=locale)
+        batch = await self._store.batch(job.batch_akool_id)
+        lead = next((j for j in batch if j.akool_id == job.batch_akool_id), job)
+        return batch_render.status_line(
+            lead, batch, self._clock(), position=position, locale=locale
+        )
+
     async def show_progress(self, job: Job) -> None:
         """Edit the job's status message to its current state (an image of a batch: the batch's
         status message, its lead's, to the batch's state). Failing to is never fatal."""
@@ -147,6 +160,13 @@ class Notifier:
             batch = await self._store.batch(job.batch_akool_id)
             lead = next((j for j in batch if j.akool_id == job.batch_akool_id), None)
             if lead is None:
+                return
+            others = [j for j in batch if j.akool_id != job.akool_id]
+            if job.status is JobStatus.PROCESSING and any(
+                j.status is not JobStatus.QUEUED for j in others
+            ):
+                # The batch was under way already: nothing the member sees changed (Discord
+                # allows a channel a few edits a second; a batch's images share one message).
                 return
             locale = await self.languages.of(job.guild_id)
             content = batch_render.status_line(lead, batch, self._clock(), locale=locale)
@@ -637,13 +657,7 @@ class Notifier:
         self, intent: CreateIntent, job: Job, reply: InteractionReply | None, locale: LocaleLike
     ) -> bool:
         position = await self._store.queue_position(job.akool_id)
-        if job.batch_akool_id is not None:
-            batch = await self._store.batch(job.batch_akool_id)
-            content = batch_render.status_line(
-                job, batch, self._clock(), position=position, locale=locale
-            )
-        else:
-            content = render.status_line(job, self._clock(), position=position, locale=locale)
+        content = await self.status_text(job, position=position, locale=locale)
         message_id = None
         if reply is not None and reply.by is ReplyBy.EDIT:
             message_id = await self._by_webhook(

@@ -198,7 +198,8 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             return
         position = await self.bot.store.queue_position(job.akool_id)
-        content = render.status_line(job, self.bot.clock(), position=position, locale=public)
+        # A batch's status line counts its images from the start.
+        content = await self.bot.notifier.status_text(job, position=position, locale=public)
         # The member's image goes on the status message: Discord keeps it there, while the
         # command's own link to it soon expires and can never be had again (a 🔄 a month on).
         kept = None

@@ -347,8 +347,9 @@ SELECT
 """  # noqa: S608
 
 # The partial index jobs_unfinished holds only unfinished jobs.
+# A v4 batch is one place in line, however many of its images are unfinished.
 _QUEUE_POSITION: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = :id AND status_rank < 3)
 """

@@ -5,10 +5,12 @@ when; and the switch from v3 to v4 that AKOOL may force."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections import deque
 from collections.abc import Callable
 
+import discord
 import pytest
 
 from bot.akool import ImageStatus
@@ -25,12 +27,14 @@ MIB = 1024 * 1024
 SERVER_LIMIT = 10 * MIB
 
 
-async def imagine(world: World, prompt: str) -> tuple[FakeInteraction, list[str]]:
-    """Alice's /imagine, once its status message names its job; the images AKOOL started for
-    it, in their batch order (the lead first)."""
+async def imagine(
+    world: World, prompt: str, **options: object
+) -> tuple[FakeInteraction, list[str]]:
+    """Alice's /imagine (with ``options``), once its status message names its job; the images
+    AKOOL started for it, in their batch order (the lead first)."""
     known = set(world.akool.jobs)
     ix = await world.discord.slash_command(
-        world.alice, world.channel, "imagine", {"prompt": prompt}
+        world.alice, world.channel, "imagine", {"prompt": prompt, **options}
     )
     await ix.wait_original_edit(lambda m: "job `" in m.content)
     started = [job_id for job_id in world.akool.jobs if job_id not in known]
@@ -86,6 +90,12 @@ async def test_a_batch_of_four_is_one_post_of_four_images_with_its_buttons(world
         ix, images = await imagine(world, "four foxes")
         lead = images[0]
         assert len(images) == 4
+        # The command's answer is the batch's one status message, counting from the start.
+        status = ix.original_message
+        assert status is not None
+        first = status.edits[0].changes["content"] if status.edits else status.content
+        assert "0 of 4 images ready" in first
+        assert f"job `{lead}`" in first
         assert world.akool.calls["createbyprompt"] == 0
 
         # Each image finishes on its own; the status message counts them, and a finished one
@@ -106,6 +116,10 @@ async def test_a_batch_of_four_is_one_post_of_four_images_with_its_buttons(world
         kept = [await bot.store.kept_image(image, ImageRole.RESULT) for image in images]
 
     assert "Done" in done.content
+    # One edit as the batch gets under way, one per image ready: not one per image's every step.
+    texts = [e.changes["content"] for e in done.edits if "content" in e.changes]
+    assert sum("Processing" in t and "0 of 4" in t for t in texts) <= 1
+    assert len(texts) <= 1 + 1 + 4
     assert [a.filename for a in post.attachments] == [f"{image}.png" for image in images]
     assert [a.data for a in post.attachments] == [world.akool.png(image) for image in images]
     assert pinged(post) == [world.alice.id]
@@ -157,12 +171,15 @@ async def test_a_batch_of_four_4k_images_shrinks_to_fit_the_server(world: World)
     # Each 4K image fits the server's limit alone; the four together do not.
     world.akool.v4_image_sizes = {"4k": (4096, 4096)}
     world.akool.result_pad_to = 6 * MIB
-    async with world.running(akool_create_api="v4") as bot:
-        _, images = await imagine(world, "four vast foxes")
+    # Asked for at 4K, under auto: an option only v4 has sends the order to v4.
+    async with world.running() as bot:
+        _, images = await imagine(world, "four vast foxes", resolution="4k")
         await delivered(bot, images[0], timeout=60)
         (post,) = world.posts_for(images[0])
 
     assert len(post.attachments) == 4
+    assert world.akool.calls["createbyprompt"] == 0
+    assert world.akool.requests_to("createBySourcePrompt")[0].body["resolution"] == "4k"
     assert sum(a.size for a in post.attachments) < SERVER_LIMIT
     shrunk = [a for a in post.attachments if a.filename.endswith("-preview.jpg")]
     assert shrunk
@@ -326,3 +343,33 @@ async def test_a_reroll_of_a_batch_makes_the_same_order_again(world: World):
     assert len(second.attachments) == 4
     assert replied_to(second) == post.id
     assert "Re-roll by" in second.content
+
+
+async def test_a_batch_posted_just_before_the_process_died_is_not_posted_again(world: World):
+    async with world.running(akool_create_api="v4"):
+        # Discord makes the post; the process dies before it hears so.
+        stall = world.discord.stall_next("POST", rf"^/channels/{world.channel.id}/messages$")
+        _, images = await imagine(world, "foxes posted in the dark")
+        async with asyncio.timeout(10):
+            await stall.reached.wait()
+    assert len(world.posts_for(images[0])) == 1
+    async with world.running(akool_create_api="v4") as bot:
+        batch = await delivered(bot, images[0])
+        kept = [await bot.store.kept_image(image, ImageRole.RESULT) for image in images]
+
+    (post,) = world.posts_for(images[0])
+    assert {job.result_message_id for job in batch} == {post.id}
+    assert [k.attachment_id for k in kept if k is not None] == [a.id for a in post.attachments]
+
+
+async def test_discord_counts_a_messages_files_together_against_the_limit(world: World):
+    """What fitting a batch is for: files that each fit are refused together (HTTP 413)."""
+    async with world.running() as bot:
+        channel = bot.get_partial_messageable(world.channel.id, guild_id=world.guild.id)
+        files = [discord.File(io.BytesIO(bytes(6 * MIB)), f"part{n}.png") for n in range(2)]
+        with pytest.raises(discord.HTTPException) as caught:
+            await channel.send("two halves", files=files)
+        one = await channel.send("one", file=discord.File(io.BytesIO(bytes(6 * MIB)), "one.png"))
+
+    assert (caught.value.status, caught.value.code) == (413, 40005)
+    assert one.attachments[0].size == 6 * MIB

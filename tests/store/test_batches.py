@@ -145,6 +145,15 @@ async def test_a_batch_is_one_job_in_a_members_history(store: JobStore):
     assert await store.count_jobs(333, 111) == 2
 
 
+async def test_a_batch_is_one_place_in_line(store: JobStore):
+    await store.add_job(new_job("c" * 24), now=T0, due_at=None)
+    await store.add_batch(batch_rows(), now=T0 + 1, due_at=None)
+    await store.add_job(new_job("d" * 24), now=T0 + 2, due_at=None)
+
+    assert await store.queue_position(LEAD) == 2
+    assert await store.queue_position("d" * 24) == 3
+
+
 async def test_a_batch_counts_once_against_the_members_limits(store: JobStore):
     # LIMITS: two unfinished, three a day.
     rows = batch_rows(n=4)
