@@ -390,6 +390,14 @@ class JobLoop:
             claim.pressed_at,
         ):
             return False  # released already (an earlier try at this answer, or as stale)
+        parent = await self._store.get_job(claim.parent_akool_id)
+        if intent.akool_called_at is not None and parent is not None and parent.in_batch:
+            # A v4 batch's V is a create of its own, which AKOOL records on no button: as for a
+            # lost /imagine, AKOOL cannot say, and the presser may press again.
+            await self._store.release_press(
+                claim.parent_akool_id, claim.button, pressed_at=claim.pressed_at
+            )
+            return None
         if intent.akool_called_at is not None:
             try:
                 result = await self._akool.get_result(claim.parent_akool_id)
@@ -405,7 +413,6 @@ class JobLoop:
                     exc,
                 )
                 return None
-            parent = await self._store.get_job(claim.parent_akool_id)
             if parent is not None:
                 await self._store.record_status(
                     parent.akool_id,

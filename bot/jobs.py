@@ -105,7 +105,7 @@ class PressResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Claimed:
+class Claimed:
     """A press that won its button, written down with its intent before AKOOL is asked."""
 
     press: ButtonPress
@@ -131,6 +131,9 @@ class PressOutcome:
     child: Job | None = None
     error: AkoolError | None = None
 
+
+# Starts the job of a press that won its button: (the pressed job, the button, the claim).
+PressStart = Callable[[Job, str, Claimed], Awaitable[Job]]
 
 # A claim, told apart from a later claim of the same button after this one was released.
 _ClaimKey = tuple[str, str, int, float]
@@ -384,6 +387,17 @@ class JobService:
             similarity=order.similarity,
         )
 
+    @property
+    def webhook_url(self) -> str | None:
+        """Where AKOOL reports a job's end (``None``: polled only)."""
+        return self._webhook_url
+
+    async def store_batch(
+        self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
+    ) -> Job:
+        """Store every image of ``batch`` (see :meth:`_store_batch`); the lead."""
+        return await self._store_batch(base, batch, options, intent)
+
     async def _store_batch(
         self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
     ) -> Job:
@@ -562,6 +576,8 @@ class JobService:
         channel_id: int | None = None,
         reply: InteractionReply | None = None,
         acknowledge: Callable[[], Awaitable[object]] | None = None,
+        begin: PressStart | None = None,
+        order: ImageOrder | None = None,
     ) -> PressResult:
         """Use one of a grid's buttons once: the first press starts a job, later ones lose.
 
@@ -578,16 +594,24 @@ class JobService:
         from the intent (see ``JobLoop``). Anything raised before the acknowledgement (a
         refusal, a limit, a restart) is still in time for a private answer. A job's intent,
         ``PressResult.intent``, stays until :meth:`answered` records its announcement.
+
+        ``begin`` starts the job of a winning press once AKOOL may be asked (by default AKOOL's
+        own button, ``createbybutton``; a v4 batch's V is a create of its own, see
+        ``bot.batch_press``). It releases the claim itself when it starts nothing for sure.
+        ``order``: what ``begin`` creates, whose expected cost the credit caps hold (``None``:
+        AKOOL's button, costed by its kind).
         """
-        start = await self._claim(parent, button, presser_id, limits, refusal, reply, channel_id)
+        start = await self._claim(
+            parent, button, presser_id, limits, refusal, reply, channel_id, order
+        )
         if acknowledge is not None:
             try:
                 await acknowledge()
             except BaseException:
-                if isinstance(start, _Claimed):
+                if isinstance(start, Claimed):
                     await self._abandon(start)
                 raise
-        if not isinstance(start, _Claimed):
+        if not isinstance(start, Claimed):
             if (
                 refusal is not None
                 and self._may_be_stale(start)
@@ -601,11 +625,11 @@ class JobService:
             if not await self._release_if_stale(parent, start):
                 return PressResult(child=None, winner=start)
             start = await self._claim(
-                parent, button, presser_id, limits, refusal, reply, channel_id
+                parent, button, presser_id, limits, refusal, reply, channel_id, order
             )
-            if not isinstance(start, _Claimed):
+            if not isinstance(start, Claimed):
                 return PressResult(child=None, winner=start)
-        return await self._use_claim(parent, button, presser_id, start)
+        return await self._use_claim(parent, button, presser_id, start, begin or self._start_press)
 
     async def _claim(
         self,
@@ -616,7 +640,8 @@ class JobService:
         refusal: UserFacingError | None,
         reply: InteractionReply | None,
         channel_id: int | None,
-    ) -> _Claimed | ButtonPress:
+        order: ImageOrder | None = None,
+    ) -> Claimed | ButtonPress:
         """Claim the button and write the press's intent; the winning press if another won."""
         claim = await self.store.claim_press(parent.akool_id, button, presser_id, now=self._clock())
         if not claim.won:
@@ -631,7 +656,10 @@ class JobService:
             here = parent.channel_id if channel_id is None else channel_id
             origin = Origin(presser_id, parent.guild_id, here)
             what = f"{button} of {parent.akool_id}"
-            intent = await self._intent(origin, what, limits, reply=reply, asked=False, claim=press)
+            images = await self._images(order)
+            intent = await self._intent(
+                origin, what, limits, reply=reply, asked=False, claim=press, images=images
+            )
         except BaseException:
             # Refused before AKOOL was asked: nobody used the button.
             await self.store.release_press(parent.akool_id, button, pressed_at=press.pressed_at)
@@ -640,9 +668,9 @@ class JobService:
         # No await between the claim's intent and this: a loser in this process finds it here.
         self._pressing.add(key)
         self._settlement(key)
-        return _Claimed(press, intent, origin)
+        return Claimed(press, intent, origin)
 
-    async def _abandon(self, claimed: _Claimed) -> None:
+    async def _abandon(self, claimed: Claimed) -> None:
         """Give back a claim whose interaction Discord gave up on before it was acknowledged."""
         press = claimed.press
         key = _claim_key(press)
@@ -658,7 +686,7 @@ class JobService:
                 settlement.set_result(PressOutcome(PressEnd.FREED))
 
     async def _use_claim(
-        self, parent: Job, button: str, presser_id: int, claimed: _Claimed
+        self, parent: Job, button: str, presser_id: int, claimed: Claimed, begin: PressStart
     ) -> PressResult:
         key = _claim_key(claimed.press)
         settlement = self._settlement(key)
@@ -672,7 +700,7 @@ class JobService:
                     # asked: the presser was told nothing started, and the claim is given back.
                     raise GivenUpError(GIVEN_UP)
                 asked = True
-                child = await self._start_press(parent, button, claimed)
+                child = await begin(parent, button, claimed)
             outcome = PressOutcome(PressEnd.STARTED, child=child)
             return PressResult(child=child, intent=intent)
         except Exception as exc:
@@ -770,7 +798,7 @@ class JobService:
             return PressOutcome(PressEnd.SPENT)
         return PressOutcome(PressEnd.UNKNOWN)
 
-    async def _start_press(self, parent: Job, button: str, claimed: _Claimed) -> Job:
+    async def _start_press(self, parent: Job, button: str, claimed: Claimed) -> Job:
         origin = claimed.origin
         pressed_at = claimed.press.pressed_at
         try:
@@ -820,7 +848,9 @@ class JobService:
         if press.child_akool_id is not None:
             return await self.store.get_job(press.child_akool_id)
         children = await self.store.children(press.parent_akool_id)
-        return next((c for c in children if c.button == press.button), None)
+        # A variation of a v4 batch's image is a batch itself: its lead is the job.
+        started = (c for c in children if c.button == press.button)
+        return next((c for c in started if not c.in_batch or c.is_batch_lead), None)
 
     async def _release_if_stale(self, parent: Job, press: ButtonPress) -> bool:
         """Free a claim left behind by a crash between claiming and asking AKOOL.
@@ -852,7 +882,13 @@ class JobService:
         )
 
     async def resync_buttons(self, parent: Job) -> Job:
-        """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``."""
+        """Refresh a grid's buttons from AKOOL's ``buttons``/``used_buttons``.
+
+        A v4 batch's buttons are the bot's own (AKOOL keeps none for a v4 image): its lead's
+        record is the only one, and AKOOL's empty lists must not overwrite it.
+        """
+        if parent.in_batch:
+            return parent
         try:
             # A press waits on it: as urgent as the press itself.
             result = await self.akool.get_result(parent.akool_id, kind=RequestKind.URGENT)

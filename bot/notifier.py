@@ -31,6 +31,7 @@ from bot.images import (
     DownloadedImage,
     ImageDownloadError,
     ImageFetcher,
+    check_image,
     fit_together,
     make_preview,
 )
@@ -765,6 +766,98 @@ class Notifier:
             # The post that kept it is gone (or never kept it): this one keeps it from now on.
             await self._kept.keep(job.akool_id, ImageRole.RESULT, kept_on(message))
         return message
+
+    async def post_batch_image(
+        self,
+        lead: Job,
+        image: Job,
+        number: int,
+        channel: discord.abc.Messageable,
+        *,
+        presser_id: int,
+        kept: discord.Attachment | None,
+        full_size_kept: bool,
+        reply_to: int | None,
+    ) -> discord.Message:
+        """U n of a v4 batch's post: image ``number`` alone, full size, as a reply to the post.
+
+        The image is the file the post keeps (``kept``, just fetched), unless that is a preview
+        and AKOOL still has the original; else AKOOL's, while it has it. Shrunk, with AKOOL's
+        link, only where it is over the server's limit. Raises :class:`ImageGone` when neither
+        has it. No buttons but 🗑️: the batch's own post has them.
+        """
+        data: DownloadedImage | None = None
+        if kept is not None and full_size_kept:
+            data = await self._read(kept)
+        if (
+            data is None
+            and image.image_url
+            and render.expires_at(image).timestamp() > self._clock()
+        ):
+            try:
+                data, _ = await self._image(image, final=True, gone=ImageGone(RESULT_GONE))
+            except ImageGone:
+                data = None
+        if data is None and kept is not None:
+            data = await self._read(kept)  # the preview the post keeps: the best there is
+        if data is None:
+            raise ImageGone(RESULT_GONE)
+        locale = await self.languages.of(lead.guild_id)
+        note: render.Note | None = None
+        limit = self._upload_limit(lead)
+        if len(data.data) > limit:
+            shrunk = await make_preview(data, limit)
+            if shrunk is None:
+                raise ImageGone(RESULT_GONE)
+            data, note = shrunk, render.preview_note(image, locale)
+        content = render.batch_image_content(
+            lead, number, presser_id, note=note.line if note else None, locale=locale
+        )
+        embed = render.result_embed(
+            image,
+            filename=data.filename,
+            now=self._clock(),
+            description=note.below if note else None,
+            locale=locale,
+        )
+        reference = None
+        if reply_to is not None:
+            # The post may have been deleted since: then a plain message rather than none.
+            reference = discord.MessageReference(
+                message_id=reply_to, channel_id=lead.channel_id, fail_if_not_exists=False
+            )
+        kwargs: dict[str, Any] = {
+            "content": _fit(lead, content),
+            "embed": embed,
+            "file": discord.File(io.BytesIO(data.data), filename=data.filename),
+        }
+        view = render.grid_view(image)
+        if view is not None:
+            kwargs["view"] = view
+        message = await channel.send(
+            reference=reference,  # type: ignore[arg-type]
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, roles=False, replied_user=False, users=[discord.Object(presser_id)]
+            ),
+            **kwargs,
+        )
+        if kept is None:
+            # The file the batch's post kept is gone: this post keeps the image from now on.
+            await self._kept.keep(image.akool_id, ImageRole.RESULT, kept_on(message))
+        return message
+
+    async def _read(self, attachment: discord.Attachment) -> DownloadedImage | None:
+        """A file Discord keeps for the bot, or ``None`` if it cannot be read now."""
+        try:
+            data = await attachment.read()
+            _extension, content_type = await asyncio.to_thread(check_image, data)
+        except discord.HTTPException as exc:
+            log.warning("Could not read the kept image %s: HTTP %s", attachment.id, exc.status)
+            return None
+        except ImageDownloadError as exc:
+            log.warning("The kept file %s is not an image: %s", attachment.id, exc.reason)
+            return None
+        return DownloadedImage(data, content_type, attachment.filename)
 
     async def _post(
         self,

@@ -211,6 +211,23 @@ def result_content(
     return line
 
 
+def batch_image_content(
+    lead: Job, number: int, presser_id: int, *, note: str | None = None, locale: LocaleLike = None
+) -> str:
+    """The text of U n on a v4 batch's post: image n alone, posted for ``presser_id``."""
+    values = {
+        "prompt": what_prompt(lead, locale),
+        "n": number,
+        "member": f"<@{presser_id}>",
+        "owner": f"<@{lead.requester_id}>",
+    }
+    if presser_id == lead.requester_id:
+        line = gettext(locale, "{prompt} - Image {n} by {member}", **values)
+    else:
+        line = gettext(locale, "{prompt} - Image {n} by {member}, from {owner}'s batch", **values)
+    return f"{line}\n{note}" if note else line
+
+
 def embeddable(url: str | None) -> bool:
     """Whether Discord takes ``url`` as an embed's image: http(s), at most 2,048 characters."""
     if not url:

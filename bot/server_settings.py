@@ -27,6 +27,10 @@ DAILY_RANGE: Final = (1, 1000)
 CREDITS_RANGE: Final = (0, 10_000_000)
 BANNED_WORDS_MAX: Final = 200
 BANNED_WORD_LENGTH: Final = 50
+# How close V1-V4 of a v4 batch stay to their image (AKOOL's ``similar``: 0 more creative, 1
+# closer to the image); AKOOL's own default.
+SIMILARITY_RANGE: Final = (0.0, 1.0)
+DEFAULT_SIMILARITY: Final = 0.5
 
 
 class InvalidSetting(ValueError):
@@ -72,6 +76,8 @@ class ServerSettings:
     # The language of the bot's posts in the server's channels (``de``, ``pt_BR``); empty: the
     # one Discord gives (see bot.languages).
     language: str = ""
+    # AKOOL's ``similar`` for a variation (V1-V4) of an image of a v4 batch.
+    variation_similarity: float = DEFAULT_SIMILARITY
 
     @property
     def channel_scope(self) -> Scope:
@@ -139,6 +145,19 @@ class ServerSettings:
         """The cap this server's spending has: its own limit or the operator's, the lower."""
         caps = [c for c in (self.max_daily_credits, ceiling) if c is not None]
         return min(caps) if caps else None
+
+    def with_variation_similarity(self, similarity: float) -> Self:
+        low, high = SIMILARITY_RANGE
+        if not low <= similarity <= high:
+            raise InvalidSetting(
+                lazy(
+                    "The similarity of variations must be from {low} to {high}; {value} is not.",
+                    low=Number(low),
+                    high=Number(high),
+                    value=Number(similarity),
+                )
+            )
+        return replace(self, variation_similarity=float(similarity))
 
     def with_aspect(self, aspect: str) -> Self:
         if aspect not in ASPECTS:
@@ -348,6 +367,11 @@ def _coerce(name: str, value: object, default: Any) -> Any:
         # An optional count (the daily credit limit): a positive whole number, or none.
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             return value
+    elif isinstance(default, float):
+        # A fraction from 0 to 1 (the similarity of variations); JSON may write 1.0 as 1.
+        low, high = SIMILARITY_RANGE
+        if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
+            return float(value)
     elif isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -26,6 +26,7 @@ from discord.ext import commands
 
 from bot import languages, policy, render
 from bot.akool import AkoolError, AkoolUncertainCreateError
+from bot.batch_press import BatchPresses, number_of, variation_order
 from bot.components import GRID, ButtonCog
 from bot.core import AkoolBot
 from bot.custom_ids import DELETE, REROLL, SHOW, ButtonRef, reaches_dynamic_item
@@ -33,9 +34,10 @@ from bot.errors import UserFacingError, answer_privately
 from bot.guilds import refused_here
 from bot.i18n import LocaleLike, Localized, command, gettext, lazy
 from bot.interaction_guard import component_press
-from bot.jobs import Origin, PressEnd, order_of
+from bot.jobs import Origin, PressEnd, PressResult, order_of
 from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
+from bot.server_settings import DEFAULT_SIMILARITY
 from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, KeptImage, ReplyBy
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Buttons(ButtonCog):
     def __init__(self, bot: AkoolBot) -> None:
         super().__init__(bot.button_handlers)
         self.bot = bot
+        self.batch = BatchPresses(bot.jobs, bot.kept_images, clock=bot.clock)
 
     def button_handlers(self) -> dict[str, Callable[..., Awaitable[None]]]:
         return {
@@ -112,6 +115,10 @@ class Buttons(ButtonCog):
     async def on_grid_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
         parent = await self._job_here(interaction, ref.job_id)
         button = ref.action
+        if parent.in_batch:
+            # The bot's own buttons on a v4 batch's post: AKOOL has none for a v4 image.
+            await self._on_batch_button(interaction, parent, button)
+            return
         if button not in parent.buttons and button not in parent.used_buttons:
             raise UserFacingError(lazy("AKOOL does not offer {button} on this job.", button=button))
         # A press that starts a job spends the presser's credits and counts for them; one that
@@ -157,6 +164,13 @@ class Buttons(ButtonCog):
         except AkoolError:
             await self._refresh_grid(interaction, parent.akool_id)
             raise
+        await self._pressed(interaction, parent, button, result)
+
+    async def _pressed(
+        self, interaction: discord.Interaction, parent: Job, button: str, result: PressResult
+    ) -> None:
+        """Answer a press of U/V that was written down: the loser privately, the winner with
+        the job's status line as a reply to the post."""
         if result.child is None:
             assert result.winner is not None
             await interaction.followup.send(
@@ -178,6 +192,109 @@ class Buttons(ButtonCog):
             parent.akool_id,
             child.akool_id,
         )
+
+    async def _on_batch_button(
+        self, interaction: discord.Interaction, lead: Job, button: str
+    ) -> None:
+        """U n or V n on a v4 batch's post (see ``bot.batch_press``)."""
+        if button.startswith("U"):
+            await self._batch_upscale(interaction, lead, button)
+        else:
+            await self._batch_variation(interaction, lead, button)
+
+    async def _batch_upscale(
+        self, interaction: discord.Interaction, lead: Job, button: str
+    ) -> None:
+        # It spends nothing and asks AKOOL nothing, so no limit or cap has a say; but it posts
+        # in public, as Post here does: the channel and role rules, who may press, banned words.
+        settings = await self.bot.lookups.check_place(interaction)
+        policy.check_may_press(settings, lead, interaction.user.id)
+        policy.check_prompt(settings, lead.prompt)
+        presser = interaction.user.id
+        winner = await self.batch.claim_upscale(lead, button, presser)
+        if winner is not None:
+            await answer_privately(interaction, _upscaled_already(winner, interaction.locale))
+            return
+        try:
+            # Found before the press is acknowledged: an image kept nowhere is refused privately.
+            image = await self.batch.image(lead, button)
+            await interaction.response.defer()
+            channel = interaction.channel
+            assert isinstance(channel, discord.abc.Messageable)
+            message = await self.bot.notifier.post_batch_image(
+                lead,
+                image.job,
+                image.number,
+                channel,
+                presser_id=presser,
+                kept=image.attachment,
+                full_size_kept=image.kept_full_size,
+                reply_to=_post_to_reply_to(interaction, lead),
+            )
+        except BaseException:
+            await self.batch.give_back(lead, button, presser)
+            raise
+        await self.batch.upscaled(lead, button, image)
+        await self._refresh_grid(interaction, lead.akool_id)
+        log.info(
+            "%s pressed %s on %s: posted image %s as message %s",
+            presser,
+            button,
+            lead.akool_id,
+            image.job.akool_id,
+            message.id,
+        )
+
+    async def _batch_variation(
+        self, interaction: discord.Interaction, lead: Job, button: str
+    ) -> None:
+        # As for a grid's V: the presser's limits and caps, where pressed; and the banned words,
+        # since the prompt goes to AKOOL again.
+        here = pressed_in(interaction)
+        limits = None
+        refusal: UserFacingError | None = None
+        similarity = DEFAULT_SIMILARITY
+        try:
+            origin = Origin(interaction.user.id, interaction.guild_id, here)
+            admission = await self.bot.jobs.admit(
+                origin,
+                policy.role_ids(interaction.user),
+                prompt=lead.prompt,
+                parent_channel_id=policy.parent_channel_id(interaction.channel),
+                button=button,
+                # What it costs: as many v4 images as the batch asked for.
+                order=variation_order(lead, "", DEFAULT_SIMILARITY),
+            )
+            policy.check_may_press(admission.settings, lead, interaction.user.id)
+            limits = admission.limits
+            similarity = admission.settings.variation_similarity
+        except UserFacingError as exc:
+            if await self.bot.store.get_press(lead.akool_id, button) is None:
+                raise  # this press would be the first: refused at once, privately
+            refusal = exc
+        # Image n as Discord keeps it now: one that is gone is refused here, privately, before
+        # anything is claimed or spent.
+        image = await self.batch.image(lead, button)
+        reply = InteractionReply(
+            interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
+        )
+        try:
+            result = await self.batch.vary(
+                lead,
+                button,
+                interaction.user.id,
+                image,
+                similarity=similarity,
+                limits=limits,
+                refusal=refusal,
+                reply=reply,
+                channel_id=here,
+                acknowledge=interaction.response.defer,
+            )
+        except AkoolError:
+            await self._refresh_grid(interaction, lead.akool_id)
+            raise
+        await self._pressed(interaction, lead, button, result)
 
     async def on_reroll_button(self, interaction: discord.Interaction, ref: ButtonRef) -> None:
         grid = await self._job_here(interaction, ref.job_id)
@@ -228,7 +345,8 @@ class Buttons(ButtonCog):
         variations began with, and where Discord keeps that image. Raises ``ImageGone``."""
         root = grid
         for _ in range(_MAX_CHAIN):
-            if root.kind is not JobKind.BUTTON or root.parent_akool_id is None:
+            # A batch's variation has a source of its own: the image it varied.
+            if root.kind is not JobKind.BUTTON or root.parent_akool_id is None or root.source_image:
                 break
             parent = await self.bot.store.get_job(root.parent_akool_id)
             if parent is None:
@@ -303,12 +421,14 @@ class Buttons(ButtonCog):
         await interaction.followup.send(note, ephemeral=True)
 
     async def _refresh_grid(self, interaction: discord.Interaction, job_id: str) -> None:
-        """Show the grid's buttons as the store now has them (used ones green and disabled)."""
+        """Show the grid's (or batch's) buttons as the store now has them (used ones green and
+        disabled)."""
         job = await self.bot.store.get_job(job_id)
         if job is None:
             return
+        view = await self.batch.view(job) if job.in_batch else render.grid_view(job)
         try:
-            await interaction.edit_original_response(view=render.grid_view(job))
+            await interaction.edit_original_response(view=view)
         except discord.HTTPException as exc:
             log.warning("Could not refresh the buttons of %s: %s", job_id, exc)
 
@@ -430,6 +550,38 @@ def _why(error: AkoolError | None, locale: LocaleLike) -> str:
     if isinstance(error, AkoolUncertainCreateError):
         return gettext(locale, "AKOOL did not answer it in time.")
     return error.user_text(locale)
+
+
+def _upscaled_already(winner: ButtonPress, locale: LocaleLike) -> str:
+    """What a later press of a batch's U n hears: who posted image n, and when."""
+    values = {
+        "button": winner.button,
+        "member": f"<@{winner.presser_id}>",
+        "time": render.timestamp(winner.pressed_at),
+        "n": number_of(winner.button),
+    }
+    if winner.child_akool_id is None:
+        return gettext(
+            locale,
+            "{button} was pressed by {member} {time}: image {n} is being posted as a reply to "
+            "this post.",
+            **values,
+        )
+    return gettext(
+        locale,
+        "{button} was already pressed by {member} {time}: image {n} is posted as a reply to "
+        "this post.",
+        **values,
+    )
+
+
+def _post_to_reply_to(interaction: discord.Interaction, job: Job) -> int | None:
+    """The post a reply to a press goes under: the job's post, or the repost pressed on when
+    that is elsewhere."""
+    if job.result_message_id is not None and job.channel_id == interaction.channel_id:
+        return job.result_message_id
+    message = interaction.message
+    return message.id if message is not None else job.result_message_id
 
 
 def pressed_in(interaction: discord.Interaction) -> int:

@@ -83,6 +83,7 @@ def test_json_round_trip():
         banned_words=("gore",),
         buttons_for_everyone=False,
         default_aspect="9:16",
+        variation_similarity=0.25,
     )
 
     assert ServerSettings.from_json(settings.to_json()) == settings
@@ -94,6 +95,27 @@ def test_json_round_trip():
 )
 def test_unusable_stored_values_fall_back_to_defaults(raw):
     assert ServerSettings.from_json(raw) == ServerSettings()
+
+
+@pytest.mark.parametrize(
+    ("stored", "loaded"),
+    [("1", 1.0), ("0", 0.0), ("0.7", 0.7), ("1.5", 0.5), ("-0.1", 0.5), ("true", 0.5)],
+)
+def test_a_stored_similarity_of_variations_is_a_fraction_or_the_default(stored, loaded):
+    raw = f'{{"variation_similarity": {stored}}}'
+
+    assert ServerSettings.from_json(raw).variation_similarity == loaded
+
+
+@pytest.mark.parametrize("value", [-0.01, 1.01, float("nan")])
+def test_a_similarity_of_variations_outside_0_to_1_is_refused(value):
+    with pytest.raises(InvalidSetting, match="must be from 0 to 1"):
+        ServerSettings().with_variation_similarity(value)
+
+
+def test_the_similarity_of_variations_defaults_to_akools():
+    assert ServerSettings().variation_similarity == 0.5
+    assert ServerSettings().with_variation_similarity(1).variation_similarity == 1.0
 
 
 def test_a_banned_word_needs_a_letter_or_digit():

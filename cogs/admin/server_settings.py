@@ -1,4 +1,5 @@
-"""/settings: where the bot works, who may use it, the limits, banned words, buttons, aspect.
+"""/settings: where the bot works, who may use it, the limits, banned words, buttons, aspect,
+the similarity of a batch's variations.
 
 Hidden from members by default (Manage Server); a server's admins can grant it to other roles in
 the server's Integrations settings, so the commands do not check permissions themselves. Every
@@ -20,12 +21,14 @@ from discord.ext import commands
 from bot import languages, render
 from bot.core import AkoolBot
 from bot.errors import UserFacingError
-from bot.i18n import LocaleLike, Localized, Text, command, language_name, lazy
+from bot.i18n import LocaleLike, Localized, Number, Text, command, language_name, lazy
 from bot.server_settings import (
     ACTIVE_RANGE,
     ASPECTS,
     CREDITS_RANGE,
     DAILY_RANGE,
+    DEFAULT_SIMILARITY,
+    SIMILARITY_RANGE,
     InvalidSetting,
     Kind,
     Mode,
@@ -370,6 +373,26 @@ class ServerSettingsCog(commands.Cog, name="Server settings"):
                 "{command} now uses {ratio} by default.",
                 command=command("imagine"),
                 ratio=ratio.value,
+            )
+
+        await self._change(interaction, change)
+
+    @settings.command(name="variations")
+    @app_commands.describe(
+        similarity="0 lets a variation wander, 1 keeps it close to its image "
+        f"(AKOOL's default: {DEFAULT_SIMILARITY})"
+    )
+    async def variations(
+        self,
+        interaction: discord.Interaction,
+        similarity: app_commands.Range[float, SIMILARITY_RANGE[0], SIMILARITY_RANGE[1]],
+    ) -> None:
+        """Set how close V1-V4 of a batch of single images stay to the image pressed."""
+
+        def change(s: ServerSettings) -> tuple[ServerSettings, Text]:
+            return s.with_variation_similarity(similarity), lazy(
+                "Variations of a batch's images now use a similarity of {value}.",
+                value=Number(similarity),
             )
 
         await self._change(interaction, change)

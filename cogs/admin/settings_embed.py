@@ -10,7 +10,7 @@ import discord
 
 from bot import i18n, render
 from bot.i18n import LocaleLike, gettext, ngettext
-from bot.server_settings import Mode, Scope, ServerSettings
+from bot.server_settings import DEFAULT_SIMILARITY, Mode, Scope, ServerSettings
 
 _FIELD_MAX: Final = 1024  # Discord's limit on an embed field's value
 
@@ -83,6 +83,16 @@ def credit_cap_text(settings: ServerSettings, ceiling: int | None, locale: Local
     )
 
 
+def similarity_text(settings: ServerSettings, locale: LocaleLike) -> str:
+    """The similarity V1-V4 of a v4 batch use, and what it means."""
+    value = i18n.number(locale, settings.variation_similarity)
+    if settings.variation_similarity == DEFAULT_SIMILARITY:
+        return gettext(locale, "{value} (AKOOL's default)", value=value)
+    return gettext(
+        locale, "{value} (0 lets a variation wander, 1 keeps it close to its image)", value=value
+    )
+
+
 def settings_embed(
     settings: ServerSettings,
     note: str | None = None,
@@ -146,6 +156,11 @@ def settings_embed(
         lookups = gettext(locale, "Only members who can manage this server")
     embed.add_field(
         name=gettext(locale, "Default aspect ratio"), value=settings.default_aspect, inline=False
+    )
+    embed.add_field(
+        name=gettext(locale, "Similarity of a batch's variations (V1-V4)"),
+        value=similarity_text(settings, locale),
+        inline=False,
     )
     embed.add_field(
         name=gettext(locale, "Who may look up jobs not made here"), value=lookups, inline=False

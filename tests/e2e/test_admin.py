@@ -312,6 +312,23 @@ CHANGES: dict[str, Case] = {
         lambda w: ServerSettings(default_aspect="9:16"),
         lambda w: ("Default aspect", "9:16"),
     ),
+    "similarity of variations": (
+        defaults,
+        "variations",
+        lambda w: {"similarity": 0.8},
+        lambda w: ServerSettings(variation_similarity=0.8),
+        lambda w: (
+            "Similarity of a batch's variations",
+            "0.8 (0 lets a variation wander, 1 keeps it close to its image)",
+        ),
+    ),
+    "similarity of variations back to AKOOL's default": (
+        lambda w: ServerSettings(variation_similarity=0.2),
+        "variations",
+        lambda w: {"similarity": 0.5},
+        defaults,
+        lambda w: ("Similarity of a batch's variations", "0.5 (AKOOL's default)"),
+    ),
 }
 
 
@@ -357,6 +374,7 @@ async def test_show_gives_the_defaults(world: World, admin: FakeUser):
     assert field(embed, "Limits") == "3 unfinished jobs at once, 25 jobs in 24 hours"
     assert field(embed, "Who may press") == "Anyone in the channel"
     assert field(embed, "Default aspect") == "1:1"
+    assert field(embed, "Similarity of a batch's variations") == "0.5 (AKOOL's default)"
     assert field(embed, "Banned words (0)") == "None"
 
 

@@ -71,7 +71,7 @@ class Crashing:
 
 
 @contextlib.asynccontextmanager
-async def crashing_bot(tmp_path: Path) -> AsyncIterator[Crashing]:
+async def crashing_bot(tmp_path: Path, **settings: str) -> AsyncIterator[Crashing]:
     discord = FakeDiscord(token="crash-window-token-0123456789")
     guild = discord.add_guild(name="Crash Window")
     channel = discord.add_channel(guild, name="images")
@@ -90,6 +90,7 @@ async def crashing_bot(tmp_path: Path) -> AsyncIterator[Crashing]:
         # Room for a loaded machine between the moment held and the kill: the bot's own AKOOL
         # timeout must not end the held call first.
         AKOOL_TIMEOUT="5",
+        **settings,
     )
     bot = BotProcess(env, tmp_path / "bot.log")
     try:
@@ -374,3 +375,56 @@ async def test_a_press_killed_before_its_announcement_is_announced(tmp_path: Pat
         assert crash.presses() == [("U4", crash.member.id, child_id)]
         assert channel_posts_saying(crash, f"job `{child_id}`") == [announcement]
         assert crash.akool.calls["createbybutton"] == 1
+
+
+async def post_batch(crash: Crashing) -> tuple[str, FakeMessage]:
+    """A finished v4 batch's post with its buttons, made by an /imagine nothing interrupts."""
+    crash.akool.next_timelines.extend(
+        Timeline(processing_after=0.05, finished_after=0.2) for _ in range(4)
+    )
+    ix = await crash.discord.slash_command(
+        crash.member, crash.channel, "imagine", {"prompt": PROMPT}
+    )
+    await ix.wait_response()
+    await crash.akool.wait_for_calls("createBySourcePrompt", 1, timeout=WAIT)
+    post = await crash.discord.wait_for_message(
+        crash.channel, lambda m: m.nonce in crash.akool.jobs and bool(m.components), timeout=WAIT
+    )
+    return str(post.nonce), post
+
+
+async def test_a_batch_variation_killed_after_akool_accepted_it_gives_the_button_back(
+    tmp_path: Path,
+):
+    async with crashing_bot(tmp_path, AKOOL_CREATE_API="v4") as crash:
+        lead, post = await post_batch(crash)
+        # AKOOL makes the variation; its answer (the images' ids) never reaches the bot.
+        held = crash.akool.hold_next("createBySourcePrompt", after=True)
+        ix = await crash.discord.click(crash.member, post, press_of(lead, "V2"))
+        await held.wait_reached()
+        assert (await ix.wait_response()).type == 6
+        await crash.restart()
+
+        answer = await ix.wait_followup(
+            lambda m: "restarted while AKOOL was starting" in m.content, timeout=WAIT
+        )
+        await crash.store_shows(lambda: crash.intents() == 0, "the intent dropped")
+        stored = [job for job, _ in crash.stored_jobs()]
+        # AKOOL keeps no button for a v4 image, so nothing can say whether the create made a
+        # job; as after an unanswered /imagine, the member may try again.
+        await crash.store_shows(lambda: crash.presses() == [], "the claim released")
+        again = await crash.discord.click(crash.member, post, press_of(lead, "V2"))
+        announcement = await crash.discord.wait_for_message(
+            crash.channel,
+            lambda m: replied_to(m) == post.id and "job `" in m.content,
+            timeout=WAIT,
+        )
+
+        assert answer.ephemeral
+        assert f"V2 (`{lead}`)" in answer.content
+        assert "AKOOL cannot say now whether it made it" in answer.content
+        assert grid_untouched_by(crash, post, "restarted")
+        assert len(stored) == 4  # the batch alone: no job the bot cannot follow
+        assert (await again.wait_response()).type == 6
+        assert pinged(announcement) == [crash.member.id]
+        assert crash.akool.calls["createBySourcePrompt"] == 3

@@ -3,7 +3,8 @@
 One table over paths and rules. Each cell is either a private refusal that asks AKOOL nothing, or
 "not applicable" with the reason; a path added to ``PATHS`` must take a position on every rule
 (``test_every_path_takes_a_position_on_every_rule``). Each rule runs in one world: one grid, one
-job made elsewhere and one stale claim serve all its paths.
+job made elsewhere and one stale claim serve all its paths; and one v4 batch's post (made
+earlier, before the rule), for the paths of its U n and V n.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pytest
 from bot.core import AkoolBot
 from bot.jobs import STALE_CLAIM
 from bot.server_settings import ServerSettings
-from bot.store import JobKind, NewJob
-from tests.e2e.conftest import World
+from bot.store import CreateOptions, JobKind, NewJob
+from tests.e2e.conftest import World, replied_to
 from tests.fakes.akool import FakeJob
 from tests.fakes.discord import FakeChannel, FakeInteraction, FakeMessage, FakeRole, FakeUser
 
@@ -39,11 +40,17 @@ class Scene:
     artists: FakeRole
     grid: FakeMessage
     made_elsewhere: FakeJob
+    batch: FakeMessage  # a v4 batch's post, of Alice's
 
     @property
     def grid_id(self) -> str:
         assert isinstance(self.grid.nonce, str)
         return self.grid.nonce
+
+    @property
+    def batch_id(self) -> str:
+        assert isinstance(self.batch.nonce, str)
+        return self.batch.nonce
 
 
 Trigger = Callable[[Scene], Awaitable[FakeInteraction]]
@@ -97,6 +104,18 @@ async def reroll(scene: Scene) -> FakeInteraction:
     return await scene.world.discord.click(scene.carol, scene.grid, button(scene, "reroll"))
 
 
+async def press_u1_of_batch(scene: Scene) -> FakeInteraction:
+    return await scene.world.discord.click(
+        scene.carol, scene.batch, f"akool:v1:{scene.batch_id}:U1"
+    )
+
+
+async def press_v2_of_batch(scene: Scene) -> FakeInteraction:
+    return await scene.world.discord.click(
+        scene.carol, scene.batch, f"akool:v1:{scene.batch_id}:V2"
+    )
+
+
 async def reclaim_stale_v2(scene: Scene) -> FakeInteraction:
     # Alice's press of V2, left long ago by a process that died before asking AKOOL.
     await scene.bot.store.claim_press(
@@ -114,6 +133,8 @@ PATHS: dict[str, Trigger] = {
     "U/V": press_u1,
     "🔄": reroll,
     "stale re-claim": reclaim_stale_v2,
+    "U of a batch": press_u1_of_batch,
+    "V of a batch": press_v2_of_batch,
 }
 
 
@@ -193,6 +214,8 @@ Cell = Refused | NotApplicable | Unaffected
 NO_PRESS = NotApplicable("not a button press: no grid whose requester could own it")
 FREE = NotApplicable("starts no paid job: it follows or shows a job already made (costs nothing)")
 NO_PROMPT = NotApplicable("no prompt enters: a press varies or upscales the grid's image")
+# U n of a batch posts an image the post already shows: no AKOOL call, no credits.
+POSTS_AGAIN = Unaffected("asks AKOOL nothing and costs nothing: it posts an image again")
 TABLE: dict[tuple[str, str], Cell] = {
     **{(path, rule): Refused() for path in PATHS for rule in RULES},
     ("/track", "banned word"): Refused(
@@ -212,6 +235,11 @@ TABLE: dict[tuple[str, str], Cell] = {
     ("Post here", "requester only"): NotApplicable(
         "its button is on the member's own private /status answer, and reposting spends nothing"
     ),
+    # U n of a batch posts the prompt again, in public, as Post here does: banned words apply
+    # (Refused, by default); V n sends it to AKOOL again, as 🔄 does: they apply too.
+    ("U of a batch", "member limit"): POSTS_AGAIN,
+    ("U of a batch", "credit cap"): POSTS_AGAIN,
+    ("U of a batch", "account credit cap"): POSTS_AGAIN,
     ("/track", "member limit"): FREE,
     ("/status", "member limit"): FREE,
     ("Post here", "member limit"): FREE,
@@ -241,12 +269,51 @@ async def at_her_limit(bot: AkoolBot, world: World, carol: FakeUser) -> None:
     await bot.store.add_job(job, now=bot.clock() - 3600, due_at=None)
 
 
-async def refusal_of(ix: FakeInteraction) -> tuple[bool, str]:
-    """Whether the member's answer was private, and its words."""
+async def seed_batch(bot: AkoolBot, world: World) -> FakeMessage:
+    """A v4 batch of two of Alice's, made earlier (before any rule or cap), and its post."""
+    assert world.guild.id is not None
+    images = [world.akool.add_job(prompt=PROMPT, kind="image") for _ in range(2)]
+    for image in images:
+        image.batch = [i.id for i in images]
+    lead = images[0].id
+    rows = [
+        NewJob(
+            akool_id=image.id,
+            kind=JobKind.IMAGINE,
+            requester_id=world.alice.id,
+            channel_id=world.channel.id,
+            guild_id=world.guild.id,
+            prompt=PROMPT,
+            scale="1:1",
+            api="v4",
+            batch_akool_id=lead,
+            batch_index=index,
+            options=CreateOptions(count=2, resolution="4k"),
+        )
+        for index, image in enumerate(images)
+    ]
+    await bot.store.add_batch(rows, now=bot.clock(), due_at=bot.clock())
+    bot.job_loop.wake()
+    return await world.wait_for_post(lambda m: m.nonce == lead and bool(m.components))
+
+
+async def refusal_of(ix: FakeInteraction, world: World) -> tuple[bool, str]:
+    """Whether the member's answer was private, and its words: its response, its follow-up,
+    or (a press answered by a deferred update) a post replying to the pressed message."""
     first = await ix.wait_response()
     if first.type == 4:
         return first.ephemeral, first.content
-    followup = await ix.wait_followup()
+    pressed = ix.message
+
+    def answer() -> FakeMessage | None:
+        if ix.followups:
+            return ix.followups[0]
+        if first.type != 6 or pressed is None:
+            return None
+        replies = world.discord.messages(world.channel)
+        return next((m for m in replies if replied_to(m) == pressed.id), None)
+
+    followup = await ix.feed.wait_for(answer, 5.0, f"an answer to {ix.custom_id}")
     # A deferred reply (type 5) fixed its visibility when it was deferred.
     private = ix.ephemeral if first.type == 5 else followup.ephemeral
     return private, followup.content
@@ -271,7 +338,8 @@ async def test_the_rule_applies_on_every_path(world: World, rule: str):
         )
         await ix.wait_original_edit(lambda m: "job `" in m.content)
         grid = await world.wait_for_post(lambda m: world.is_post(m) and bool(m.components))
-        scene = Scene(world, bot, carol, studio, artists, grid, made_elsewhere)
+        batch = await seed_batch(bot, world)
+        scene = Scene(world, bot, carol, studio, artists, grid, made_elsewhere, batch)
         await at_her_limit(bot, world, carol)
         assert world.guild.id is not None
         settings = RULES[rule].settings(scene)
@@ -281,13 +349,13 @@ async def test_the_rule_applies_on_every_path(world: World, rule: str):
             if isinstance(cell, NotApplicable):
                 continue
             if isinstance(cell, Unaffected):
-                _, words = await refusal_of(await trigger(scene))
+                _, words = await refusal_of(await trigger(scene), world)
                 if RULES[rule].refusal in words:
                     failures.append(f"{path} under {rule!r}: refused although it spends nothing")
                 continue
             calls = Counter(world.akool.calls)
             posts = len(world.discord.messages(world.channel))
-            private, words = await refusal_of(await trigger(scene))
+            private, words = await refusal_of(await trigger(scene), world)
             made = Counter(world.akool.calls) - calls
             problems = []
             if not private:

@@ -57,6 +57,7 @@ DELIVERY = (
 )
 CHECK = ("tests/check",)
 IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
+BATCH_PRESSES = ("tests/e2e/test_v4_buttons.py", "tests/e2e/test_rules_on_every_path.py")
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -245,8 +246,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "buttons-press-not-limited",
         "cogs/buttons.py",
+        "            policy.check_may_press(admission.settings, parent, interaction.user.id)\n"
         "            limits = admission.limits\n",
-        "",
+        "            policy.check_may_press(admission.settings, parent, interaction.user.id)\n",
         "a U/V press is not counted against the presser's limits",
         PRESSES,
     ),
@@ -306,6 +308,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "            negative=None,\n",
         "what the member asked to leave out never reaches AKOOL",
         IMAGINE_OPTIONS,
+    ),
+    # --- bot/batch_press.py: the buttons of a v4 batch's post ---
+    Mutant(
+        "batch-u-not-once",
+        "bot/batch_press.py",
+        "            if claim.won:\n                return None\n",
+        "            if True:\n                return None\n",
+        "every press of a batch's U n posts the image again",
+        BATCH_PRESSES,
+    ),
+    Mutant(
+        "batch-v-source-akool-link",
+        "bot/batch_press.py",
+        "order = variation_order(lead, image.link, similarity)",
+        'order = variation_order(lead, image.job.image_url or "", similarity)',
+        "a batch's V hands AKOOL its own link, dead after 7 days, not the one Discord keeps",
+        BATCH_PRESSES,
+    ),
+    Mutant(
+        "batch-v-similarity-ignored",
+        "cogs/buttons.py",
+        "            similarity = admission.settings.variation_similarity\n",
+        "",
+        "a batch's V ignores the server's similarity setting",
+        BATCH_PRESSES,
+    ),
+    Mutant(
+        "batch-u-no-banned-words",
+        "cogs/buttons.py",
+        "        policy.check_prompt(settings, lead.prompt)\n",
+        "",
+        "a batch's U n posts a prompt with a banned word again",
+        BATCH_PRESSES,
+    ),
+    Mutant(
+        "batch-variation-source-not-kept",
+        "bot/batch_press.py",
+        "        if image.attachment is not None:\n            # The variation's own",
+        "        if False:\n            # The variation's own",
+        "a variation's 🔄 cannot find the image it varied once its link expires",
+        BATCH_PRESSES,
     ),
     # --- bot/kept_images.py and what keeps images (links that expire) ---
     Mutant(
