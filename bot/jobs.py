@@ -20,6 +20,7 @@ from bot.budget import RequestKind
 from bot.create_api import V3, V4, CreateApiChooser, ImageOrder
 from bot.errors import UserFacingError
 from bot.i18n import Text, lazy
+from bot.imagine_options import check_negative
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
 from bot.job_loop import JobLoop
 from bot.metrics import Metrics
@@ -227,6 +228,9 @@ class JobService:
         )
         if prompt is not None:
             policy.check_prompt(settings, prompt)
+        if order is not None and order.negative is not None:
+            # A repeat (🔄, a V) of an order sends its negative prompt to AKOOL again too.
+            check_negative(settings, order.negative)
         limits = policy.limits(settings, self._clock())
         usage = await self.store.member_usage(
             origin.guild_id, origin.requester_id, since=limits.since

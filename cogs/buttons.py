@@ -306,11 +306,14 @@ class Buttons(ButtonCog):
         here = pressed_in(interaction)
         origin = Origin(interaction.user.id, interaction.guild_id, here)
         roles = policy.role_ids(interaction.user)
+        order = order_of(grid)
         admission = await self.bot.jobs.admit(
             origin,
             roles,
             prompt=grid.prompt,
             parent_channel_id=policy.parent_channel_id(interaction.channel),
+            # What it costs, and its negative prompt: a batch's images, a grid otherwise.
+            order=order,
         )
         policy.check_may_press(admission.settings, grid, interaction.user.id)
         # The source image as Discord keeps it now: one that is gone is refused here, privately,
@@ -323,7 +326,7 @@ class Buttons(ButtonCog):
             interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
         )
         intent = await self.bot.jobs.begin_create(
-            origin, grid.prompt, limits=admission.limits, reply=reply, order=order_of(grid)
+            origin, grid.prompt, limits=admission.limits, reply=reply, order=order
         )
         try:
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.

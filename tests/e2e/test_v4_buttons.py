@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 
+import pytest
+
 from bot.akool import ImageStatus
 from bot.core import AkoolBot
 from bot.kept_images import SOURCE_GONE
@@ -228,6 +230,30 @@ async def test_reroll_of_a_batch_repeats_its_order(world: World):
     assert (repeat.body["resolution"], repeat.body["negative_prompt"]) == ("1080p", "fog")
     assert replied_to(again) == post.id
     assert len(again.attachments) == len(post.attachments)
+
+
+@pytest.mark.parametrize("button", ["reroll", "V1"])
+async def test_a_repeat_whose_negative_prompt_holds_a_word_banned_since_is_refused(
+    world: World, button: str
+):
+    # 🔄 and V send the batch's negative prompt to AKOOL again: a word the server banned after
+    # the batch was made is refused there too, privately, before anything is spent.
+    async with world.running(**V4) as bot:
+        post = await batch_post(world, count=2, negative="fog and gore")
+        assert world.guild.id is not None
+        settings = await bot.store.server_settings(world.guild.id)
+        await bot.store.save_server_settings(
+            world.guild.id, settings.with_banned_word("gore"), now=bot.clock()
+        )
+        calls = world.akool.calls["createBySourcePrompt"]
+        press = await world.discord.click(world.bob, post, custom_id(str(post.nonce), button))
+        refusal = await press.wait_response()
+        intents = await bot.store.lost_create_intents(bot.clock() + 1)
+
+    assert refusal.ephemeral
+    assert "gore" in refusal.content
+    assert world.akool.calls["createBySourcePrompt"] == calls
+    assert intents == []
 
 
 async def test_reroll_of_a_variation_repeats_its_source_and_similarity(world: World):
