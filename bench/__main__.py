@@ -8,12 +8,11 @@ smoke check, a few minutes each); ``--scale N`` compresses the live one's time N
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 from pathlib import Path
 
 from bench import interactions, live, processes, scale
-from bench.common import machine
+from bench.common import machine, run_stoppable
 
 BENCHMARKS = (live, scale, interactions, processes)
 
@@ -31,7 +30,7 @@ async def run_all(quick: bool, time_scale: float | None) -> list[str]:
 
 
 def main(quick: bool, time_scale: float | None, output: Path | None) -> None:
-    sections = asyncio.run(run_all(quick, time_scale))
+    sections = run_stoppable(run_all(quick, time_scale))
     if output is not None:
         today = datetime.datetime.now(tz=datetime.UTC).date().isoformat()
         header = (

@@ -8,11 +8,14 @@ import asyncio
 import logging
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def machine() -> str:
@@ -43,5 +46,17 @@ def cli(
     # discord.py warns that voice support is missing; this bot has no voice.
     logging.getLogger("discord.client").setLevel(logging.ERROR)
     started = time.perf_counter()
-    print(asyncio.run(run(quick=args.quick)))
+    print(run_stoppable(run(quick=args.quick)))
     print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
+def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)``, with SIGTERM (like Ctrl-C) cancelling ``main``: its ``async with``
+    blocks then stop the bot processes they started, which a plain kill would leave running."""
+
+    async def stoppable() -> T:
+        task = asyncio.ensure_future(main)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await task
+
+    return asyncio.run(stoppable())

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from bench.common import machine, percentile
+from bench.common import machine, percentile, run_stoppable
 from bot.akool import ImageStatus
 from bot.server_settings import ServerSettings
 from bot.store.sqlite import SqliteJobStore
@@ -88,19 +88,27 @@ def fixed_poller(
     jobs: Sequence[tuple[float, float]], interval: float, per_second: float | None
 ) -> tuple[list[float], list[int]]:
     """A poller asking about every job every ``interval`` after its last answer, from
-    ``interval`` after its start, its requests served in order of due time at ``per_second``
-    at most (``None``: at once). ``jobs`` are (created, finished) times; returns each job's
-    detection delay and its status calls."""
+    ``interval`` after its start. With ``per_second`` its requests share that budget with the
+    members' creates, which go first (as the bot serves them); polls are served in order of due
+    time (``None``: every request at once). ``jobs`` are (created, finished) times; returns each
+    job's detection delay and its status calls."""
     due = [(created + interval, n) for n, (created, _) in enumerate(jobs)]
     heapq.heapify(due)
+    creates = sorted(created for created, _ in jobs)
+    served = 0  # creates that have had their slot
     free = -math.inf
     delays = [0.0] * len(jobs)
     calls = [0] * len(jobs)
     while due:
         at, n = heapq.heappop(due)
         if per_second is not None:
+            slot = 1 / per_second
+            # Every create waiting by the time this poll could go takes its slot first.
+            while served < len(creates) and creates[served] <= max(at, free):
+                free = max(creates[served], free) + slot
+                served += 1
             at = max(at, free)
-            free = at + 1 / per_second
+            free = at + slot
         calls[n] += 1
         if at >= jobs[n][1]:
             delays[n] = at - jobs[n][1]
@@ -449,8 +457,9 @@ async def run(*, quick: bool = False, scale: float | None = None) -> str:
             )
             + " Detection: AKOOL finished to the status request that saw it. The fixed "
             "pollers are simulated on the same jobs: one asks about each job every "
-            "POLL_INTERVAL, its requests limited to the bot's whole AKOOL budget (polls may "
-            "take all of it when nothing more urgent waits), the other unlimited.",
+            "POLL_INTERVAL, its requests limited to the bot's whole AKOOL budget, which it "
+            "shares with the same creates at the same moments (creates first, as the bot "
+            "serves them; polls take the rest in order of due time), the other unlimited.",
             "",
             *detection_table(polled),
             "",
@@ -485,9 +494,9 @@ def main() -> None:
     logging.getLogger("tests.fakes").setLevel(logging.ERROR)
     started = time.perf_counter()
     if args.only == "memory":
-        print(asyncio.run(bursts(BURSTS[args.quick])))
+        print(run_stoppable(bursts(BURSTS[args.quick])))
     else:
-        print(asyncio.run(run(quick=args.quick, scale=args.scale)))
+        print(run_stoppable(run(quick=args.quick, scale=args.scale)))
     print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

@@ -36,7 +36,7 @@ from unittest.mock import create_autospec
 import aiohttp
 import aiosqlite
 
-from bench.common import machine
+from bench.common import machine, run_stoppable
 from bot.akool import AkoolClient, ImageStatus
 from bot.job_loop import JobLoop
 from bot.notifier import Notifier
@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asdict(figures)))
     else:
         started = time.perf_counter()
-        print(asyncio.run(run(quick=args.quick)))
+        print(run_stoppable(run(quick=args.quick)))
         print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
 

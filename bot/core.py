@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.akool import AkoolClient
 from bot.budget import RequestKind, shared_budget
 from bot.components import DYNAMIC_ITEMS
+from bot.create_api import CreateApiChooser
 from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
 from bot.interaction_guard import guard_interactions
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 # The longest a job goes unchecked, in poll intervals, when webhooks have proven to arrive (60 s
 # at the default interval); it scales with POLL_INTERVAL, like every other gap of the schedule.
 MAX_POLL_GAPS: Final = 20.0
+# Who owns the application (its owner, or a team's admins and developers) is asked of Discord
+# again after this long, so a change of owner or team counts without a restart.
+OWNERS_FOR: Final = 600.0
 # The shares of the AKOOL request budget each kind of request is sure of while every kind waits
 # (see bot.budget): members' creates and presses with the polls confirming callbacks, which are
 # served first; due status checks; lookups (/status, /track of an unknown id, Post here), last.
@@ -109,6 +113,7 @@ class AkoolBot(commands.AutoShardedBot):
         self.akool = akool
         self.clock = clock
         self.metrics = metrics
+        self._owners_read_at: float | None = None
         # Images that must outlive their links (a month-old press): kept on the bot's messages.
         self.kept_images = KeptImages(self, store, clock=clock)
         self.notifier = Notifier(
@@ -145,6 +150,7 @@ class AkoolBot(commands.AutoShardedBot):
             press_wait=settings.akool_timeout + PRESS_MARGIN,
             metrics=metrics,
             caps=OperatorCaps(settings.credits_per_day, settings.server_credits_per_day),
+            creator=CreateApiChooser(akool, store, settings.akool_create_api, clock=clock),
         )
         lookup_budget = shared_budget(
             store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE
@@ -154,6 +160,16 @@ class AkoolBot(commands.AutoShardedBot):
         self.freed_memory = FreedMemory.of_this_process()
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
+
+    async def is_owner(self, user: discord.abc.User, /) -> bool:
+        """discord.py's answer (Discord's application info), read again every ``OWNERS_FOR``
+        seconds rather than remembered until the process ends."""
+        now = self.clock()
+        if self._owners_read_at is None or now - self._owners_read_at >= OWNERS_FOR:
+            # Unset, discord.py asks Discord and remembers the answer here.
+            self.owner_id, self.owner_ids = None, None
+            self._owners_read_at = now
+        return await super().is_owner(user)
 
     async def setup_hook(self) -> None:
         warn_if_open(self.settings.allowed_guild_ids)

@@ -1,10 +1,10 @@
 """Which AKOOL create API a new job goes through (``AKOOL_CREATE_API``).
 
 ``v3`` and ``v4`` are fixed choices. ``auto`` makes the Midjourney-style grid through v3 until AKOOL
-answers that v3 create is gone (:class:`AkoolCreateApiGone`); then it notes that in the store, so
-every process and every restart knows, logs one WARNING (from the process that noticed first), and
-starts the same job through v4 instead. The failed v3 call created nothing and charged nothing,
-so the job is paid for once.
+answers that v3 create is gone (:class:`AkoolCreateApiGone`); then it starts the same job through
+v4 instead and, once v4 has made it, notes the switch in the store, so every process and every
+restart knows, and logs one WARNING (from the process that noticed first). The failed v3 call
+created nothing and charged nothing, so the job is paid for once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.akool import (
+    AkoolAPIError,
     AkoolClient,
     AkoolCreateApiGone,
     ImageBatch,
@@ -94,6 +95,16 @@ class CreateApiChooser:
         return f"CreateApiChooser(mode={self._mode!r}, v3_gone={self._v3_gone})"
 
     @property
+    def batch_quantity(self) -> int:
+        """How many images a v4 order that names no count makes."""
+        return self._batch_quantity
+
+    @property
+    def resolution(self) -> str:
+        """The resolution of a v4 order that names none."""
+        return self._resolution
+
+    @property
     def mode(self) -> str:
         """The setting: ``"v3"``, ``"v4"`` or ``"auto"``."""
         return self._mode
@@ -109,6 +120,13 @@ class CreateApiChooser:
         if not self._v3_gone and await self._store.v3_create_gone():
             self._v3_gone = True
         return V4 if self._v3_gone else V3
+
+    async def images(self, order: ImageOrder) -> int | None:
+        """How many v4 images ``order`` is, as :meth:`create` would make it now (the credit caps
+        hold that many images' expected cost); ``None`` for a v3 grid."""
+        if order.needs_v4 or await self.api() == V4:
+            return order.count or self._batch_quantity
+        return None
 
     async def create(self, order: ImageOrder) -> ImageJob | ImageBatch:
         """Start ``order``. Raises what the client raises, except that in ``auto`` a v3 create
@@ -127,8 +145,16 @@ class CreateApiChooser:
         except AkoolCreateApiGone as exc:
             if self._mode != AUTO:
                 raise
+            # Noted only once v4 has answered (made the job, or refused it in AKOOL's words): a
+            # wrong AKOOL_BASE_URL answers 404 to both, and must not switch every later job to
+            # v4 for good.
+            try:
+                created = await self._create_v4(order)
+            except AkoolAPIError:
+                await self._switch_to_v4(exc)
+                raise
             await self._switch_to_v4(exc)
-        return await self._create_v4(order)
+            return created
 
     async def _switch_to_v4(self, exc: AkoolCreateApiGone) -> None:
         if await self._store.note_v3_create_gone(now=self._clock()):

@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -245,6 +245,29 @@ def _opened(data: bytes) -> Iterator[Image.Image]:
                     )
                 )
             yield opened
+
+
+async def fit_together(
+    images: Sequence[DownloadedImage], limit: int
+) -> list[DownloadedImage | None]:
+    """``images`` as the files of one message, together at most ``limit`` bytes: Discord counts
+    a message's files together against the server's upload limit, not each on its own.
+
+    The smaller images go as they are while they fit; each larger one is shrunk to a preview
+    within an even share of the room still left, so small images leave their room to the big
+    ones. ``None`` where an image cannot be shrunk that far (or decoded); same order as given.
+    """
+    fitted: list[DownloadedImage | None] = list(images)
+    left = limit
+    by_size = sorted(range(len(images)), key=lambda i: len(images[i].data))
+    for done, index in enumerate(by_size):
+        share = left // (len(images) - done)
+        image: DownloadedImage | None = images[index]
+        if image is not None and len(image.data) > share:
+            image = await make_preview(image, share)
+        fitted[index] = image
+        left -= 0 if image is None else len(image.data)
+    return fitted
 
 
 async def make_preview(image: DownloadedImage, limit: int) -> DownloadedImage | None:

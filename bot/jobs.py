@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot import policy
-from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageJob
+from bot.akool import AkoolClient, AkoolError, AkoolUncertainCreateError, ImageBatch, ImageJob
 from bot.budget import RequestKind
+from bot.create_api import V3, V4, CreateApiChooser, ImageOrder
 from bot.errors import UserFacingError
 from bot.i18n import Text, lazy
 from bot.job_loop import PRESS_MARGIN as PRESS_MARGIN  # the entry point sizes press_wait with it
@@ -27,6 +28,7 @@ from bot.server_settings import ServerSettings
 from bot.store import (
     ButtonPress,
     Caps,
+    CreateOptions,
     CreditUsage,
     ImageRole,
     InteractionReply,
@@ -59,6 +61,11 @@ NO_CAPS = OperatorCaps()
 RESTARTING = lazy("The bot is restarting. Please try again in a minute.")
 # The command's intent was reported lost (it waited longer than any create takes) before AKOOL
 # was asked: the member was told nothing started, so nothing may start now.
+# The order needs v4 (count, resolution, negative, similarity, Original), and the operator set
+# AKOOL_CREATE_API=v3.
+NOT_OFFERED = lazy(
+    "This bot is set to AKOOL's older create API, which cannot make that. Nothing was charged."
+)
 GIVEN_UP = lazy(
     "This took too long to start, so nothing was started and nothing was charged. Try again."
 )
@@ -145,8 +152,11 @@ class JobService:
         press_wait: float = 30.0 + PRESS_MARGIN,
         metrics: Metrics | None = None,
         caps: OperatorCaps = NO_CAPS,
+        creator: CreateApiChooser | None = None,
     ) -> None:
         self.store = store
+        # Which create API a new job goes through (AKOOL_CREATE_API); v3 unless told.
+        self.creator = creator or CreateApiChooser(akool, store, V3, clock=clock)
         self._metrics = metrics or Metrics(clock=clock)
         # The operator's credit caps (CREDITS_PER_DAY, SERVER_CREDITS_PER_DAY).
         self._caps = caps
@@ -197,9 +207,11 @@ class JobService:
         *,
         parent_channel_id: int | None = None,
         button: str | None = None,
+        order: ImageOrder | None = None,
     ) -> Admission:
         """Check a member may spend credits here now: channel, roles, banned words, limits and
-        credit caps (for a job from ``button``; ``None``: a grid).
+        credit caps (for a job from ``button``; ``None``: a grid; or for ``order``, which costs
+        what the API it goes through makes of it: a grid, or its number of v4 images).
 
         Runs before the interaction is acknowledged, so a refusal can be private. The limits and
         caps are checked again, atomically, when the create is written down.
@@ -220,7 +232,7 @@ class JobService:
             raise LimitReached(policy.explain_limit(limits, usage))
         caps = policy.caps(self._caps, settings, self._clock())
         if caps is not None:
-            await self._check_caps(origin.guild_id, button, caps)
+            await self._check_caps(origin.guild_id, button, caps, await self._images(order))
         return Admission(settings, limits)
 
     async def spending(self, guild_id: int) -> tuple[Caps, CreditUsage]:
@@ -229,9 +241,12 @@ class JobService:
         caps = policy.window(self._caps, settings, self._clock())
         return caps, await self.store.credit_usage(guild_id, button=None, caps=caps)
 
-    async def _check_caps(self, guild_id: int | None, button: str | None, caps: Caps) -> None:
-        """CapReached if a job from ``button`` would pass one of ``caps`` now."""
-        usage = await self.store.credit_usage(guild_id, button=button, caps=caps)
+    async def _check_caps(
+        self, guild_id: int | None, button: str | None, caps: Caps, images: int | None = None
+    ) -> None:
+        """CapReached if a job from ``button`` (or ``images`` v4 images) would pass one of
+        ``caps`` now."""
+        usage = await self.store.credit_usage(guild_id, button=button, caps=caps, images=images)
         cap = policy.cap_passed(caps, usage)
         if cap is not None:
             raise CapReached(await self._explain_cap(cap, guild_id, caps, usage))
@@ -256,8 +271,11 @@ class JobService:
         *,
         limits: Limits | None,
         reply: InteractionReply | None,
+        order: ImageOrder | None = None,
     ) -> int:
         """Write a create down before the member's interaction is acknowledged; its intent id.
+        ``order``: what will be created, whose expected cost the credit caps hold (``None``: a
+        grid).
 
         From then on, whatever the moment of a crash, the command gets an answer: this process
         gives it (and calls :meth:`answered` or :meth:`forget`), or the restarted one does from
@@ -266,7 +284,12 @@ class JobService:
         """
         if self._stopping:
             raise UserFacingError(RESTARTING)
-        return await self._intent(origin, prompt, limits, reply=reply, asked=False)
+        images = await self._images(order)
+        return await self._intent(origin, prompt, limits, reply=reply, asked=False, images=images)
+
+    async def _images(self, order: ImageOrder | None) -> int | None:
+        """How many v4 images ``order`` will be, for the credit caps; ``None``: a v3 grid."""
+        return None if order is None else await self.creator.images(order)
 
     async def answered(self, intent: int, job: Job, message_id: int) -> None:
         """The command ``intent`` was written for is answered: ``message_id`` shows ``job``."""
@@ -280,30 +303,36 @@ class JobService:
     async def imagine(
         self,
         origin: Origin,
-        prompt: str,
-        scale: str,
-        source_image: str | None,
+        order: ImageOrder,
         *,
         limits: Limits | None = None,
         reroll_of: Job | None = None,
         intent: int | None = None,
         source_kept: KeptImage | None = None,
     ) -> Job:
-        """Start a grid at AKOOL and store it (first look after one poll interval).
+        """Start ``order`` at AKOOL through the create API in use and store it (first look after
+        one poll interval): a v3 grid is one job, a v4 batch one job per image, and the lead
+        (its first image) is returned, the job to the member.
 
-        ``reroll_of`` makes it a re-roll of that grid (posted as a reply to it). ``intent``, from
-        :meth:`begin_create`, stays until the command is answered; without one, an intent is
-        written and dropped here. ``source_kept``: where Discord keeps ``source_image``.
+        ``reroll_of`` makes it a re-roll of that grid or batch (posted as a reply to it).
+        ``intent``, from :meth:`begin_create`, stays until the command is answered; without
+        one, an intent is written and dropped here. ``source_kept``: where Discord keeps
+        ``order.source_image``.
         """
+        if not self.creator.offers(order):
+            raise UserFacingError(NOT_OFFERED)
         async with self._recording():
             own = intent is None
             if intent is None:
-                intent = await self._intent(origin, prompt, limits)
+                images = await self._images(order)
+                intent = await self._intent(origin, order.prompt, limits, images=images)
             elif not await self.store.mark_akool_call(intent, at=self._clock()):
                 raise UserFacingError(GIVEN_UP)
             try:
-                created = await self.akool.create_image(
-                    prompt, scale, source_image=source_image, webhook_url=self._webhook_url
+                # In auto, a v3 create AKOOL calls gone is made through v4 within this call: the
+                # intent was asked of AKOOL once, and only the v4 create charged anything.
+                created = await self.creator.create(
+                    dataclasses.replace(order, webhook_url=self._webhook_url)
                 )
             except AkoolError as exc:
                 # The requester hears why from the command itself; only a crash leaves it behind.
@@ -314,22 +343,30 @@ class JobService:
                     # leaves an intent that says so.
                     await self.store.mark_akool_call(intent, at=None)
                 raise
-            row = NewJob(
-                akool_id=created.id,
+            base = NewJob(
+                akool_id="",
                 kind=JobKind.IMAGINE,
                 requester_id=origin.requester_id,
                 guild_id=origin.guild_id,
                 channel_id=origin.channel_id,
-                prompt=prompt,
-                scale=scale,
-                source_image=source_image,
+                prompt=order.prompt,
+                scale=order.scale,
+                source_image=order.source_image,
                 parent_akool_id=reroll_of.akool_id if reroll_of else None,
                 button=REROLL if reroll_of else None,
-                credits=created.credits,
-                akool_created_at=_seconds(created),
-                intent_id=intent,
             )
-            job = await self._store_new(row)
+            if isinstance(created, ImageBatch):
+                job = await self._store_batch(base, created, self._options(order), intent)
+            else:
+                job = await self._store_new(
+                    dataclasses.replace(
+                        base,
+                        akool_id=created.id,
+                        credits=created.credits,
+                        akool_created_at=_seconds(created),
+                        intent_id=intent,
+                    )
+                )
             if source_kept is not None:
                 await self.store.keep_image(
                     job.akool_id, ImageRole.SOURCE, source_kept, now=self._clock()
@@ -337,6 +374,42 @@ class JobService:
             if own:
                 await self.store.drop_create_intent(intent)
             return job
+
+    def _options(self, order: ImageOrder) -> CreateOptions:
+        """What a v4 create of ``order`` asked for, with the defaults it was made with."""
+        return CreateOptions(
+            count=order.count or self.creator.batch_quantity,
+            resolution=order.resolution or self.creator.resolution,
+            negative=order.negative,
+            similarity=order.similarity,
+        )
+
+    async def _store_batch(
+        self, base: NewJob, batch: ImageBatch, options: CreateOptions, intent: int
+    ) -> Job:
+        """Store every image of ``batch`` at once (the lead, its first, holds the intent); the
+        lead."""
+        lead = batch.images[0].id
+        rows = [
+            dataclasses.replace(
+                base,
+                akool_id=image.id,
+                credits=image.credits,
+                akool_created_at=_seconds(image),
+                intent_id=intent if index == 0 else None,
+                api=V4,
+                batch_akool_id=lead,
+                batch_index=index,
+                options=options,
+            )
+            for index, image in enumerate(batch.images)
+        ]
+        now = self._clock()
+        added = await self.store.add_batch(rows, now=now, due_at=now + self.loop.next_poll_in(0.0))
+        for job, created in added:
+            self._metrics.job_created(job, created=created)
+        self.loop.wake()
+        return added[0][0]
 
     async def reroll(
         self,
@@ -348,7 +421,8 @@ class JobService:
         channel_id: int | None = None,
         source_kept: KeptImage | None = None,
     ) -> Job:
-        """A new grid with the same prompt, aspect and source image, credited to the presser.
+        """A new grid (or batch) with the same prompt, aspect, source image and options,
+        credited to the presser.
 
         It belongs to ``channel_id``, where the press happened (a repost of the grid may be
         elsewhere), or else to the grid's channel. ``source_kept``: where Discord keeps the
@@ -358,9 +432,7 @@ class JobService:
         origin = Origin(presser_id, grid.guild_id, here)
         return await self.imagine(
             origin,
-            grid.prompt,
-            grid.scale or "1:1",
-            grid.source_image,
+            order_of(grid),
             limits=limits,
             reroll_of=grid,
             intent=intent,
@@ -376,11 +448,13 @@ class JobService:
         reply: InteractionReply | None = None,
         asked: bool = True,
         claim: ButtonPress | None = None,
+        images: int | None = None,
     ) -> int:
         """Write the create intent, within the member's limits; LimitReached if over one.
 
         ``asked``: AKOOL is asked at once, so a crash can never mean it was not. ``claim``: the
-        create is this press of a grid's button.
+        create is this press of a grid's button. ``images``: a v4 order of that many images,
+        which the caps hold the expected cost of (``None``: a v3 job).
         """
         now = self._clock()
         # The caps hold on every path that spends credits, whatever limits the caller passed.
@@ -399,13 +473,19 @@ class JobService:
             akool_called_at=now if asked else None,
             claim=claim,
             caps=caps,
+            images=images,
         )
         if intent is None:
-            raise await self._refusal(origin, limits, caps, claim)
+            raise await self._refusal(origin, limits, caps, claim, images)
         return intent
 
     async def _refusal(
-        self, origin: Origin, limits: Limits | None, caps: Caps | None, claim: ButtonPress | None
+        self,
+        origin: Origin,
+        limits: Limits | None,
+        caps: Caps | None,
+        claim: ButtonPress | None,
+        images: int | None = None,
     ) -> LimitReached:
         """Why the store refused an intent: a member's limit, else a credit cap."""
         if limits is not None:
@@ -416,7 +496,9 @@ class JobService:
                 return LimitReached(policy.explain_limit(limits, usage))
         assert caps is not None
         button = None if claim is None else claim.button
-        spending = await self.store.credit_usage(origin.guild_id, button=button, caps=caps)
+        spending = await self.store.credit_usage(
+            origin.guild_id, button=button, caps=caps, images=images
+        )
         # Passed a moment ago; should the figures have moved since, the account's cap is named
         # if there is one.
         cap = policy.cap_passed(caps, spending) or (
@@ -452,6 +534,9 @@ class JobService:
             prompt=result.prompt or "",
             credits=result.credits,
             akool_created_at=_seconds(result),
+            # A v4 image is a single image, posted without a grid's buttons. It is followed on
+            # its own: AKOOL's answer does not name the rest of its batch.
+            api=V4 if result.made_by_v4 else V3,
         )
         job, created = await self.store.add_job(new, now=now, due_at=None)
         self._metrics.job_created(job, created=created)
@@ -800,6 +885,24 @@ class JobService:
         self._metrics.job_created(job, created=created)
         self.loop.wake()
         return job
+
+
+def order_of(job: Job) -> ImageOrder:
+    """The order that made ``job`` (a grid, or a batch's lead), to be made again: a v4 batch
+    keeps its options, so it is made through v4 again."""
+    options = job.options
+    scale = job.scale or "1:1"
+    if options is None:
+        return ImageOrder(job.prompt, scale, job.source_image)
+    return ImageOrder(
+        job.prompt,
+        scale,
+        job.source_image,
+        count=options.count,
+        resolution=options.resolution,
+        negative=options.negative,
+        similarity=options.similarity,
+    )
 
 
 def _seconds(job: ImageJob) -> float | None:

@@ -14,21 +14,40 @@ is recorded. The copy is best-effort: it never holds up or repeats the post, and
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import discord
 
-from bot import interaction_webhook, render
+from bot import batch_render, interaction_webhook, render
 from bot.i18n import LocaleLike, Text, gettext, lazy
-from bot.images import DownloadedImage, ImageDownloadError, ImageFetcher, make_preview
+from bot.images import (
+    DownloadedImage,
+    ImageDownloadError,
+    ImageFetcher,
+    fit_together,
+    make_preview,
+)
 from bot.kept_images import ImageGone, KeptImages, kept_on
 from bot.languages import PublicLocales
 from bot.metrics import Metrics
-from bot.store import CreateIntent, ImageRole, InteractionReply, Job, JobStatus, JobStore, ReplyBy
+from bot.store import (
+    CreateIntent,
+    Delivery,
+    ImageRole,
+    InteractionReply,
+    Job,
+    JobStatus,
+    JobStore,
+    KeptImage,
+    ReplyBy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +59,10 @@ _UPLOAD_MARGIN: Final = 64 * 1024
 # short) is reported in the post after this many tries, not retried forever. With the job loop's
 # doubling backoff that is about 7 poll intervals (some 20 s at the default 3 s) from the first.
 DOWNLOAD_ATTEMPTS: Final = 4
+# An image of a batch that could not be made small enough to go with the others.
+TOO_LARGE_FOR_ALL: Final = lazy(
+    "This image is too large to upload here with the others and could not be shrunk."
+)
 RESULT_GONE: Final = lazy(
     "This job's image is no longer kept anywhere: the post that kept it on Discord is gone, "
     "and AKOOL deletes results after 7 days."
@@ -104,6 +127,8 @@ class Notifier:
         self._clock = clock
         self._metrics = metrics or Metrics(clock=clock)
         self._kept = kept or KeptImages(client, store, clock=clock)
+        # A v4 batch is posted by one of its images' deliveries at a time (see deliver).
+        self._batch_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         # Every post, status line and DM copy is written in the language of the job's server.
         self.languages = PublicLocales(store, client)
 
@@ -113,14 +138,46 @@ class Notifier:
     def _upload_limit(self, job: Job) -> int:
         return upload_limit(self._client.get_guild(job.guild_id) if job.guild_id else None)
 
+    async def status_text(
+        self, job: Job, *, position: int | None = None, locale: LocaleLike = None
+    ) -> str:
+        """The text of ``job``'s status message: a batch's (its lead's) with the batch's
+        progress, any other job's its status line."""
+        if job.batch_akool_id is None:
+            return render.status_line(job, self._clock(), position=position, locale=locale)
+        batch = await self._store.batch(job.batch_akool_id)
+        lead = next((j for j in batch if j.akool_id == job.batch_akool_id), job)
+        return batch_render.status_line(
+            lead, batch, self._clock(), position=position, locale=locale
+        )
+
     async def show_progress(self, job: Job) -> None:
-        """Edit the job's status message to its current state. Failing to is never fatal."""
+        """Edit the job's status message to its current state (an image of a batch: the batch's
+        status message, its lead's, to the batch's state). Failing to is never fatal."""
+        content = None
+        if job.batch_akool_id is not None:
+            batch = await self._store.batch(job.batch_akool_id)
+            lead = next((j for j in batch if j.akool_id == job.batch_akool_id), None)
+            if lead is None:
+                return
+            others = [j for j in batch if j.akool_id != job.akool_id]
+            if job.status is JobStatus.PROCESSING and any(
+                j.status is not JobStatus.QUEUED for j in others
+            ):
+                # The batch was under way already: nothing the member sees changed (Discord
+                # allows a channel a few edits a second; a batch's images share one message).
+                return
+            locale = await self.languages.of(job.guild_id)
+            content = batch_render.status_line(lead, batch, self._clock(), locale=locale)
+            job = lead
         if job.status_message_id is None:
             return
         message = self._channel(job).get_partial_message(job.status_message_id)
         locale = await self.languages.of(job.guild_id)
+        if content is None:
+            content = render.status_line(job, self._clock(), locale=locale)
         try:
-            await message.edit(content=render.status_line(job, self._clock(), locale=locale))
+            await message.edit(content=content)
         except discord.HTTPException as exc:
             # Deleted by a member, or its channel is gone or closed to the bot: the result post
             # does not depend on it.
@@ -132,8 +189,25 @@ class Notifier:
         """Post a finished job's result or failure and record it. Raises :class:`RetryLater`.
 
         A channel that cannot be posted in sends the post to the requester by DM instead; a job
-        that cannot be posted anywhere is recorded as undeliverable with the reason.
+        that cannot be posted anywhere is recorded as undeliverable with the reason. An image of
+        a v4 batch is posted with the whole batch, once every image of it has finished.
         """
+        if job.batch_akool_id is not None:
+            # Its images finish together often: one of them at a time here posts the batch, and
+            # the others then find it posted (another process's post is one by the nonce).
+            lead_id = job.batch_akool_id
+            lock, users = self._batch_locks.get(lead_id, (asyncio.Lock(), 0))
+            self._batch_locks[lead_id] = (lock, users + 1)
+            try:
+                async with lock:
+                    await self._deliver_batch(job, lead_id)
+            finally:
+                lock, users = self._batch_locks[lead_id]
+                if users == 1:
+                    del self._batch_locks[lead_id]
+                else:
+                    self._batch_locks[lead_id] = (lock, users - 1)
+            return
         parent = await self._store.get_job(job.parent_akool_id) if job.parent_akool_id else None
         image, problem = await self._image(job, final=False)
         locale = await self.languages.of(job.guild_id)
@@ -181,6 +255,238 @@ class Notifier:
             await self._send_dm_copy(job, parent, image, problem, message.id, locale)
         # Last, so "Done" on the status message means the delivery is over, DM copy included.
         await self.show_progress(job)
+
+    async def _deliver_batch(self, job: Job, lead_id: str) -> None:
+        """Post the batch ``job`` belongs to, once all its images finished; until then ``job``
+        waits, out of the due jobs (no poll, no post), for the last of them.
+
+        Whichever finished image is delivered once all have finished posts them all (with the
+        lead's nonce, so two at once, in two processes, make one post) and records the post on
+        every image. A crash anywhere leaves a finished image due, or one still to finish.
+        """
+        batch = await self._store.batch(lead_id)
+        lead = next((j for j in batch if j.akool_id == lead_id), None)
+        if lead is None:  # pragma: no cover - the lead is stored with its batch
+            await self._give_up(job, f"the batch {lead_id} is not stored")
+            return
+        if all(image.delivery is not Delivery.PENDING for image in batch):
+            return  # posted (or given up on) by a sibling's delivery meanwhile
+        if not batch_render.Progress.of(batch).finished:
+            await self._store.wait_for_batch(job.akool_id, now=self._clock())
+            log.info("Job %s waits for the rest of its batch %s", job.akool_id, lead_id)
+            await self.show_progress(job)
+            return
+        parent = await self._store.get_job(lead.parent_akool_id) if lead.parent_akool_id else None
+        # Tried again as a whole: the attempts of the image being delivered count for all.
+        downloads = await asyncio.gather(
+            *(
+                self._image(dataclasses.replace(image, attempts=job.attempts), final=False)
+                for image in batch
+            )
+        )
+        locale = await self.languages.of(lead.guild_id)
+        post = _BatchPost(lead, batch, parent, list(downloads))
+        kwargs = await self._batch_kwargs(post, limit=self._upload_limit(lead), locale=locale)
+        reply_to = _reply_target(lead, parent)
+        if reply_to is not None:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=reply_to, channel_id=lead.channel_id, fail_if_not_exists=False
+            )
+        in_channel = True
+        pings = render.mentioned_users(lead, parent)
+        try:
+            message = await self._send(self._channel(lead), lead, kwargs, pings=pings)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            reason = f"cannot post in channel {lead.channel_id}: {describe(exc)}"
+            by_dm = await self._batch_by_dm(post, reason, locale)
+            if by_dm is None:
+                return
+            message, in_channel = by_dm, False
+        except discord.HTTPException as exc:
+            if may_pass(exc):
+                raise RetryLater(f"Discord answered {describe(exc)}") from exc
+            await self._give_up_batch(lead, f"Discord refused the post: {describe(exc)}")
+            return
+        # Kept before the post is recorded: a crash between the two posts again, with the
+        # lead's nonce, so Discord answers the same message and the images are kept then.
+        await self._keep_batch(batch, message)
+        first = await self._store.mark_batch_delivered(lead_id, message.id, now=self._clock())
+        for image in batch:
+            self._metrics.job_delivered(image, first=first)
+        if first:
+            log.info(
+                "Delivered batch %s (%d images) as message %s in channel %s",
+                lead_id,
+                len(batch),
+                message.id,
+                message.channel.id,
+            )
+        if in_channel and first:
+            await self._send_batch_dm_copy(post, message.id, locale)
+        await self.show_progress(lead)
+
+    async def _batch_kwargs(
+        self, post: _BatchPost, *, limit: int, locale: LocaleLike, by_dm: bool = False
+    ) -> dict[str, Any]:
+        """Content, embed, files and buttons of a batch's post; fresh file objects every call.
+
+        Every completed image is attached, the files together within ``limit`` (Discord counts
+        them together against the server's upload limit): the larger ones shrunk to previews
+        where needed, their originals linked with their expiry. Failed images are named.
+        """
+        lead, batch = post.lead, post.batch
+        if not any(job.status is JobStatus.COMPLETED for job in batch):
+            failed = batch_render.failure_job(lead, batch)
+            kwargs: dict[str, Any] = {
+                "content": render.failure_content(failed, locale),
+                "embed": render.failure_embed(failed, locale),
+                "view": batch_render.view(lead, 0),
+            }
+        else:
+            kwargs = await self._batch_result(post, limit=limit, locale=locale)
+        if by_dm:
+            kwargs.pop("view", None)
+            kwargs["content"] = f"{render.dm_fallback_note(lead, locale)}\n{kwargs['content']}"
+        kwargs["content"] = _fit(lead, kwargs["content"])
+        return kwargs
+
+    async def _batch_result(
+        self, post: _BatchPost, *, limit: int, locale: LocaleLike
+    ) -> dict[str, Any]:
+        lead, batch = post.lead, post.batch
+        present = [
+            (job, image)
+            for job, (image, _) in zip(batch, post.downloads, strict=True)
+            if image is not None
+        ]
+        fitted = await fit_together([image for _, image in present], limit)
+        notes: list[str] = []
+        below: list[str] = []
+        files: list[discord.File] = []
+        previews: list[tuple[int, Job]] = []
+        for (job, original), image in zip(present, fitted, strict=True):
+            if image is None:
+                unfit = render.problem_note(job, TOO_LARGE_FOR_ALL, locale)
+                notes.append(unfit.line)
+                below.extend([unfit.below] if unfit.below else [])
+                continue
+            files.append(discord.File(io.BytesIO(image.data), filename=image.filename))
+            if image is not original:
+                previews.append((len(files), job))
+        for job, (image, problem) in zip(batch, post.downloads, strict=True):
+            if image is None and problem is not None:
+                note = render.problem_note(job, problem, locale)
+                notes.append(note.line)
+                below.extend([note.below] if note.below else [])
+        if previews:
+            line, links = batch_render.originals_below(lead, previews, locale)
+            notes.insert(0, line)
+            below.insert(0, links or "")
+        failed = batch_render.failed_note(batch, locale)
+        if failed is not None:
+            notes.insert(0, failed)
+        content = render.result_content(
+            lead, post.parent, note="\n".join(notes) if notes else None, locale=locale
+        )
+        description = "\n".join(part for part in below if part) or None
+        embed = batch_render.result_embed(
+            lead,
+            batch,
+            now=self._clock(),
+            description=render.cut(description, 4096) if description else None,
+            locale=locale,
+        )
+        return {
+            "content": content,
+            "embed": embed,
+            "files": files,
+            "view": batch_render.view(lead, len(files)),
+        }
+
+    async def _keep_batch(self, batch: Sequence[Job], message: discord.Message) -> None:
+        """Remember where the post keeps each image (its file's name names the image's job)."""
+        by_name = {attachment.filename: attachment for attachment in message.attachments}
+        for job in batch:
+            for name in (f"{job.akool_id}.", f"{job.akool_id}-preview."):
+                attachment = next((a for n, a in by_name.items() if n.startswith(name)), None)
+                if attachment is not None:
+                    kept = KeptImage(
+                        message.channel.id, message.id, attachment.id, attachment.filename
+                    )
+                    await self._kept.keep(job.akool_id, ImageRole.RESULT, kept)
+                    break
+
+    async def _batch_by_dm(
+        self, post: _BatchPost, channel_reason: str, locale: LocaleLike
+    ) -> discord.Message | None:
+        """The batch's post sent to the requester instead; ``None`` once it is given up on."""
+        lead = post.lead
+        if lead.guild_id is None:
+            await self._give_up_batch(lead, channel_reason)
+            return None
+        log.warning(
+            "Batch %s: %s; sending it to the requester %s by DM",
+            lead.akool_id,
+            channel_reason,
+            lead.requester_id,
+        )
+        kwargs = await self._batch_kwargs(
+            post, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, locale=locale, by_dm=True
+        )
+        try:
+            dm = await self._client.create_dm(discord.Object(lead.requester_id))
+            return await self._send(dm, lead, kwargs, pings=[lead.requester_id])
+        except discord.HTTPException as exc:
+            if may_pass(exc):
+                raise RetryLater(
+                    f"{channel_reason}; the DM failed too: Discord answered {describe(exc)}"
+                ) from exc
+            await self._give_up_batch(
+                lead, f"{channel_reason}; cannot send the requester a DM either: {describe(exc)}"
+            )
+            return None
+
+    async def _give_up_batch(self, lead: Job, reason: str) -> None:
+        log.error("Batch %s is undeliverable: %s", lead.akool_id, reason)
+        batch = await self._store.batch(lead.akool_id)
+        first = await self._store.mark_batch_undeliverable(lead.akool_id, reason, now=self._clock())
+        for image in batch:
+            self._metrics.job_undeliverable(image, first=first)
+
+    async def _send_batch_dm_copy(self, post: _BatchPost, post_id: int, locale: LocaleLike) -> None:
+        """The requester's copy of a batch's post, if they asked for one. Never raises."""
+        lead = post.lead
+        if lead.guild_id is None:
+            return
+        try:
+            if not await self._store.dm_notify(lead.requester_id):
+                return
+            kwargs = await self._batch_kwargs(
+                post, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, locale=locale
+            )
+            kwargs.pop("view", None)
+            note = gettext(
+                locale,
+                "-# A copy for you; the post is in {channel}: {link}",
+                channel=render.channel_mention(lead.channel_id),
+                link=render.message_link(lead.guild_id, lead.channel_id, post_id),
+            )
+            kwargs["content"] = _fit(lead, f"{note}\n{kwargs['content']}")
+            dm = await self._client.create_dm(discord.Object(lead.requester_id))
+            await dm.send(
+                nonce=dm_copy_nonce_for(lead),
+                allowed_mentions=discord.AllowedMentions.none(),
+                **kwargs,
+            )
+        except discord.HTTPException as exc:
+            log.warning(
+                "Could not send member %s the DM copy of batch %s: %s",
+                lead.requester_id,
+                lead.akool_id,
+                describe(exc),
+            )
+        except Exception:
+            log.exception("The DM copy of batch %s failed unexpectedly", lead.akool_id)
 
     async def _send_dm_copy(
         self,
@@ -350,7 +656,7 @@ class Notifier:
         self, intent: CreateIntent, job: Job, reply: InteractionReply | None, locale: LocaleLike
     ) -> bool:
         position = await self._store.queue_position(job.akool_id)
-        content = render.status_line(job, self._clock(), position=position, locale=locale)
+        content = await self.status_text(job, position=position, locale=locale)
         message_id = None
         if reply is not None and reply.by is ReplyBy.EDIT:
             message_id = await self._by_webhook(
@@ -557,6 +863,17 @@ class Notifier:
                 raise gone from None
             log.warning("Job %s is posted without its image: %s", job.akool_id, exc.reason)
             return None, exc.reason
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchPost:
+    """What a batch's post is made of: its rows (the lead's first), the grid or batch it was
+    re-rolled from, and each image's download (or why there is none)."""
+
+    lead: Job
+    batch: Sequence[Job]
+    parent: Job | None
+    downloads: list[tuple[DownloadedImage | None, Text | None]]
 
 
 def _fit(job: Job, content: str) -> str:

@@ -23,6 +23,9 @@ DAY: Final = 24 * 60 * 60
 # (the API reference counts the cost as uncertain). Once jobs of a kind report credits, the
 # median of the last RECENT_COSTS of them is used instead.
 DOCUMENTED_CREDITS: Final = 2
+# One v4 image: AKOOL's v4 pages charge 1 credit an image, at 1080p and 4K alike. A v4 order of
+# n images is expected to cost n times the median of the recent v4 images (else this).
+DOCUMENTED_IMAGE_CREDITS: Final = 1
 RECENT_COSTS: Final = 50
 
 
@@ -62,6 +65,7 @@ def window(operator: OperatorCaps, settings: ServerSettings | None, now: float) 
         since=now - DAY,
         default_cost=DOCUMENTED_CREDITS,
         recent=RECENT_COSTS,
+        default_image_cost=DOCUMENTED_IMAGE_CREDITS,
     )
 
 

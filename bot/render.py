@@ -9,6 +9,7 @@ language and time zone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -116,9 +117,15 @@ def what(job: Job, locale: LocaleLike = None) -> str:
 
 
 def status_line(
-    job: Job, now: float, *, position: int | None = None, locale: LocaleLike = None
+    job: Job,
+    now: float,
+    *,
+    position: int | None = None,
+    locale: LocaleLike = None,
+    progress: str | None = None,
 ) -> str:
-    """The status message's text; processing shows a live 'started … ago' timestamp."""
+    """The status message's text; processing shows a live 'started … ago' timestamp.
+    ``progress`` (a batch's "2 of 4 images ready") follows the job's id."""
     head = gettext(
         locale,
         "{icon} {status}: {what} for {member}",
@@ -128,6 +135,8 @@ def status_line(
         member=mention(job.requester_id),
     )
     details = [gettext(locale, "job `{job}`", job=job.akool_id)]
+    if progress is not None:
+        details.append(progress)
     if position is not None and not job.status.finished:
         details.append(gettext(locale, "#{position} in line", position=number(locale, position)))
     if job.status is JobStatus.PROCESSING:
@@ -428,10 +437,20 @@ def dm_fallback_note(job: Job, locale: LocaleLike = None) -> str:
     )
 
 
+def single_v4_image(job: Job) -> bool:
+    """A v4 image on its own (a tracked one): no candidates to upscale or vary, whatever AKOOL
+    lists (it is UNCERTAIN whether v4 jobs ever list buttons), and no 🔄 either, since AKOOL's
+    answer does not say the aspect or resolution it was made at."""
+    return job.api == "v4" and not job.in_batch
+
+
 def offers_reroll(job: Job) -> bool:
-    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) with a prompt."""
+    """Whether 🔄 goes on this job's post: a grid (AKOOL lists U/V buttons) or a v4 batch (its
+    lead), with a prompt."""
+    if single_v4_image(job):
+        return False
     has_grid = any(b in GRID_BUTTONS for b in (*job.buttons, *job.used_buttons))
-    return has_grid and bool(job.prompt.strip())
+    return (has_grid or job.is_batch_lead) and bool(job.prompt.strip())
 
 
 def grid_view(job: Job) -> discord.ui.View | None:
@@ -445,7 +464,7 @@ def grid_view(job: Job) -> discord.ui.View | None:
         return None
     offered = set(job.buttons)
     used = set(job.used_buttons)
-    present = [b for b in GRID_BUTTONS if b in offered or b in used]
+    present = [] if single_v4_image(job) else [b for b in GRID_BUTTONS if b in offered or b in used]
     view = discord.ui.View(timeout=None)
     # discord.py keeps the order of adding within a row: U1-U4 then 🔄; V1-V4 then 🗑️.
     for button in present:
@@ -498,8 +517,49 @@ class Snapshot:
         )
 
 
+def batch_lines(job: Job, batch: Sequence[Job], locale: LocaleLike = None) -> list[tuple[str, str]]:
+    """The /status fields (name, value) placing an image of a v4 batch: which image of which
+    batch it is; for the lead (the job to the member) also how the whole batch stands and its
+    credits. ``batch``: every image of it, in order (``job`` as last seen, in place of its row)."""
+    images = [job if image.akool_id == job.akool_id else image for image in batch]
+    if not job.in_batch or not images:
+        return []
+    values = {
+        "n": number(locale, (job.batch_index or 0) + 1),
+        "count": number(locale, len(images)),
+        "batch": job.batch_akool_id,
+    }
+    if not job.is_batch_lead:
+        return [
+            (
+                gettext(locale, "Batch"),
+                gettext(locale, "Image {n} of {count} of batch `{batch}`", **values),
+            )
+        ]
+    done = sum(image.status is JobStatus.COMPLETED for image in images)
+    failed = sum(image.status is JobStatus.FAILED for image in images)
+    place = gettext(
+        locale,
+        "Image {n} of {count}, the batch's first · {done} done, {failed} failed, {waiting} "
+        "unfinished",
+        done=number(locale, done),
+        failed=number(locale, failed),
+        waiting=number(locale, len(images) - done - failed),
+        **values,
+    )
+    lines = [(gettext(locale, "Batch"), place)]
+    charged = [image.credits for image in images if image.credits is not None]
+    if charged:
+        lines.append((gettext(locale, "Batch credits"), number(locale, sum(charged))))
+    return lines
+
+
 def status_embed(
-    snapshot: Snapshot, stored: Job | None, note: str | None, locale: LocaleLike = None
+    snapshot: Snapshot,
+    stored: Job | None,
+    note: str | None,
+    locale: LocaleLike = None,
+    batch: Sequence[Job] = (),
 ) -> discord.Embed:
     colour = {JobStatus.COMPLETED: COLOUR_DONE, JobStatus.FAILED: COLOUR_FAILED}.get(
         snapshot.status, COLOUR_PENDING
@@ -536,6 +596,8 @@ def status_embed(
                 value=cut(error(stored.error, locale), _FIELD_MAX),
                 inline=False,
             )
+        for name, value in batch_lines(stored, batch, locale):
+            embed.add_field(name=name, value=value, inline=False)
     if snapshot.used_buttons:
         embed.add_field(
             name=gettext(locale, "Buttons used"),

@@ -59,6 +59,8 @@ _RECENT: Final = 50
 _RECENT_LIMIT: Final = 1.6
 # With trusted webhooks, the first look comes when this share of the jobs seen had finished.
 _SAFETY_QUANTILE: Final = 0.99
+# ... judged from at least this many jobs seen (before that, the longest gap)
+_SAFETY_SAMPLES: Final = 20
 # ... and later looks after this share of the job's age, at most ``_SAFETY_STRETCH`` x max_gap.
 _SAFETY_BACKOFF: Final = 0.5
 _SAFETY_STRETCH: Final = 10.0
@@ -132,8 +134,7 @@ class PollSchedule:
     def next_gap(self, age: float, *, webhooks_trusted: bool = False) -> float:
         """Seconds until the next poll of a job that was unfinished at ``age`` seconds."""
         if webhooks_trusted:
-            self._current_plan()
-            first = self._safety_first if self._safety_first is not None else self.max_gap
+            first = self._safety_first_look()
             later = min(age * _SAFETY_BACKOFF, self.max_gap * _SAFETY_STRETCH)
             return max(self.base_gap, first - age, later)
         plan = self._current_plan()
@@ -147,6 +148,17 @@ class PollSchedule:
                 gap = min(gap, later - age / self.base_gap + plan.gaps[later])
                 break
         return min(self.max_gap, max(self.min_gap, gap * self.base_gap))
+
+    def _safety_first_look(self) -> float:
+        """With trusted webhooks, the age of a job's first look: once ``_SAFETY_QUANTILE`` of
+        the jobs seen had finished, from as few as ``_SAFETY_SAMPLES`` of them (a plan needs
+        more, but this needs only their spread), else the longest gap."""
+        self._current_plan()
+        if self._safety_first is not None:
+            return self._safety_first
+        if len(self._recent) < _SAFETY_SAMPLES:
+            return self.max_gap
+        return _quantile(sorted(self._recent), _SAFETY_QUANTILE)
 
     def _fixed(self, age: float) -> float:
         """The fixed poller's cadence: a look every base interval from the job's start.
@@ -166,9 +178,7 @@ class PollSchedule:
         if not self._planned or self._since_plan >= _REPLAN_EVERY:
             durations = sorted(self._recent)
             self._plan = self._make_plan(durations)
-            self._safety_first = durations[
-                min(len(durations) - 1, int(_SAFETY_QUANTILE * len(durations)))
-            ]
+            self._safety_first = _quantile(durations, _SAFETY_QUANTILE)
             self._planned = True
             self._since_plan = 0
         if self._plan is not None and not self._fits_latest(self._plan):
@@ -236,6 +246,11 @@ class PollSchedule:
             if feasible and (best is None or calls < best[0]):
                 best = (calls, gaps)
         return None if best is None else _Plan(best[1])
+
+
+def _quantile(ordered: Sequence[float], share: float) -> float:
+    """The value ``share`` of ``ordered`` (non-empty, ascending) lie below: one actually seen."""
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _expected_finishes(durations: list[float], index: int, width: float) -> float:

@@ -33,7 +33,7 @@ from bot.errors import UserFacingError, answer_privately
 from bot.guilds import refused_here
 from bot.i18n import LocaleLike, Localized, command, gettext, lazy
 from bot.interaction_guard import component_press
-from bot.jobs import Origin, PressEnd
+from bot.jobs import Origin, PressEnd, order_of
 from bot.lookups import UNKNOWN_JOB, belongs_here
 from bot.secret import Secret
 from bot.store import ButtonPress, InteractionReply, Job, JobKind, JobStatus, KeptImage, ReplyBy
@@ -206,7 +206,7 @@ class Buttons(ButtonCog):
             interaction.application_id, Secret(interaction.token), ReplyBy.FOLLOWUP
         )
         intent = await self.bot.jobs.begin_create(
-            origin, grid.prompt, limits=admission.limits, reply=reply
+            origin, grid.prompt, limits=admission.limits, reply=reply, order=order_of(grid)
         )
         try:
             # Discord wants an answer within 3 seconds; AKOOL may take longer to start the job.

@@ -7,7 +7,7 @@ The page buttons are ``HistoryPageButton`` dynamic items: the member and the pag
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -61,12 +61,33 @@ def page_count(total: int) -> int:
     return max(1, min(MAX_PAGES, -(-total // PAGE_SIZE)))
 
 
-def describe_job(job: Job, *, akool_link: bool = True, locale: LocaleLike = None) -> str:
+def batch_status(images: Sequence[Job]) -> JobStatus:
+    """How a v4 batch stands as one job: unfinished while any image is (processing once any
+    is); done if any image is, else failed."""
+    if any(not image.status.finished for image in images):
+        if any(image.status is JobStatus.PROCESSING for image in images):
+            return JobStatus.PROCESSING
+        return JobStatus.QUEUED
+    if any(image.status is JobStatus.COMPLETED for image in images):
+        return JobStatus.COMPLETED
+    return JobStatus.FAILED
+
+
+def describe_job(
+    job: Job,
+    *,
+    akool_link: bool = True,
+    locale: LocaleLike = None,
+    batch: Sequence[Job] = (),
+) -> str:
     """Two lines for one job: its status and what it is; then credits, result link and id.
 
     ``akool_link=False`` leaves out AKOOL's own link to an image not posted here (a long one
-    would not fit ten to a page; ``/status`` shows it).
+    would not fit ten to a page; ``/status`` shows it). ``batch``: every image of the v4 batch
+    ``job`` leads, which is one line, with its images' status and credits together.
     """
+    images = list(batch) if job.is_batch_lead and batch else [job]
+    status_of = batch_status(images) if len(images) > 1 else job.status
     if job.kind is JobKind.BUTTON and job.button:
         what = gettext(locale, "{button} of `{job}`", button=job.button, job=job.parent_akool_id)
     elif job.prompt:
@@ -74,11 +95,14 @@ def describe_job(job: Job, *, akool_link: bool = True, locale: LocaleLike = None
         what = f"**{render.shown(job.prompt, _PROMPT_EXCERPT)}**"
     else:
         what = gettext(locale, "job `{job}`", job=job.akool_id)
-    if job.credits is None:
+    charged = [image.credits for image in images if image.credits is not None]
+    if not charged:
         credits = gettext(locale, "? credits")
     else:
-        credits = ngettext(locale, "{n} credit", "{n} credits", job.credits)
+        credits = ngettext(locale, "{n} credit", "{n} credits", sum(charged))
     details = [credits]
+    if len(images) > 1:
+        details.insert(0, ngettext(locale, "{n} image", "{n} images", len(images)))
     if job.result_message_id is not None:
         link = render.message_link(job.guild_id, job.channel_id, job.result_message_id)
         details.append(gettext(locale, "[result]({link})", link=link))
@@ -99,22 +123,35 @@ def describe_job(job: Job, *, akool_link: bool = True, locale: LocaleLike = None
             )
     details.append(f"`{job.akool_id}`")
     details.append(render.timestamp(job.created_at))
-    status = f"{_ICONS[job.status]} {render.status_word(job.status, locale)}"
+    status = f"{_ICONS[status_of]} {render.status_word(status_of, locale)}"
     return f"{status} · {what}\n{' · '.join(details)}"
 
 
 def history_page(
-    jobs: list[Job], user_id: int, page: int, total: int, locale: LocaleLike = None
+    jobs: list[Job],
+    user_id: int,
+    page: int,
+    total: int,
+    locale: LocaleLike = None,
+    batches: Mapping[str, Sequence[Job]] | None = None,
 ) -> HistoryPage:
     """The embed listing ``jobs`` (page ``page``, 0 = newest) and its ◀ / ▶ buttons, in the
-    member's language."""
+    member's language. ``batches``: the images of each v4 batch a job of ``jobs`` leads."""
     pages = page_count(total)
-    description = "\n\n".join(describe_job(job, locale=locale) for job in jobs)
+    found = batches or {}
+
+    def lines(akool_link: bool) -> str:
+        return "\n\n".join(
+            describe_job(
+                job, akool_link=akool_link, locale=locale, batch=found.get(job.akool_id, ())
+            )
+            for job in jobs
+        )
+
+    description = lines(True)
     if len(description) > _DESCRIPTION_MAX:
         # AKOOL's URLs are what can make a page too long for Discord's embed description.
-        description = "\n\n".join(
-            describe_job(job, akool_link=False, locale=locale) for job in jobs
-        )
+        description = lines(False)
     embed = discord.Embed(
         title=gettext(locale, "Your jobs in this server"),
         description=description[:_DESCRIPTION_MAX],
@@ -162,7 +199,13 @@ class History(ButtonCog):
         jobs = await self.bot.store.recent_jobs(
             guild_id, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
         )
-        return history_page(jobs, user_id, page, total, locale)
+        # A v4 batch is one line, by its lead, with the credits of all its images.
+        batches = {
+            job.akool_id: await self.bot.store.batch(job.akool_id)
+            for job in jobs
+            if job.is_batch_lead
+        }
+        return history_page(jobs, user_id, page, total, locale, batches)
 
     @app_commands.command(name="history")
     @app_commands.guild_only()

@@ -1,4 +1,8 @@
-"""/imagine: create a four-image grid from a prompt, optionally starting from an image."""
+"""/imagine: create images from a prompt, optionally starting from an image.
+
+Without options it makes the four-image grid; ``count``, ``resolution``, ``negative``,
+``similarity`` and the Original aspect are what only AKOOL's current create API has
+(bot/imagine_options.py checks how they go together before anything is spent)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import i18n, languages, logs, policy, render
+from bot import i18n, imagine_options, languages, logs, policy, render
 from bot.akool import AkoolError
+from bot.akool.source_prompt import ORIGINAL_SCALE
 from bot.core import AkoolBot
+from bot.create_api import ImageOrder
 from bot.errors import UserFacingError
 from bot.jobs import Origin
 from bot.kept_images import kept_on, source_file
@@ -41,6 +47,13 @@ ASPECTS: Final = [
     app_commands.Choice(name="3:4 portrait", value="3:4"),
     app_commands.Choice(name="2:3 portrait", value="2:3"),
     app_commands.Choice(name="9:16 tall", value="9:16"),
+    # Only with an image to start from (refused without one: see bot/imagine_options.py).
+    app_commands.Choice(name=imagine_options.ORIGINAL_CHOICE, value=ORIGINAL_SCALE),
+]
+# AKOOL spells 4K in lower case.
+RESOLUTIONS: Final = [
+    app_commands.Choice(name="1080p (Full HD)", value="1080p"),
+    app_commands.Choice(name="4K (Ultra HD)", value="4k"),
 ]
 
 
@@ -88,28 +101,61 @@ class Imagine(commands.Cog):
         prompt="What the image should show",
         aspect="Shape of the image (default 1:1 square)",
         image="An image to start from (PNG, JPEG or WebP)",
+        count="How many images to make, 1 to 4 (default 4)",
+        resolution="How large each image is: 1080p or 4K",
+        negative="What to leave out of the image",
+        similarity="With an image: 0 strays from it, 1 stays close (default 0.5)",
     )
-    @app_commands.choices(aspect=ASPECTS)
+    @app_commands.choices(aspect=ASPECTS, resolution=RESOLUTIONS)
     async def imagine(
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, PROMPT_MAX],
         aspect: app_commands.Choice[str] | None = None,
         image: discord.Attachment | None = None,
+        count: app_commands.Range[int, imagine_options.COUNT_MIN, imagine_options.COUNT_MAX]
+        | None = None,
+        resolution: app_commands.Choice[str] | None = None,
+        negative: app_commands.Range[str, 1, imagine_options.NEGATIVE_MAX] | None = None,
+        similarity: app_commands.Range[
+            float, imagine_options.SIMILARITY_MIN, imagine_options.SIMILARITY_MAX
+        ]
+        | None = None,
     ) -> None:
-        """Create four images from a prompt, with buttons to upscale or vary each one."""
+        """Create up to four images from a prompt, with buttons to upscale or vary each one."""
         text = clean_prompt(prompt)
         source = check_source_image(image) if image is not None else None
         assert interaction.channel_id is not None
         origin = Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+        asked = imagine_options.Asked(
+            text,
+            aspect=aspect.value if aspect is not None else None,
+            source_image=source,
+            count=count,
+            resolution=resolution.value if resolution is not None else None,
+            negative=negative,
+            similarity=similarity,
+        )
         admission = await self.bot.jobs.admit(
             origin,
             policy.role_ids(interaction.user),
             text,
             parent_channel_id=policy.parent_channel_id(interaction.channel),
+            # What it will cost (a grid, or so many v4 images) is known before the server's
+            # default aspect is: the credit caps are checked against that.
+            order=ImageOrder(
+                text,
+                asked.aspect or "1:1",
+                source,
+                count=asked.count,
+                resolution=asked.resolution,
+                negative=asked.negative,
+                similarity=asked.similarity,
+            ),
         )
-        scale = aspect.value if aspect is not None else admission.settings.default_aspect
-        if scale not in {c.value for c in ASPECTS}:
+        # Refused here, still privately: nothing is written down, spent or asked of AKOOL.
+        order = imagine_options.order(asked, admission.settings, self.bot.jobs.creator.offers)
+        if order.scale not in {c.value for c in ASPECTS}:
             raise UserFacingError(i18n.lazy("That aspect ratio is not one AKOOL offers."))
         # The "thinking" message becomes the job's public status line: the server's language.
         public = languages.server_locale(admission.settings, interaction.guild)
@@ -121,7 +167,7 @@ class Imagine(commands.Cog):
         # is still private): whatever the moment of a crash from here on, the restarted bot
         # finds the intent and answers the command.
         intent = await self.bot.jobs.begin_create(
-            origin, text, limits=admission.limits, reply=reply
+            origin, text, limits=admission.limits, reply=reply, order=order
         )
         try:
             # Discord wants a first answer within 3 seconds; AKOOL may take longer to accept it.
@@ -131,7 +177,7 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             raise
         try:
-            job = await self.bot.jobs.imagine(origin, text, scale, source, intent=intent)
+            job = await self.bot.jobs.imagine(origin, order, intent=intent)
         except (AkoolError, UserFacingError) as exc:
             # The public "thinking" message becomes the answer: after a public defer Discord has
             # no private reply, and the channel learns why the image is not coming.
@@ -152,7 +198,8 @@ class Imagine(commands.Cog):
             await self.bot.jobs.forget(intent)
             return
         position = await self.bot.store.queue_position(job.akool_id)
-        content = render.status_line(job, self.bot.clock(), position=position, locale=public)
+        # A batch's status line counts its images from the start.
+        content = await self.bot.notifier.status_text(job, position=position, locale=public)
         # The member's image goes on the status message: Discord keeps it there, while the
         # command's own link to it soon expires and can never be had again (a 🔄 a month on).
         kept = None

@@ -155,7 +155,12 @@ class Jobs(commands.Cog):
         view = discord.ui.View(timeout=None)
         if snapshot.status is JobStatus.COMPLETED:
             view.add_item(ShowButton(ButtonRef(snapshot.job_id, "show"), locale=interaction.locale))
-        embed = render.status_embed(snapshot, stored, note, interaction.locale)
+        # An image of a v4 batch says which image of which batch it is (the lead: how the whole
+        # batch stands); the image shown is its own.
+        batch = []
+        if stored is not None and stored.batch_akool_id is not None:
+            batch = await self.bot.store.batch(stored.batch_akool_id)
+        embed = render.status_embed(snapshot, stored, note, interaction.locale, batch)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
     @status.autocomplete("job_id")

@@ -17,10 +17,12 @@ from bot.akool import (
     AkoolAPIError,
     AkoolClient,
     AkoolCreateApiGone,
+    AkoolError,
     ImageBatch,
     ImageJob,
 )
 from bot.create_api import CreateApiChooser, ImageOrder
+from bot.secret import Secret
 from bot.store.sqlite import SqliteJobStore
 from tests.fakes.akool import FakeAkool, V3Off
 
@@ -80,6 +82,29 @@ async def test_auto_switches_to_v4_for_good_and_pays_once(
     }
     assert await store.v3_create_gone()
     assert len(switch_warnings(caplog)) == 1
+
+
+async def test_a_wrong_base_url_answering_404_to_both_switches_nothing(
+    http, fake_akool: FakeAkool, store, caplog
+):
+    # An AKOOL_BASE_URL that is wrong answers 404 to v3 and v4 alike: that is not v3 retired.
+    wrong = AkoolClient(http, Secret(fake_akool.api_key), f"{fake_akool.base_url}/wrong")
+    chooser = CreateApiChooser(wrong, store, "auto")
+
+    with pytest.raises(AkoolError):
+        await chooser.create(ImageOrder("a fox"))
+
+    assert not await store.v3_create_gone()
+    assert await chooser.api() == "v3"
+    assert switch_warnings(caplog) == []
+    created = await CreateApiChooser(akool_at(http, fake_akool), store, "auto").create(
+        ImageOrder("once the address is fixed")
+    )
+    assert isinstance(created, ImageJob)  # still a v3 grid
+
+
+def akool_at(http, fake_akool: FakeAkool) -> AkoolClient:
+    return AkoolClient(http, Secret(fake_akool.api_key), fake_akool.base_url)
 
 
 async def test_after_the_switch_v3_is_never_asked_again(akool, fake_akool, store, caplog):
@@ -210,3 +235,20 @@ async def test_a_v4_failure_after_the_switch_is_raised_and_the_switch_kept(
 def test_an_unknown_mode_is_refused(akool, store):
     with pytest.raises(ValueError, match="unknown create API"):
         CreateApiChooser(akool, store, "v5")
+
+
+async def test_an_order_says_how_many_v4_images_it_is_before_anything_is_asked(
+    akool, fake_akool, store
+):
+    auto = CreateApiChooser(akool, store, "auto")
+    v4 = CreateApiChooser(akool, store, "v4", batch_quantity=2)
+
+    grid = await auto.images(ImageOrder("a fox"))
+    three = await auto.images(ImageOrder("a fox", count=3))
+    fixed = await v4.images(ImageOrder("a fox"))
+    await store.note_v3_create_gone(now=0.0)
+    switched = await auto.images(ImageOrder("a fox"))
+
+    assert grid is None  # a v3 grid: its cost is a grid's, not images'
+    assert (three, fixed, switched) == (3, 2, 4)
+    assert fake_akool.calls["createbyprompt"] == fake_akool.calls["createBySourcePrompt"] == 0

@@ -19,6 +19,7 @@ from bot.images import (
     ImageDownloadError,
     ImageFetcher,
     check_image,
+    fit_together,
     host_allowed,
     make_preview,
 )
@@ -284,3 +285,33 @@ async def test_logs_name_only_the_host_of_a_signed_result_url(
         "job-c",
     ], lines
     assert all("127.0.0.1" in line for line in lines if "job-" in line), lines
+
+
+async def test_images_fit_one_message_together():
+    small = DownloadedImage(make_png(32, 32, "small"), "image/png", "small.png")
+    big = [
+        DownloadedImage(make_png(300, 300, f"big{n}", noise=True), "image/png", f"big{n}.png")
+        for n in range(3)
+    ]
+    # Each big one alone fits; all four together do not.
+    limit = len(big[0].data) * 2
+    assert all(len(image.data) < limit for image in big)
+
+    fitted = await fit_together([big[0], small, big[1], big[2]], limit)
+
+    assert fitted[1] is small  # small enough to go as it is
+    assert all(image is not None for image in fitted)
+    names = [image.filename for image in fitted if image is not None]
+    # Shrunk largest-share first until the rest fit as they are.
+    assert "big0-preview.jpg" in names
+    assert sum(len(image.data) for image in fitted if image is not None) <= limit
+
+
+async def test_images_that_fit_together_go_as_they_are():
+    images = [
+        DownloadedImage(make_png(64, 64, f"i{n}"), "image/png", f"i{n}.png") for n in range(4)
+    ]
+
+    fitted = await fit_together(images, sum(len(image.data) for image in images))
+
+    assert all(a is b for a, b in zip(fitted, images, strict=True))

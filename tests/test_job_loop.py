@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from unittest.mock import create_autospec
 
 import pytest
@@ -365,3 +366,52 @@ async def test_an_answer_that_goes_backwards_keeps_the_schedule(
     assert stored.status is JobStatus.PROCESSING
     # Released for its next look one interval on, not held until the claim runs out.
     assert await store.next_due_at() == clock.now + 5.0
+
+
+async def test_a_job_claimed_again_mid_delivery_is_delivered_once(
+    loop, store, fake_akool: FakeAkool, notifier, clock
+):
+    # A finished job stays due until its post is recorded, so the loop's next pass claims it
+    # again while its delivery is still under way here: that claim must wait for the delivery,
+    # then find the job delivered, and never deliver it a second time.
+    job = fake_akool.add_job()
+    await add(store, job.id, clock)
+    gate = asyncio.Event()
+    delivering = asyncio.Event()
+
+    async def deliver(found):
+        delivering.set()
+        await gate.wait()
+        await store.mark_delivered(found.akool_id, 1, now=clock.now)
+
+    notifier.deliver.side_effect = deliver
+    loop.start()
+    try:
+        await asyncio.wait_for(delivering.wait(), timeout=10)
+
+        async def claimed_again() -> None:
+            while True:
+                stored = await store.get_job(job.id)
+                assert stored is not None
+                if stored.due_at is not None and stored.due_at > clock.now:
+                    return  # held by the second claim
+                loop.wake()
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(claimed_again(), timeout=10)
+        gate.set()
+
+        async def settled() -> None:
+            # Both claims' steps: the delivery, and the one waiting for it.
+            while loop._in_hand:
+                await asyncio.wait(set(loop._in_hand))
+
+        await asyncio.wait_for(settled(), timeout=10)
+    finally:
+        gate.set()
+        await loop.stop()
+
+    assert notifier.deliver.await_count == 1
+    found = await store.get_job(job.id)
+    assert found is not None
+    assert not found.needs_work

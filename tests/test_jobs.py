@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import create_autospec
@@ -10,11 +11,12 @@ from unittest.mock import create_autospec
 import pytest
 
 from bot.akool import AkoolAPIError, AkoolClient, AkoolError
+from bot.create_api import CreateApiChooser, ImageOrder
 from bot.errors import UserFacingError
 from bot.job_loop import JobLoop
 from bot.jobs import STALE_CLAIM, JobService, Origin, PressEnd, PressOutcome
 from bot.secret import Secret
-from bot.store import ButtonPress, JobStatus, JobStore
+from bot.store import ButtonPress, CreateOptions, JobStatus, JobStore
 from bot.store.sqlite import SqliteJobStore
 from tests.clock import Clock
 from tests.fakes.akool import FakeAkool, Fault, FaultKind
@@ -118,10 +120,10 @@ async def test_track_records_the_first_answer(service, store, fake_akool):
 async def test_an_intent_lives_only_while_akool_is_asked(service, store, fake_akool, clock):
     from tests.fakes.akool import FaultKind
 
-    job = await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+    job = await service.imagine(Origin(1, 10, 20), ImageOrder("fox"))
     fake_akool.inject(FaultKind.CODE, code=1003)
     with pytest.raises(AkoolAPIError, match="AKOOL answered code 1003: injected fault") as caught:
-        await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+        await service.imagine(Origin(1, 10, 20), ImageOrder("fox"))
 
     assert caught.value.code == 1003
     assert job.akool_id in fake_akool.jobs
@@ -134,7 +136,7 @@ async def test_a_stopping_service_refuses_new_jobs(service, fake_akool):
     await service.drain(grace=1)
 
     with pytest.raises(UserFacingError, match="restarting"):
-        await service.imagine(Origin(1, 10, 20), "fox", "1:1", None)
+        await service.imagine(Origin(1, 10, 20), ImageOrder("fox"))
     assert fake_akool.calls["createbyprompt"] == 0
 
 
@@ -318,7 +320,7 @@ async def test_a_commands_intent_stays_until_its_answer_is_recorded(service, sto
     intent = await service.begin_create(origin, "fox", limits=None, reply=None)
     (before,) = await store.lost_create_intents(started_before=clock.now + 1)
 
-    job = await service.imagine(origin, "fox", "1:1", None, intent=intent)
+    job = await service.imagine(origin, ImageOrder("fox"), intent=intent)
     (stored,) = await store.lost_create_intents(started_before=clock.now + 1)
     await service.answered(intent, job, 4242)
 
@@ -337,7 +339,7 @@ async def test_a_refused_create_leaves_an_intent_saying_nothing_started(
     intent = await service.begin_create(origin, "fox", limits=None, reply=None)
     fake_akool.inject(FaultKind.CODE, code=1003)
     with pytest.raises(AkoolError, match="1003"):
-        await service.imagine(origin, "fox", "1:1", None, intent=intent)
+        await service.imagine(origin, ImageOrder("fox"), intent=intent)
 
     # Until the command shows the refusal, a crash would leave this: AKOOL made nothing.
     (lost,) = await store.lost_create_intents(started_before=clock.now + 1)
@@ -351,7 +353,7 @@ async def test_a_command_given_up_on_never_reaches_akool(service, store, fake_ak
     await store.drop_create_intent(intent)
 
     with pytest.raises(UserFacingError, match="nothing was started"):
-        await service.imagine(origin, "fox", "1:1", None, intent=intent)
+        await service.imagine(origin, ImageOrder("fox"), intent=intent)
     assert fake_akool.calls["createbyprompt"] == 0
 
 
@@ -530,3 +532,78 @@ async def test_each_lost_command_is_answered_by_one_process_and_retried(two_stor
     assert Counter(answers) == Counter(f"fox {n}" for n in range(6))
     assert await here.lost_create_intents(started_before=clock.now) == []
     assert await elsewhere.lost_create_intents(started_before=clock.now) == []
+
+
+# Which create API a job goes through, and a v4 batch stored as one row per image
+
+
+def with_creator(service: JobService, mode: str) -> JobService:
+    service.creator = CreateApiChooser(service.akool, service.store, mode)
+    return service
+
+
+async def test_a_v4_batch_is_one_row_per_image_led_by_the_first(service, store, fake_akool, clock):
+    with_creator(service, "v4")
+    origin = Origin(1, 10, 20)
+    intent = await service.begin_create(origin, "fox", limits=None, reply=None)
+
+    order = ImageOrder("fox", "16:9", count=3, resolution="1080p", negative="no text")
+    lead = await service.imagine(origin, order, intent=intent)
+
+    batch = await store.batch(lead.akool_id)
+    (request,) = fake_akool.requests_to("createBySourcePrompt")
+    assert len(batch) == 3
+    assert [job.batch_index for job in batch] == [0, 1, 2]
+    assert batch[0] == lead
+    assert {job.akool_id for job in batch} == set(fake_akool.jobs)
+    assert {(job.api, job.batch_akool_id, job.scale, job.credits) for job in batch} == {
+        ("v4", lead.akool_id, "16:9", 1)
+    }
+    assert lead.options == CreateOptions(count=3, resolution="1080p", negative="no text")
+    # The intent is the lead's alone: the batch is one command's answer.
+    (unanswered,) = await store.lost_create_intents(started_before=clock.now + 1)
+    assert (unanswered.id, unanswered.akool_id) == (intent, lead.akool_id)
+    assert (request.body["batch_quantity"], request.body["resolution"]) == (3, "1080p")
+    assert fake_akool.calls["createbyprompt"] == 0
+
+
+async def test_a_reroll_of_a_batch_repeats_its_options(service, store, fake_akool):
+    with_creator(service, "v4")
+    order = ImageOrder("fox", count=2, resolution="4k", negative="rain")
+    lead = await service.imagine(Origin(1, 10, 20), order)
+
+    again = await service.reroll(lead, 2)
+
+    first, second = fake_akool.requests_to("createBySourcePrompt")
+    assert first.body == second.body
+    assert again.parent_akool_id == lead.akool_id
+    assert again.options == lead.options
+    assert [job.requester_id for job in await store.batch(again.akool_id)] == [2, 2]
+
+
+async def test_auto_switches_to_v4_once_and_charges_once(service, store, fake_akool, caplog):
+    from tests.fakes.akool import V3Off
+
+    with_creator(service, "auto")
+    fake_akool.switch_off_v3(V3Off.HTTP_410)
+    balance = fake_akool.balance
+
+    with caplog.at_level(logging.WARNING, logger="bot.create_api"):
+        first = await service.imagine(Origin(1, 10, 20), ImageOrder("fox"))
+        second = await service.imagine(Origin(1, 10, 20), ImageOrder("owl"))
+
+    gone = [r for r in caplog.records if "v3 create is gone" in r.getMessage()]
+    assert len(gone) == 1
+    assert fake_akool.calls["createbyprompt"] == 1  # the second went straight to v4
+    assert fake_akool.calls["createBySourcePrompt"] == 2
+    assert (first.api, second.api) == ("v4", "v4")
+    assert first.requester_id == 1
+    assert balance - fake_akool.balance == 8  # four images each, nothing for the v3 refusal
+    assert len(await store.batch(first.akool_id)) == 4
+
+
+async def test_a_v4_order_with_v3_forced_is_refused_before_akool(service, fake_akool):
+    with pytest.raises(UserFacingError, match="older create API"):
+        await service.imagine(Origin(1, 10, 20), ImageOrder("fox", count=2))
+
+    assert fake_akool.calls["createBySourcePrompt"] + fake_akool.calls["createbyprompt"] == 0

@@ -190,6 +190,18 @@ def test_trusted_webhooks_leave_polling_a_safety_net():
 
 def test_trusted_webhooks_and_no_history_wait_the_longest_gap():
     assert schedule().next_gap(0.0, webhooks_trusted=True) == 60.0
+    assert schedule([90.0] * 19).next_gap(0.0, webhooks_trusted=True) == 60.0
+
+
+def test_trusted_webhooks_judge_the_first_look_before_a_plan_is_learnt():
+    # 25 jobs seen: too few for a plan (30), enough to know they all take up to 140 s, so
+    # the safety net's first look is not the longest gap (which most of them outlive, each
+    # costing a status call that a callback makes needless).
+    seen = schedule([float(d) for d in range(20, 145, 5)])
+
+    assert not seen.learnt
+    assert seen.next_gap(0.0, webhooks_trusted=True) == pytest.approx(140.0)
+    assert seen.next_gap(0.0) == 3.0  # without them, still the fixed cadence
 
 
 def test_bounds_must_be_ordered():

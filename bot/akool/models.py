@@ -89,6 +89,19 @@ class ImageJob:
             api_from=_int(data.get("from")),
         )
 
+    @property
+    def made_by_v4(self) -> bool:
+        """Whether a v4 create (``createBySourcePrompt``) made this job: one image, no grid.
+
+        UNCERTAIN: AKOOL documents no ``infobymodelid`` answer for a v4 image. Its v4 answers
+        say ``from`` 4 (v3 examples: 1) and name the model (v3 answers do not), so either marks
+        one; a job offering U/V buttons or candidates is a v3 grid whatever else it says, and
+        an answer with neither mark is taken as v3 (shown as a single image all the same when it
+        offers no buttons)."""
+        if self.buttons or self.used_buttons or self.upscaled_urls:
+            return False
+        return self.api_from == 4 or self.model_name is not None
+
 
 @dataclass(frozen=True, slots=True)
 class ImageBatch:

@@ -135,6 +135,7 @@ async def _database_and_discord(
     database_findings: list[Finding] = []
     if usable["database"]:
         database_findings, readable = await database.check_database(settings, options)
+        database_findings.append(await database.check_create_api(settings, readable))
     if not usable["discord"]:
         return database_findings, []
     async with database.server_settings_reader(settings, readable) as read:

@@ -170,3 +170,43 @@ async def server_settings_reader(
     finally:
         if store is not None:
             await store.close()
+
+
+async def check_create_api(settings: Settings, readable: bool) -> Finding:
+    """Which create API new jobs go through: the setting, and in ``auto`` whether AKOOL has
+    answered (noted in the database) that v3 create is gone."""
+    mode = settings.akool_create_api
+    gone = await _v3_create_gone(settings) if readable else None
+    if mode == "v4":
+        return ok("AKOOL create API: v4 (createBySourcePrompt), as AKOOL_CREATE_API says.")
+    if mode == "v3":
+        if gone:
+            return warn(
+                "AKOOL create API: v3 is forced, but AKOOL has answered that v3 create is gone: "
+                "/imagine will fail.",
+                "set AKOOL_CREATE_API=auto (or v4) in .env and restart the bot.",
+            )
+        return ok("AKOOL create API: v3 (the grid of four), as AKOOL_CREATE_API says.")
+    if gone:
+        return ok(
+            "AKOOL create API: auto, switched to v4 for good: AKOOL has answered that v3 create "
+            "is gone."
+        )
+    known = "" if gone is not None else " (the database could not say whether it switched)"
+    return ok(
+        "AKOOL create API: auto: the grid through v3 until AKOOL answers that v3 create is "
+        f"gone, then v4 for good{known}."
+    )
+
+
+async def _v3_create_gone(settings: Settings) -> bool | None:
+    try:
+        store = await open_store(settings.database_url, read_only=True)
+    except Exception:  # reported already by check_database
+        return None
+    try:
+        return await store.v3_create_gone()
+    except Exception:  # an older schema without the table: not known
+        return None
+    finally:
+        await store.close()

@@ -76,8 +76,21 @@ class JobStore(ABC):
         """Store a job unless its AKOOL id is known; return the stored row and whether it is new."""
 
     @abstractmethod
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        """:meth:`add_job` for every image of a v4 batch, in one transaction: all are stored or
+        none (the lead, ``jobs[0]``, carries the create intent). Returns each row, in order, and
+        whether it is new."""
+
+    @abstractmethod
     async def get_job(self, akool_id: str) -> Job | None:
         """The job with this AKOOL id, if stored."""
+
+    @abstractmethod
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        """Every image of the v4 batch led by ``lead_akool_id``, in batch order (none for a job
+        that leads no batch)."""
 
     async def record_status(
         self, akool_id: str, update: StatusUpdate, *, now: float, due_at: float | None
@@ -156,6 +169,25 @@ class JobStore(ABC):
         """Give up on posting the job's result. True only if it was still pending."""
 
     @abstractmethod
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        """A finished image of a batch whose other images are not all finished: nothing is due
+        for it any more (no poll, no post). Its batch is posted, and it marked delivered, by
+        the delivery of the image that finishes last (or, after a crash, any finished one)."""
+
+    @abstractmethod
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        """Record the post of the batch led by ``lead_akool_id`` on every image of it. True only
+        for the call that moved them from pending."""
+
+    @abstractmethod
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        """Give up on posting the batch, on every image of it. True only if they were pending."""
+
+    @abstractmethod
     async def recent_jobs(
         self,
         guild_id: int | None,
@@ -165,7 +197,8 @@ class JobStore(ABC):
         prefix: str = "",
         offset: int = 0,
     ) -> list[Job]:
-        """A member's newest jobs in a server, optionally those whose id starts with ``prefix``."""
+        """A member's newest jobs in a server, optionally those whose id starts with ``prefix``.
+        A v4 batch is one job here, its lead."""
 
     @abstractmethod
     async def unfinished_jobs(self) -> list[tuple[JobKind, JobStatus, int]]:
@@ -174,7 +207,8 @@ class JobStore(ABC):
 
     @abstractmethod
     async def count_jobs(self, guild_id: int | None, requester_id: int) -> int:
-        """How many jobs a member has in a server."""
+        """How many jobs a member has in a server (a v4 batch counts once, as in
+        :meth:`recent_jobs`)."""
 
     @abstractmethod
     async def credits_spent(self, guild_id: int, *, since: float | None) -> list[tuple[int, int]]:
@@ -243,6 +277,7 @@ class JobStore(ABC):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         """Write down a create before the command is acknowledged; returns its id for the job row.
 
@@ -255,7 +290,9 @@ class JobStore(ABC):
         order), so creates and presses at once cannot slip under a limit or a cap together.
         ``reply`` is how to answer the member's interaction should the process die;
         ``akool_called_at`` is set when AKOOL is asked at once (see :meth:`mark_akool_call`);
-        ``claim`` is the button press (by ``requester_id``) the create comes from.
+        ``claim`` is the button press (by ``requester_id``) the create comes from. ``images``:
+        the create is a v4 order of that many images, expected to cost that many times an
+        image's cost (counted so while the intent waits for its jobs); ``None``: a v3 job.
         """
 
     @abstractmethod
@@ -278,11 +315,11 @@ class JobStore(ABC):
 
     @abstractmethod
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
         """What counts against ``caps`` now, as :meth:`add_create_intent` counts it: the whole
         account's and ``guild_id``'s spending (none for ``None``), and the expected cost of a
-        create from ``button`` (``None``: a grid)."""
+        create from ``button`` (``None``: a grid), or of a v4 order of ``images`` images."""
 
     @abstractmethod
     async def reported_credits(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from bot.akool.models import ImageJob, ImageStatus
 from bot.secret import Secret
@@ -63,6 +65,48 @@ class Delivery(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CreateOptions:
+    """What a member asked of a v4 create beyond prompt, scale and source image, kept with the
+    job so that 🔄 repeats it and a V varies with it (stored as JSON text)."""
+
+    count: int
+    resolution: str
+    negative: str | None = None
+    similarity: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "count": self.count,
+                "resolution": self.resolution,
+                "negative": self.negative,
+                "similarity": self.similarity,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> CreateOptions | None:
+        """The options stored as ``raw``; ``None`` for none or for text that is not options."""
+        if not raw:
+            return None
+        try:
+            data: Any = json.loads(raw)
+            count = int(data["count"])
+            resolution = str(data["resolution"])
+        except (ValueError, TypeError, KeyError):
+            return None
+        negative = data.get("negative")
+        similarity = data.get("similarity")
+        return cls(
+            count=count,
+            resolution=resolution,
+            negative=None if negative is None else str(negative),
+            similarity=None if similarity is None else float(similarity),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """What is known about a job when the bot first stores it."""
 
@@ -79,8 +123,14 @@ class NewJob:
     status: JobStatus = JobStatus.QUEUED
     credits: int | None = None
     akool_created_at: float | None = None
-    # The create intent this job fulfils (see CreateIntent).
+    # The create intent this job fulfils (see CreateIntent); a batch's lead holds it.
     intent_id: int | None = None
+    # Which create API made the job: "v3" (a grid) or "v4" (one image, no grid buttons).
+    api: str = "v3"
+    # A v4 batch's images share the lead's (its first image's) AKOOL id, in their order.
+    batch_akool_id: str | None = None
+    batch_index: int | None = None
+    options: CreateOptions | None = None
 
 
 class ReplyBy(StrEnum):
@@ -146,11 +196,13 @@ class MemberUsage:
 
 
 class CostKind(StrEnum):
-    """What a job costs like: a grid (/imagine, 🔄), an upscale (U1-U4) or a variation (V1-V4)."""
+    """What a job costs like: a grid (/imagine, 🔄), an upscale (U1-U4) or a variation (V1-V4)
+    of v3; or one v4 image (whatever made it: AKOOL charges a v4 batch per image)."""
 
     GRID = "grid"
     UPSCALE = "upscale"
     VARIATION = "variation"
+    IMAGE = "image"
 
     @classmethod
     def of_button(cls, button: str | None) -> CostKind:
@@ -168,7 +220,9 @@ class Caps:
     server's (``None``: no such cap).
 
     A job's expected cost, before AKOOL reports its credits, is the median of the credits of the
-    last ``recent`` jobs of its :class:`CostKind` that reported theirs, else ``default_cost``.
+    last ``recent`` jobs of its :class:`CostKind` that reported theirs, else ``default_cost``
+    (``default_image_cost`` for a v4 image). A v4 order of n images is expected to cost n times
+    an image's cost.
     """
 
     account: int | None
@@ -176,6 +230,7 @@ class Caps:
     since: float
     default_cost: int
     recent: int = 50
+    default_image_cost: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +315,19 @@ class Job:
     last_error: str | None
     # A verified webhook said the job finished (whichever process it reached).
     announced: bool = False
+    api: str = "v3"
+    # A v4 batch (see NewJob): the lead is the job to the member, holding its messages.
+    batch_akool_id: str | None = None
+    batch_index: int | None = None
+    options: CreateOptions | None = None
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_akool_id is not None
+
+    @property
+    def is_batch_lead(self) -> bool:
+        return self.batch_akool_id is not None and self.batch_akool_id == self.akool_id
 
     @property
     def needs_work(self) -> bool:

@@ -37,7 +37,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import cost_kind
+from bot.store.rows import create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,16 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at, intent_id
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19,
+    $20, $21
+)
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
 """
+
+_BATCH: Final = "SELECT * FROM jobs WHERE batch_akool_id = $1 ORDER BY batch_index, id"
 
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = $1"
 
@@ -167,6 +172,24 @@ UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
 WHERE akool_id = $3 AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = FALSE, updated_at = $1
+WHERE akool_id = $2 AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
+    claimed_until = NULL, updated_at = $2
+WHERE batch_akool_id = $3 AND delivery = 'pending'
+"""
+
 _MARK_UNDELIVERABLE: Final = """
 UPDATE jobs SET delivery = 'undeliverable', last_error = $1, due_at = NULL,
     claimed_until = NULL, updated_at = $2
@@ -176,6 +199,7 @@ WHERE akool_id = $3 AND delivery = 'pending'
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2 AND akool_id LIKE $3 ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5
 """
@@ -185,14 +209,15 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = $1 ORDER BY creat
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING id
 """
 
+# A v4 batch is one job to the member: its images count once, as their batch.
 _COUNTED_JOBS: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE guild_id IS NOT DISTINCT FROM $2 AND requester_id = $1 AND kind <> 'track'
 """
 _LIVE_INTENTS: Final = """
@@ -215,44 +240,51 @@ def _median_cost(kind: str, recent: str) -> str:
     return f"""(SELECT r.credits FROM (
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
-              WHERE credits IS NOT NULL AND kind <> 'track' AND {cost_kind("button")} = '{kind}'
+              WHERE credits IS NOT NULL AND kind <> 'track' AND {job_cost_kind("")} = '{kind}'
               ORDER BY created_at DESC LIMIT {recent}::int) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
 
-def _caps_with(*, button: str, window: str, default_cost: str, recent: str) -> str:
+def _caps_with(
+    *, button: str, images: str, window: str, default_cost: str, image_cost: str, recent: str
+) -> str:
     """As on SQLite: what counts against the credit caps in the window from ``window``, row by
-    row with its server, and the expected cost of a create from ``button`` (parameters named by
-    the statement using it)."""
+    row with its server, and the expected cost of a create from ``button``, or of a v4 order
+    of ``images`` images (parameters named by the statement using it)."""
     cost = f"{default_cost}::int"
     return f"""
 WITH costs (k, cost) AS (
     SELECT 'grid', COALESCE({_median_cost("grid", recent)}, {cost})
     UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale", recent)}, {cost})
     UNION ALL SELECT 'variation', COALESCE({_median_cost("variation", recent)}, {cost})
+    UNION ALL SELECT 'image', COALESCE({_median_cost("image", recent)}, {image_cost}::int)
 ),
 counted (guild_id, spent, reserved) AS (
     SELECT j.guild_id, COALESCE(j.credits, 0),
         CASE WHEN j.credits IS NULL AND j.status_rank < 3
-             THEN (SELECT cost FROM costs WHERE k = {cost_kind("j.button")}) ELSE 0 END
+             THEN (SELECT cost FROM costs WHERE k = {job_cost_kind("j")}) ELSE 0 END
     FROM jobs AS j WHERE j.kind <> 'track' AND j.created_at >= {window}::float8
     UNION ALL
-    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {cost_kind("i.button")})
+    SELECT i.guild_id, 0, {create_cost("costs", "i.button", "i.images")}
     FROM create_intents AS i
     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 ),
-this (cost) AS (SELECT cost FROM costs WHERE k = {cost_kind(f"{button}::text")})
+this (cost) AS (SELECT {create_cost("costs", f"{button}::text", f"{images}::int")})
 """  # noqa: S608
 
 
-# A NULL bound is no bound. $14 is the create's button; $16-$20 the caps (see _cap_values).
+# A NULL bound is no bound. $14 is the create's button; $16-$21 the caps (see _cap_values);
+# $22 the images of a v4 order.
+_ADD_INTENT_CAPS: Final = _caps_with(
+    button="$14", images="$22", window="$18", default_cost="$19", image_cost="$21", recent="$20"
+)
 _ADD_INTENT_CHECKED: Final = f"""
-{_caps_with(button="$14", window="$18", default_cost="$19", recent="$20")}
+{_ADD_INTENT_CAPS}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
-SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15
+SELECT $1, $2, $3, $4, $5, $9, $10, $11, $12, $13, $14, $15, $22::int
 WHERE ($6::bigint IS NULL
        OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < $6::bigint)
   AND ($8::bigint IS NULL
@@ -266,9 +298,13 @@ WHERE ($6::bigint IS NULL
 RETURNING id
 """  # noqa: S608
 
-# $1 the server, $2 the button; $3-$5 window, default cost and sample (see _cap_values).
+# $1 the server, $2 the button; $3-$6 window, default cost, sample and an image's default cost
+# (see _cap_values); $7 the images of a v4 order.
+_CREDIT_USAGE_CAPS: Final = _caps_with(
+    button="$2", images="$7", window="$3", default_cost="$4", image_cost="$6", recent="$5"
+)
 _CREDIT_USAGE: Final = f"""
-{_caps_with(button="$2", window="$3", default_cost="$4", recent="$5")}
+{_CREDIT_USAGE_CAPS}
 SELECT
     (SELECT COALESCE(SUM(spent), 0) FROM counted) AS account_spent,
     (SELECT COALESCE(SUM(reserved), 0) FROM counted) AS account_reserved,
@@ -294,8 +330,9 @@ SELECT
        AND created_at >= $3) AS oldest
 """  # noqa: S608
 
+# A v4 batch is one place in line, however many of its images are unfinished.
 _QUEUE_POSITION: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = $1 AND status_rank < 3)
 """
@@ -304,8 +341,10 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
+# A v4 batch is one job to the member: its lead stands for it.
 _COUNT_JOBS: Final = """
 SELECT COUNT(*) FROM jobs WHERE guild_id IS NOT DISTINCT FROM $1 AND requester_id = $2
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 """
 
 _CREDITS_SPENT: Final = """
@@ -513,26 +552,7 @@ class PostgresJobStore(JobStore):
         await connection.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
     async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
-        row = await self._pool.fetchrow(
-            _INSERT_JOB,
-            job.akool_id,
-            job.kind.value,
-            job.requester_id,
-            job.guild_id,
-            job.channel_id,
-            job.prompt,
-            job.scale,
-            job.source_image,
-            job.parent_akool_id,
-            job.button,
-            job.status.value,
-            job.status.rank,
-            job.credits,
-            now,
-            job.akool_created_at,
-            due_at,
-            job.intent_id,
-        )
+        row = await self._pool.fetchrow(_INSERT_JOB, *_job_values(job, now=now, due_at=due_at))
         if row is not None:
             await self._announce(self._pool)
             return rows.job(row), True
@@ -540,6 +560,29 @@ class PostgresJobStore(JobStore):
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
         return existing, False
+
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        added: list[tuple[Job, bool]] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            for job in jobs:
+                values = _job_values(job, now=now, due_at=due_at)
+                row = await connection.fetchrow(_INSERT_JOB, *values)
+                if row is None:
+                    row = await connection.fetchrow(_SELECT_JOB, job.akool_id)
+                    if row is None:  # pragma: no cover - a unique conflict means the row exists
+                        raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+                    added.append((rows.job(row), False))
+                else:
+                    added.append((rows.job(row), True))
+            if any(new for _, new in added):
+                # Sent when the transaction commits.
+                await self._announce(connection)
+        return added
+
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        return [rows.job(row) for row in await self._pool.fetch(_BATCH, lead_akool_id)]
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._pool.fetchrow(_SELECT_JOB, akool_id)
@@ -612,6 +655,21 @@ class PostgresJobStore(JobStore):
 
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         return _updated(await self._pool.execute(_MARK_UNDELIVERABLE, reason, now, akool_id))
+
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._pool.execute(_WAIT_FOR_BATCH, now, akool_id)
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_DELIVERED, message_id, now, lead_akool_id)
+        return _changed(status)
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        status = await self._pool.execute(_MARK_BATCH_UNDELIVERABLE, reason, now, lead_akool_id)
+        return _changed(status)
 
     async def recent_jobs(
         self,
@@ -704,6 +762,7 @@ class PostgresJobStore(JobStore):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
@@ -722,6 +781,7 @@ class PostgresJobStore(JobStore):
                 parent,
                 button,
                 pressed_at,
+                images,
             )
             return int(value)
         async with self._pool.acquire() as connection, connection.transaction():
@@ -745,15 +805,16 @@ class PostgresJobStore(JobStore):
                 button,
                 pressed_at,
                 *_cap_values(caps),
+                images,
             )
         return None if value is None else int(value)
 
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
-        _, _, window, default_cost, recent = _cap_values(caps)
+        _, _, window, default_cost, recent, image_cost = _cap_values(caps)
         row = await self._pool.fetchrow(
-            _CREDIT_USAGE, guild_id, button, window, default_cost, recent
+            _CREDIT_USAGE, guild_id, button, window, default_cost, recent, image_cost, images
         )
         assert row is not None
         return rows.credit_usage(row, guild_id)
@@ -846,15 +907,55 @@ def _lock_keys(
 
 
 def _cap_values(caps: Caps | None) -> tuple[Any, ...]:
-    """$16-$20 of _ADD_INTENT_CHECKED: account cap, server cap, window, default cost, sample."""
+    """$16-$21 of _ADD_INTENT_CHECKED: account cap, server cap, window, default cost, sample,
+    an image's default cost."""
     if caps is None:
-        return (None, None, None, 0, 0)
-    return (caps.account, caps.server, caps.since, caps.default_cost, caps.recent)
+        return (None, None, None, 0, 0, 0)
+    return (
+        caps.account,
+        caps.server,
+        caps.since,
+        caps.default_cost,
+        caps.recent,
+        caps.default_image_cost,
+    )
 
 
 def _updated(status: str) -> bool:
     """Whether an ``UPDATE`` command tag (``"UPDATE 1"``) says one row changed."""
     return status.rsplit(" ", 1)[-1] == "1"
+
+
+def _changed(status: str) -> bool:
+    """Whether an ``UPDATE`` command tag (``"UPDATE 3"``) says any row changed."""
+    return status.rsplit(" ", 1)[-1] not in ("0", "")
+
+
+def _job_values(job: NewJob, *, now: float, due_at: float | None) -> tuple[Any, ...]:
+    """The parameters of _INSERT_JOB for ``job``."""
+    return (
+        job.akool_id,
+        job.kind.value,
+        job.requester_id,
+        job.guild_id,
+        job.channel_id,
+        job.prompt,
+        job.scale,
+        job.source_image,
+        job.parent_akool_id,
+        job.button,
+        job.status.value,
+        job.status.rank,
+        job.credits,
+        now,
+        job.akool_created_at,
+        due_at,
+        job.intent_id,
+        job.api,
+        job.batch_akool_id,
+        job.batch_index,
+        rows.options_json(job.options),
+    )
 
 
 async def schema_state(dsn: str, *, connect_timeout: float) -> migrations.SchemaState:

@@ -9,6 +9,7 @@ from bot.secret import Secret
 from bot.store.models import (
     ButtonPress,
     CreateIntent,
+    CreateOptions,
     CreditUsage,
     Delivery,
     InteractionReply,
@@ -74,7 +75,15 @@ def job(row: Row) -> Job:
         attempts=row["attempts"],
         last_error=row["last_error"],
         announced=bool(row["announced"]),
+        api=row["api"],
+        batch_akool_id=row["batch_akool_id"],
+        batch_index=row["batch_index"],
+        options=CreateOptions.from_json(row["create_options"]),
     )
+
+
+def options_json(options: CreateOptions | None) -> str | None:
+    return None if options is None else options.to_json()
 
 
 def press(row: Row) -> ButtonPress:
@@ -146,11 +155,33 @@ def credit_usage(row: Row, guild_id: int | None) -> CreditUsage:
 
 
 def cost_kind(button: str) -> str:
-    """SQL for the CostKind of a job or intent, from the button that made it (NULL or 🔄: a grid).
-
-    On ``button`` it is also the expression of the index jobs_cost_sample (migration
-    credit_window), which the median's sample is read by: change both or neither."""
+    """SQL for the v3 CostKind of a job or intent, from the button that made it (NULL or 🔄: a
+    grid). A job's kind is :func:`job_cost_kind`, a create's :func:`create_cost_kind`."""
     return (
         f"CASE substr({button}, 1, 1) WHEN 'U' THEN 'upscale' WHEN 'V' THEN 'variation' "
         "ELSE 'grid' END"
     )
+
+
+def job_cost_kind(alias: str) -> str:
+    """SQL for the CostKind of the job row ``alias`` (a table alias, or "" for the bare table): a
+    v4 image is an image whatever made it (/imagine, 🔄 or a V of a batch), AKOOL charging each
+    image of a batch; a v3 job is of its button's kind.
+
+    On the bare table it is also the expression of the index jobs_cost_sample (migration
+    image_costs), which the median's sample is read by: change both or neither."""
+    column = f"{alias}." if alias else ""
+    return f"CASE WHEN {column}api = 'v4' THEN 'image' ELSE {cost_kind(column + 'button')} END"
+
+
+def create_cost_kind(button: str, images: str) -> str:
+    """SQL for the CostKind of a create (an intent, or the one asked about): ``images`` not NULL
+    is a v4 order of that many images, else a v3 job of ``button``'s kind."""
+    return f"CASE WHEN {images} IS NULL THEN {cost_kind(button)} ELSE 'image' END"
+
+
+def create_cost(costs: str, button: str, images: str) -> str:
+    """SQL for the expected cost of a create from the ``costs`` table (kind ``k``, ``cost``):
+    n images cost n times an image's cost."""
+    kind = create_cost_kind(button, images)
+    return f"((SELECT cost FROM {costs} WHERE k = {kind}) * COALESCE({images}, 1))"  # noqa: S608

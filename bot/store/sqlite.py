@@ -31,7 +31,7 @@ from bot.store.models import (
     PressClaim,
     StatusUpdate,
 )
-from bot.store.rows import cost_kind
+from bot.store.rows import create_cost, job_cost_kind
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +42,39 @@ _INSERT_JOB: Final = """
 INSERT INTO jobs (
     akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
     parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
-    akool_created_at, due_at, intent_id
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
 ) VALUES (
     :akool_id, :kind, :requester_id, :guild_id, :channel_id, :prompt, :scale, :source_image,
     :parent_akool_id, :button, :status, :status_rank, :credits, :now, :now,
-    :akool_created_at, :due_at, :intent_id
+    :akool_created_at, :due_at, :intent_id, :api, :batch_akool_id, :batch_index, :create_options
 )
 ON CONFLICT (akool_id) DO NOTHING
 RETURNING *
 """
 
+# A batch's rows in one statement: the columns of _INSERT_JOB, one VALUES row per image.
+_JOB_COLUMNS: Final = (
+    "akool_id", "kind", "requester_id", "guild_id", "channel_id", "prompt", "scale",
+    "source_image", "parent_akool_id", "button", "status", "status_rank", "credits", "now", "now",
+    "akool_created_at", "due_at", "intent_id", "api", "batch_akool_id", "batch_index",
+    "create_options",
+)  # fmt: skip
+_JOB_ROW: Final = "(" + ", ".join("?" * len(_JOB_COLUMNS)) + ")"
+_INSERT_JOBS: Final = """
+INSERT INTO jobs (
+    akool_id, kind, requester_id, guild_id, channel_id, prompt, scale, source_image,
+    parent_akool_id, button, status, status_rank, credits, created_at, updated_at,
+    akool_created_at, due_at, intent_id, api, batch_akool_id, batch_index, create_options
+) VALUES {rows}
+ON CONFLICT (akool_id) DO NOTHING
+RETURNING *
+"""
+
 _SELECT_JOB: Final = "SELECT * FROM jobs WHERE akool_id = ?"
+
+_BATCH: Final = """
+SELECT * FROM jobs WHERE batch_akool_id = ? ORDER BY batch_index, id
+"""
 
 # Forward-only: a lower status, or the other final status, matches no row and changes nothing.
 # One statement for a whole batch: the values of each job come from the VALUES rows.
@@ -185,9 +207,28 @@ UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
 WHERE akool_id = ? AND delivery = 'pending'
 """
 
+# A finished batch image waits for its siblings out of the due index: nothing polls or posts it.
+_WAIT_FOR_BATCH: Final = """
+UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = 0, updated_at = ?
+WHERE akool_id = ? AND delivery = 'pending' AND status_rank = 3
+"""
+
+_MARK_BATCH_DELIVERED: Final = """
+UPDATE jobs SET delivery = 'delivered', result_message_id = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
+_MARK_BATCH_UNDELIVERABLE: Final = """
+UPDATE jobs SET delivery = 'undeliverable', last_error = ?, due_at = NULL,
+    claimed_until = NULL, updated_at = ?
+WHERE batch_akool_id = ? AND delivery = 'pending'
+"""
+
 _RECENT_JOBS: Final = """
 SELECT * FROM jobs
 WHERE guild_id IS ? AND requester_id = ? AND akool_id LIKE ? ESCAPE '\\'
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
 ORDER BY created_at DESC, id DESC
 LIMIT ? OFFSET ?
 """
@@ -197,18 +238,19 @@ _CHILDREN: Final = "SELECT * FROM jobs WHERE parent_akool_id = ? ORDER BY create
 _ADD_INTENT: Final = """
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
 VALUES (
     :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
-    :parent, :button, :pressed_at
+    :parent, :button, :pressed_at, :images
 )
 RETURNING id
 """
 
 # Jobs that cost credits (tracking one made elsewhere does not), and creates under way.
+# A v4 batch is one job to the member: its images count once, as their batch.
 _COUNTED_JOBS: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE guild_id IS :guild AND requester_id = :user AND kind != 'track'
 """
 _LIVE_INTENTS: Final = """
@@ -224,7 +266,7 @@ def _median_cost(kind: str) -> str:
     return f"""(SELECT r.credits FROM (
         SELECT s.credits, ROW_NUMBER() OVER (ORDER BY s.credits) AS n, COUNT(*) OVER () AS c
         FROM (SELECT credits FROM jobs
-              WHERE credits IS NOT NULL AND kind != 'track' AND {cost_kind("button")} = '{kind}'
+              WHERE credits IS NOT NULL AND kind != 'track' AND {job_cost_kind("")} = '{kind}'
               ORDER BY created_at DESC LIMIT :recent) AS s
     ) AS r WHERE r.n = r.c / 2 + 1)"""  # noqa: S608 - constant fragments only
 
@@ -238,18 +280,19 @@ WITH costs (k, cost) AS (
     SELECT 'grid', COALESCE({_median_cost("grid")}, :default_cost)
     UNION ALL SELECT 'upscale', COALESCE({_median_cost("upscale")}, :default_cost)
     UNION ALL SELECT 'variation', COALESCE({_median_cost("variation")}, :default_cost)
+    UNION ALL SELECT 'image', COALESCE({_median_cost("image")}, :image_cost)
 ),
 counted (guild_id, spent, reserved) AS (
     SELECT j.guild_id, COALESCE(j.credits, 0),
         CASE WHEN j.credits IS NULL AND j.status_rank < 3
-             THEN (SELECT cost FROM costs WHERE k = {cost_kind("j.button")}) ELSE 0 END
+             THEN (SELECT cost FROM costs WHERE k = {job_cost_kind("j")}) ELSE 0 END
     FROM jobs AS j WHERE j.kind != 'track' AND j.created_at >= :window
     UNION ALL
-    SELECT i.guild_id, 0, (SELECT cost FROM costs WHERE k = {cost_kind("i.button")})
+    SELECT i.guild_id, 0, {create_cost("costs", "i.button", "i.images")}
     FROM create_intents AS i
     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.intent_id = i.id)
 ),
-this (cost) AS (SELECT cost FROM costs WHERE k = {cost_kind(":button")})
+this (cost) AS (SELECT {create_cost("costs", ":button", ":images")})
 """  # noqa: S608
 
 # Check and write in one statement: two commands (or presses) at once cannot both slip under a
@@ -258,11 +301,11 @@ _ADD_INTENT_CHECKED: Final = f"""
 {_CAPS_WITH}
 INSERT INTO create_intents (
     requester_id, guild_id, channel_id, prompt, started_at, application_id, interaction_token,
-    reply_by, akool_called_at, parent_akool_id, button, pressed_at
+    reply_by, akool_called_at, parent_akool_id, button, pressed_at, images
 )
 SELECT
     :user, :guild, :channel, :prompt, :now, :application, :token, :reply_by, :called,
-    :parent, :button, :pressed_at
+    :parent, :button, :pressed_at, :images
 WHERE (:active IS NULL
        OR ({_COUNTED_JOBS} AND status_rank < 3) + ({_LIVE_INTENTS}) < :active)
   AND (:daily IS NULL
@@ -304,8 +347,9 @@ SELECT
 """  # noqa: S608
 
 # The partial index jobs_unfinished holds only unfinished jobs.
+# A v4 batch is one place in line, however many of its images are unfinished.
 _QUEUE_POSITION: Final = """
-SELECT COUNT(*) FROM jobs
+SELECT COUNT(DISTINCT COALESCE(batch_akool_id, akool_id)) FROM jobs
 WHERE status_rank < 3
   AND created_at <= (SELECT created_at FROM jobs WHERE akool_id = :id AND status_rank < 3)
 """
@@ -314,7 +358,11 @@ _UNFINISHED_JOBS: Final = """
 SELECT kind, status, COUNT(*) FROM jobs WHERE delivery = 'pending' GROUP BY kind, status
 """
 
-_COUNT_JOBS: Final = "SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?"
+# A v4 batch is one job to the member: its lead stands for it.
+_COUNT_JOBS: Final = """
+SELECT COUNT(*) FROM jobs WHERE guild_id IS ? AND requester_id = ?
+  AND (batch_akool_id IS NULL OR batch_akool_id = akool_id)
+"""
 
 _CREDITS_SPENT: Final = """
 SELECT requester_id, SUM(credits) AS spent FROM jobs
@@ -483,32 +531,42 @@ class SqliteJobStore(JobStore):
             return False
 
     async def add_job(self, job: NewJob, *, now: float, due_at: float | None) -> tuple[Job, bool]:
-        params = {
-            "akool_id": job.akool_id,
-            "kind": job.kind.value,
-            "requester_id": job.requester_id,
-            "guild_id": job.guild_id,
-            "channel_id": job.channel_id,
-            "prompt": job.prompt,
-            "scale": job.scale,
-            "source_image": job.source_image,
-            "parent_akool_id": job.parent_akool_id,
-            "button": job.button,
-            "status": job.status.value,
-            "status_rank": job.status.rank,
-            "credits": job.credits,
-            "now": now,
-            "akool_created_at": job.akool_created_at,
-            "due_at": due_at,
-            "intent_id": job.intent_id,
-        }
-        row = await self._fetch_one(_INSERT_JOB, params)
+        row = await self._fetch_one(_INSERT_JOB, _job_params(job, now=now, due_at=due_at))
         if row is not None:
             return rows.job(row), True
         existing = await self.get_job(job.akool_id)
         if existing is None:  # pragma: no cover - a unique conflict means the row exists
             raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
         return existing, False
+
+    async def add_batch(
+        self, jobs: Sequence[NewJob], *, now: float, due_at: float | None
+    ) -> list[tuple[Job, bool]]:
+        if not jobs:
+            return []
+        # One statement, so all land or none (the connection is shared: no explicit transaction
+        # that other coroutines' statements could fall into).
+        params: list[Any] = []
+        for job in jobs:
+            values = _job_params(job, now=now, due_at=due_at)
+            params += [values[name] for name in _JOB_COLUMNS]
+        sql = _INSERT_JOBS.format(rows=", ".join([_JOB_ROW] * len(jobs)))
+        async with self._db.execute(sql, params) as cursor:
+            new = {row["akool_id"]: rows.job(row) for row in await cursor.fetchall()}
+        added: list[tuple[Job, bool]] = []
+        for job in jobs:
+            if job.akool_id in new:
+                added.append((new[job.akool_id], True))
+                continue
+            existing = await self.get_job(job.akool_id)
+            if existing is None:  # pragma: no cover - a unique conflict means the row exists
+                raise RuntimeError(f"job {job.akool_id} conflicted but cannot be read")
+            added.append((existing, False))
+        return added
+
+    async def batch(self, lead_akool_id: str) -> list[Job]:
+        async with self._db.execute(_BATCH, (lead_akool_id,)) as cursor:
+            return [rows.job(row) for row in await cursor.fetchall()]
 
     async def get_job(self, akool_id: str) -> Job | None:
         row = await self._fetch_one(_SELECT_JOB, (akool_id,))
@@ -594,6 +652,23 @@ class SqliteJobStore(JobStore):
     async def mark_undeliverable(self, akool_id: str, reason: str, *, now: float) -> bool:
         async with self._db.execute(_MARK_UNDELIVERABLE, (reason, now, akool_id)) as cursor:
             return cursor.rowcount == 1
+
+    async def wait_for_batch(self, akool_id: str, *, now: float) -> None:
+        await self._db.execute(_WAIT_FOR_BATCH, (now, akool_id))
+
+    async def mark_batch_delivered(
+        self, lead_akool_id: str, message_id: int, *, now: float
+    ) -> bool:
+        params = (message_id, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_DELIVERED, params) as cursor:
+            return cursor.rowcount > 0
+
+    async def mark_batch_undeliverable(
+        self, lead_akool_id: str, reason: str, *, now: float
+    ) -> bool:
+        params = (reason, now, lead_akool_id)
+        async with self._db.execute(_MARK_BATCH_UNDELIVERABLE, params) as cursor:
+            return cursor.rowcount > 0
 
     async def recent_jobs(
         self,
@@ -696,10 +771,12 @@ class SqliteJobStore(JobStore):
         akool_called_at: float | None = None,
         claim: ButtonPress | None = None,
         caps: Caps | None = None,
+        images: int | None = None,
     ) -> int | None:
         application_id, token, reply_by = rows.reply_values(reply)
         parent, button, pressed_at = rows.claim_values(claim)
         params: dict[str, Any] = {
+            "images": images,
             "parent": parent,
             "button": button,
             "pressed_at": pressed_at,
@@ -721,9 +798,9 @@ class SqliteJobStore(JobStore):
         return None if row is None else int(row[0])
 
     async def credit_usage(
-        self, guild_id: int | None, *, button: str | None, caps: Caps
+        self, guild_id: int | None, *, button: str | None, caps: Caps, images: int | None = None
     ) -> CreditUsage:
-        params = {"guild": guild_id, "button": button} | _cap_params(caps)
+        params = {"guild": guild_id, "button": button, "images": images} | _cap_params(caps)
         row = await self._fetch_one(_CREDIT_USAGE, params)
         assert row is not None
         return rows.credit_usage(row, guild_id)
@@ -840,6 +917,32 @@ async def _user_version(connection: aiosqlite.Connection) -> int:
     return int(row[0]) if row is not None else 0
 
 
+def _job_params(job: NewJob, *, now: float, due_at: float | None) -> dict[str, Any]:
+    return {
+        "akool_id": job.akool_id,
+        "kind": job.kind.value,
+        "requester_id": job.requester_id,
+        "guild_id": job.guild_id,
+        "channel_id": job.channel_id,
+        "prompt": job.prompt,
+        "scale": job.scale,
+        "source_image": job.source_image,
+        "parent_akool_id": job.parent_akool_id,
+        "button": job.button,
+        "status": job.status.value,
+        "status_rank": job.status.rank,
+        "credits": job.credits,
+        "now": now,
+        "akool_created_at": job.akool_created_at,
+        "due_at": due_at,
+        "intent_id": job.intent_id,
+        "api": job.api,
+        "batch_akool_id": job.batch_akool_id,
+        "batch_index": job.batch_index,
+        "create_options": rows.options_json(job.options),
+    }
+
+
 def _limit_params(limits: Limits | None) -> dict[str, Any]:
     if limits is None:
         return {"active": None, "daily": None, "since": None}
@@ -848,13 +951,21 @@ def _limit_params(limits: Limits | None) -> dict[str, Any]:
 
 def _cap_params(caps: Caps | None) -> dict[str, Any]:
     if caps is None:
-        return {"account": None, "server": None, "window": None, "default_cost": 0, "recent": 0}
+        return {
+            "account": None,
+            "server": None,
+            "window": None,
+            "default_cost": 0,
+            "recent": 0,
+            "image_cost": 0,
+        }
     return {
         "account": caps.account,
         "server": caps.server,
         "window": caps.since,
         "default_cost": caps.default_cost,
         "recent": caps.recent,
+        "image_cost": caps.default_image_cost,
     }
 
 

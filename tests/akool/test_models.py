@@ -169,3 +169,27 @@ def test_v3_answers_have_no_v4_fields():
 
     assert job.model_name is None
     assert job.api_from is None
+
+
+V4_DONE = dict(DOCS_V4, image_status=3, image="https://d.cloudfront.net/x.png")
+
+
+@pytest.mark.parametrize(
+    ("data", "v4"),
+    [
+        (V4_DONE, True),
+        # Either mark alone: the answer is undocumented for a v4 image, so neither is relied on.
+        ({k: v for k, v in V4_DONE.items() if k != "model_name"}, True),
+        ({k: v for k, v in V4_DONE.items() if k != "from"}, True),
+        (dict(V4_DONE, buttons=[], used_buttons=[], upscaled_urls=[]), True),
+        (DOCS_COMPLETED, False),
+        # A v3 upscale (a single image, no buttons) and an answer with no mark at all: v3.
+        ({"_id": "a", "image_status": 3, "image": "https://x/y.png", "from": 1}, False),
+        ({"_id": "a", "image_status": 3}, False),
+        # Whatever it says of itself, a job offering U/V buttons is a grid.
+        (dict(V4_DONE, buttons=["U1", "V1"]), False),
+        (dict(V4_DONE, upscaled_urls=["https://x/1.png"]), False),
+    ],
+)
+def test_which_api_made_a_job(data, v4):
+    assert ImageJob.from_data(data).made_by_v4 is v4

@@ -8,6 +8,7 @@ import contextlib
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,21 @@ async def test_a_postgresql_server_that_refuses_the_database(stage: Stage, run_c
     assert checked.status == 1
     line = checked.line("❌", "Database", "no_such_database_for_check", "refused the connection")
     assert "the database must exist" in checked.fix_after(line)
+
+
+async def test_the_create_api_and_whether_auto_has_switched(stage: Stage, run_check: CheckRunner):
+    before = await run_check(stage)
+    assert "through v3 until AKOOL answers" in before.line("✅", "AKOOL create API: auto")
+
+    async with await SqliteJobStore.open(stage.db_path) as store:
+        await store.note_v3_create_gone(now=1.0)
+    after = await run_check(stage)
+    assert after.line("✅", "AKOOL create API: auto, switched to v4")
+
+    forced = await run_check(replace(stage, env={**stage.env, "AKOOL_CREATE_API": "v3"}))
+    line = forced.line("⚠️", "AKOOL create API: v3 is forced")
+    assert "AKOOL_CREATE_API=auto" in forced.fix_after(line)
+    assert forced.status == 0  # a warning, not a failure
+
+    v4 = await run_check(replace(stage, env={**stage.env, "AKOOL_CREATE_API": "v4"}))
+    assert v4.line("✅", "AKOOL create API: v4")

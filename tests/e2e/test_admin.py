@@ -15,7 +15,7 @@ import discord
 import pytest
 
 from bot.akool.errors import USER_MESSAGES
-from bot.core import AkoolBot
+from bot.core import OWNERS_FOR, AkoolBot
 from bot.server_settings import ServerSettings
 from bot.store import JobKind, NewJob
 from tests.e2e.conftest import World, replied_to
@@ -951,6 +951,21 @@ async def test_credits_is_refused_to_a_server_admin_who_does_not_own_the_bot(
     assert "987" not in answer.content
     assert "987 credits left" in owned.content
     assert world.akool.calls["quota"] == 1  # the owner's only
+
+
+async def test_a_new_owner_of_the_bot_counts_without_a_restart(world: World):
+    heir = world.discord.add_user(name="heir", guild=world.guild)
+    world.akool.balance = 987
+    async with world.running():
+        before = await credits(world, heir)
+        world.discord.set_application_team(heir, {heir: "admin"})
+        soon = await credits(world, heir)  # remembered a while: Discord is not asked each time
+        world.clock.advance(OWNERS_FOR)
+        later = await credits(world, heir)
+
+    assert "Only the bot's owner" in before.content
+    assert "Only the bot's owner" in soon.content
+    assert "987 credits left" in later.content
 
 
 async def test_credits_answers_the_owning_teams_admins_and_developers(

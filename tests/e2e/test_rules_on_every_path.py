@@ -59,6 +59,14 @@ async def imagine(scene: Scene) -> FakeInteraction:
     )
 
 
+async def imagine_v4(scene: Scene) -> FakeInteraction:
+    # Options only AKOOL's v4 has, the banned word only in what to leave out.
+    options = {"prompt": "a red fox", "count": 2, "resolution": "1080p", "negative": BANNED}
+    return await scene.world.discord.slash_command(
+        scene.carol, scene.world.channel, "imagine", options
+    )
+
+
 async def track(scene: Scene) -> FakeInteraction:
     return await scene.world.discord.slash_command(
         scene.carol, scene.world.channel, "track", {"job_id": scene.made_elsewhere.id}
@@ -99,6 +107,7 @@ async def reclaim_stale_v2(scene: Scene) -> FakeInteraction:
 
 PATHS: dict[str, Trigger] = {
     "/imagine": imagine,
+    "/imagine (v4 options)": imagine_v4,
     "/track": track,
     "/status": status,
     "Post here": post_here,
@@ -197,6 +206,7 @@ TABLE: dict[tuple[str, str], Cell] = {
     ("U/V", "banned word"): NO_PROMPT,
     ("stale re-claim", "banned word"): NO_PROMPT,
     ("/imagine", "requester only"): NO_PRESS,
+    ("/imagine (v4 options)", "requester only"): NO_PRESS,
     ("/track", "requester only"): NO_PRESS,
     ("/status", "requester only"): NO_PRESS,
     ("Post here", "requester only"): NotApplicable(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -185,6 +186,8 @@ class FakeJob:
     credits: int = CREDITS_PER_JOB
     image_size: tuple[int, int] = (64, 64)
     noise: bool = False
+    # The result's PNG padded to exactly this many bytes (see make_png), for upload-limit tests.
+    pad_to: int | None = None
     # AKOOL's demo suggests upscaled_urls may lag behind status 3; tests can make it so.
     upscaled_pending: bool = False
     result: ResultFile = field(default_factory=ResultFile)
@@ -268,6 +271,10 @@ class FakeAkool:
         self.balance: float = 1000.0
         self.image_size: tuple[int, int] = (64, 64)
         self.noise_images = False
+        # The pixels of a v4 image by the resolution it was asked at (others: image_size), and
+        # the size in bytes every new result is padded to (None: as it compresses).
+        self.v4_image_sizes: dict[str, tuple[int, int]] = {}
+        self.result_pad_to: int | None = None
         self.variation_buttons = True
         self.calls: Counter[str] = Counter()
         self.requests: list[RecordedRequest] = []
@@ -411,7 +418,7 @@ class FakeAkool:
         """The exact bytes the fake serves for a job's result (or one of its candidates)."""
         job = self.jobs[job_id]
         seed = job_id if candidate is None else f"{job_id}-{candidate}"
-        return make_png(*job.image_size, seed, noise=job.noise)
+        return _result_png(job.image_size, seed, job.noise, job.pad_to)
 
     def image_url(self, job_id: str, candidate: int | None = None) -> str:
         suffix = "" if candidate is None else f"-{candidate}"
@@ -542,6 +549,7 @@ class FakeAkool:
             webhook_url=webhook_url,
             image_size=self.image_size,
             noise=self.noise_images,
+            pad_to=self.result_pad_to,
             born=self.wall_clock(),
         )
         if prompt in self.results_by_prompt:
@@ -801,6 +809,7 @@ class FakeAkool:
             )
             job.credits = CREDITS_PER_V4_IMAGE
             job.resolution = body.get("resolution", "4k")
+            job.image_size = self.v4_image_sizes.get(job.resolution, job.image_size)
             job.negative_prompt = body.get("negative_prompt")
             job.similar = body.get("similar", 0.5) if source else None
             job.model_name = body.get("model_name") or (V4_IMAGE_MODEL if source else V4_TEXT_MODEL)
@@ -894,6 +903,12 @@ class FakeAkool:
             return web.Response(body=served.body, headers={"Content-Type": served.content_type})
         data = self.png(job_id, int(candidate) if candidate else None)
         return web.Response(body=data, content_type="image/png")
+
+
+@functools.lru_cache(maxsize=16)
+def _result_png(size: tuple[int, int], seed: str, noise: bool, pad_to: int | None) -> bytes:
+    # A 4K result takes a moment to make: made once, however often it is served.
+    return make_png(*size, seed, noise=noise, pad_to=pad_to)
 
 
 def _envelope_error(code: int, msg: str, *, status: int = 200) -> web.HTTPException:

@@ -70,3 +70,85 @@ def test_a_broken_localization_is_refused_where_it_is(path, value, field):
     for step in field:
         node = node[step]
     assert "_errors" in node
+
+
+def _option(**fields: Any) -> dict[str, Any]:
+    return {"name": "count", "description": "How many", "type": 4, **fields}
+
+
+def _command(*options: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": "imagine", "description": "Create images", "type": 1, "options": options}]
+
+
+SHAPES_REFUSED: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
+    "26 choices": (
+        _command(_option(choices=[{"name": str(n), "value": n} for n in range(26)])),
+        ["0", "options", "0", "choices"],
+    ),
+    "a text choice on an integer option": (
+        _command(_option(choices=[{"name": "one", "value": "1"}])),
+        ["0", "options", "0", "choices", "0", "value"],
+    ),
+    "a fractional choice on an integer option": (
+        _command(_option(choices=[{"name": "half", "value": 0.5}])),
+        ["0", "options", "0", "choices", "0", "value"],
+    ),
+    "a number choice on a text option": (
+        _command(_option(type=3, choices=[{"name": "4K", "value": 4}])),
+        ["0", "options", "0", "choices", "0", "value"],
+    ),
+    "choices with autocomplete": (
+        _command(_option(autocomplete=True, choices=[{"name": "one", "value": 1}])),
+        ["0", "options", "0", "autocomplete"],
+    ),
+    "a minimum on a text option": (
+        _command(_option(type=3, min_value=0)),
+        ["0", "options", "0", "min_value"],
+    ),
+    "a fractional bound on an integer option": (
+        _command(_option(max_value=4.5)),
+        ["0", "options", "0", "max_value"],
+    ),
+    "bounds the wrong way round": (
+        _command(_option(type=10, min_value=1, max_value=0)),
+        ["0", "options", "0", "max_value"],
+    ),
+    "a length on a number option": (
+        _command(_option(type=10, max_length=10)),
+        ["0", "options", "0", "max_length"],
+    ),
+    "a text longer than Discord keeps": (
+        _command(_option(type=3, max_length=6001)),
+        ["0", "options", "0", "max_length"],
+    ),
+    "lengths the wrong way round": (
+        _command(_option(type=3, min_length=5, max_length=4)),
+        ["0", "options", "0", "max_length"],
+    ),
+    "a required option after an optional one": (
+        _command(_option(), _option(name="prompt", type=3, required=True)),
+        ["0", "options", "1", "required"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SHAPES_REFUSED))
+def test_an_option_of_a_shape_discord_refuses_is_refused_where_it_is(case: str):
+    bodies, field = SHAPES_REFUSED[case]
+    error = command_errors(bodies)
+    assert error is not None, case
+    node = error["errors"]
+    for step in field:
+        node = node[step]
+    assert "_errors" in node
+
+
+def test_options_of_every_shape_discord_takes_pass():
+    bodies = _command(
+        _option(name="prompt", type=3, required=True, min_length=1, max_length=1500),
+        _option(min_value=1, max_value=4),
+        _option(name="similarity", type=10, min_value=0, max_value=1.0),
+        _option(name="aspect", type=3, choices=[{"name": "1:1 square", "value": "1:1"}] * 25),
+        _option(name="scale", type=10, choices=[{"name": "half", "value": 0.5}]),
+    )
+    assert command_errors(bodies) is None

@@ -113,6 +113,59 @@ async def test_a_press_costs_what_its_kind_costs(store: JobStore):
     assert variation is not None  # 7 + the documented 2 fit
 
 
+def image(n: int, **overrides: Any) -> NewJob:
+    """One image of a v4 batch (the batch itself plays no part in what it costs)."""
+    return job(n, api="v4", batch_akool_id=f"{n:024x}", batch_index=0, **overrides)
+
+
+async def test_a_v4_order_costs_its_images_times_the_median_image(store: JobStore):
+    for n, credits in enumerate([3, 1, 3]):
+        await store.add_job(image(n, credits=credits), now=T0 - 10 + n, due_at=None)
+    # A grid's and a v4 variation's credits are no image's (and the reverse).
+    await store.add_job(job(10, credits=9), now=T0 - 5, due_at=None)
+    await store.add_job(image(11, button="V2", credits=3), now=T0 - 4, due_at=None)
+
+    four = await store.credit_usage(333, button=None, caps=caps(), images=4)
+    grid = await store.credit_usage(333, button=None, caps=caps())
+    pressed = await store.credit_usage(333, button="V1", caps=caps(), images=2)
+
+    assert four.cost == 4 * 3  # the median of 1, 3, 3, 3
+    assert grid.cost == 9
+    assert pressed.cost == 2 * 3  # a V of a batch makes v4 images: an image's cost
+
+
+async def test_before_any_v4_image_reported_one_costs_the_documented_credit(store: JobStore):
+    await store.add_job(job(1, credits=5), now=T0 - 10, due_at=None)  # a grid: not an image
+
+    usage = await store.credit_usage(333, button=None, caps=caps(), images=3)
+
+    assert usage.cost == 3 * 1
+
+
+async def test_unfinished_images_and_a_v4_order_under_way_hold_their_images(store: JobStore):
+    await store.add_job(image(1, credits=2), now=T0 - 10, due_at=None)  # spent; the median
+    await store.add_job(image(2, credits=None), now=T0 - 10, due_at=None)  # held: one image
+    await store.add_create_intent(111, 333, 222, "four", now=T0, images=4)  # held: four
+
+    usage = await store.credit_usage(333, button=None, caps=caps())
+
+    assert usage.server is not None
+    assert (usage.server.spent, usage.server.reserved) == (2, 2 + 4 * 2)
+
+
+async def test_a_cap_holds_a_v4_order_of_n_images(store: JobStore):
+    await store.add_job(job(1, credits=2), now=T0 - 10, due_at=None)  # a grid: 2 spent
+
+    room = caps(server=5)  # room for 3 more credits: 3 images at the documented 1
+    four = await store.add_create_intent(111, 333, 222, "four", now=T0, caps=room, images=4)
+    three = await store.add_create_intent(111, 333, 222, "three", now=T0, caps=room, images=3)
+    one = await store.add_create_intent(111, 333, 222, "one", now=T0, caps=room, images=1)
+
+    assert four is None
+    assert three is not None
+    assert one is None  # the three held fill the cap
+
+
 async def racing(open_store: Opener, store: JobStore, **kwargs: Any) -> list[int | None]:
     """Twenty creates and presses at once, from two processes, by twenty members."""
     async with await open_store() as other:

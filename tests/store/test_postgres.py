@@ -58,3 +58,24 @@ async def test_processes_starting_together_migrate_once(open_postgres: Opener):
     versions = [row[0] for row in await pool.fetch("SELECT version FROM schema_version")]
 
     assert versions == [m.version for m in migrations.load("postgres")]
+
+
+async def test_a_claim_skips_rows_another_process_is_claiming_and_never_waits(
+    open_postgres: Opener,
+):
+    # Another process is part-way through claiming jobs 0 and 1 (its transaction holds their
+    # rows): this process's claim takes the others at once, without waiting for it, and
+    # without taking the rows it holds.
+    store = await open_postgres()
+    for n in range(4):
+        await store.add_job(new_job(f"{n:024x}"), now=T0, due_at=T0)
+    pool = store._pool  # type: ignore[attr-defined]
+    async with pool.acquire() as other, other.transaction():
+        await other.execute(
+            "SELECT id FROM jobs WHERE akool_id = ANY($1::text[]) FOR UPDATE",
+            [f"{0:024x}", f"{1:024x}"],
+        )
+        async with asyncio.timeout(5):
+            claimed = await store.claim_due_jobs(T0, 10, hold=60)
+
+    assert sorted(j.akool_id for j in claimed) == [f"{2:024x}", f"{3:024x}"]

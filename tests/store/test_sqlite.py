@@ -38,6 +38,19 @@ async def test_the_due_queries_use_the_partial_index(
     assert "SCAN jobs" not in detail
 
 
+@pytest.mark.parametrize("kind", ["grid", "upscale", "variation", "image"])
+async def test_the_cost_sample_of_every_kind_uses_its_index(
+    sqlite_store: SqliteJobStore, db_path: Path, kind: str
+):
+    with sqlite3.connect(db_path) as raw:
+        sql = "SELECT " + module._median_cost(kind)
+        plan = raw.execute("EXPLAIN QUERY PLAN " + sql, {"recent": 50}).fetchall()
+
+    detail = " ".join(row[-1] for row in plan)
+    assert "INDEX jobs_cost_sample" in detail
+    assert "SCAN jobs" not in detail
+
+
 async def test_opening_releases_what_a_stopped_process_held(db_path: Path):
     async with await SqliteJobStore.open(db_path) as first:
         await first.add_job(new_job(), now=T0, due_at=T0)

@@ -56,6 +56,7 @@ DELIVERY = (
     "tests/e2e/test_restart.py",
 )
 CHECK = ("tests/check",)
+IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- bot/webhook.py: nothing from outside is trusted ---
@@ -265,6 +266,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "Post here re-posts another server's job",
         (*PRESSES, "tests/e2e/test_privacy.py", "tests/e2e/test_hostile.py"),
     ),
+    # --- bot/imagine_options.py and cogs/imagine.py: /imagine's options ---
+    Mutant(
+        "imagine-similarity-without-image",
+        "bot/imagine_options.py",
+        "        if asked.similarity is not None:\n",
+        "        if False:\n",
+        "a similarity without an image reaches AKOOL (refused there, after the public defer)",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-original-without-image",
+        "bot/imagine_options.py",
+        "        if scale == ORIGINAL_SCALE:\n",
+        "        if False:\n",
+        "the Original aspect without an image is taken and fails after the public defer",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-v3-forced-not-asked",
+        "bot/imagine_options.py",
+        "    if not offers(made):\n",
+        "    if False:\n",
+        "with AKOOL_CREATE_API=v3, a v4 option is refused only after the public defer",
+        IMAGINE_OPTIONS,
+    ),
+    Mutant(
+        "imagine-negative-not-banned",
+        "bot/imagine_options.py",
+        "        check_negative(settings, negative)\n",
+        "        pass\n",
+        "a banned word in what to leave out goes to AKOOL",
+        (*IMAGINE_OPTIONS, "tests/e2e/test_rules_on_every_path.py"),
+    ),
+    Mutant(
+        "imagine-negative-dropped",
+        "cogs/imagine.py",
+        "            negative=negative,\n",
+        "            negative=None,\n",
+        "what the member asked to leave out never reaches AKOOL",
+        IMAGINE_OPTIONS,
+    ),
     # --- bot/kept_images.py and what keeps images (links that expire) ---
     Mutant(
         "reroll-source-stored-link",
@@ -369,6 +411,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "                users=[discord.Object(u) for u in pings],\n",
         "a completion post may ping @everyone from the prompt",
         (*DELIVERY, "tests/e2e/test_hostile.py"),
+    ),
+    Mutant(
+        "notifier-batch-posted-unfinished",
+        "bot/notifier.py",
+        "        if not batch_render.Progress.of(batch).finished:\n",
+        "        if False:\n",
+        "a v4 batch is posted by its first finished image, before the others have finished",
+        ("tests/e2e/test_v4_batches.py",),
+    ),
+    Mutant(
+        "notifier-batch-nonce-of-image",
+        "bot/notifier.py",
+        "            message = await self._send(self._channel(lead), lead, kwargs, pings=pings)\n",
+        "            message = await self._send(self._channel(lead), job, kwargs, pings=pings)\n",
+        "a batch's post carries the nonce of the image delivering it, not the lead's",
+        ("tests/e2e/test_v4_batches.py",),
+    ),
+    Mutant(
+        "sqlite-batch-image-polled-while-waiting",
+        "bot/store/sqlite.py",
+        "UPDATE jobs SET due_at = NULL, claimed_until = NULL, woken = 0, updated_at = ?\n",
+        "UPDATE jobs SET claimed_until = NULL, woken = 0, updated_at = ?\n",
+        "a finished batch image waiting for its siblings stays due (looked at again and again)",
+        ("tests/store/test_batches.py", "tests/e2e/test_v4_batches.py"),
     ),
     # --- bot/store: the database is the source of truth ---
     Mutant(
@@ -483,6 +549,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "            return rows.job(row), True\n",
         "a new job does not wake the other processes",
         STORE,
+    ),
+    Mutant(
+        "job-loop-reclaim-not-chained",
+        "bot/job_loop.py",
+        "        if before is None and job.akool_id not in self._done_meanwhile:\n",
+        "        if True:\n",
+        "a job claimed again while its delivery is under way is delivered a second time",
+        ("tests/test_job_loop.py",),
     ),
     Mutant(
         "sqlite-dead-holder-never-due",

@@ -319,9 +319,17 @@ class InteractionDriver(DiscordState):
             if not d.get("min_length", 0) <= len(value) <= d.get("max_length", 6000):
                 raise ValueError(f"{where}: {name!r} length out of range")
         elif kind == _INTEGER:
+            # Discord's client takes only whole numbers for an integer option.
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError(f"{where}: {name!r}={value!r} is not a whole number")
             value = int(value)
         elif kind == _NUMBER:
             value = float(value)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"{where}: {name!r}={value!r} is not a number")
+            # JSON has one kind of number: Discord sends a whole one without a fraction (1).
+            if value.is_integer():
+                value = int(value)
         elif kind == _BOOLEAN:
             value = bool(value)
         if kind in (_INTEGER, _NUMBER) and (
