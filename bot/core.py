@@ -23,6 +23,7 @@ from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
 from bot.kept_images import KeptImages
 from bot.lookups import Lookups
+from bot.memory import FreedMemory
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.policy import OperatorCaps
@@ -155,6 +156,8 @@ class AkoolBot(commands.AutoShardedBot):
             store, "akool-lookups", settings.akool_requests_per_second * LOOKUP_SHARE
         )
         self.lookups = Lookups(store, metrics.timed(lookup_budget, "akool-lookups"), clock=clock)
+        # What a burst freed goes back to the system, not kept resident (see bot.memory).
+        self.freed_memory = FreedMemory.of_this_process()
         # Filled by the extensions (family -> handler); the dynamic items hand presses to them.
         self.button_handlers: dict[str, Callable[..., Awaitable[None]]] = {}
 
@@ -187,12 +190,14 @@ class AkoolBot(commands.AutoShardedBot):
             synced = await self.tree.sync()
             log.info("Synced %d commands globally", len(synced))
         self.job_loop.start()
+        self.freed_memory.start()
 
     async def close(self) -> None:
         # Jobs AKOOL is accepting right now are recorded first; then the loop stops (the database
         # says what is due), then the gateway.
         await self.jobs.drain(grace=DRAIN_TIMEOUT)
         await self.job_loop.stop()
+        await self.freed_memory.stop()
         await super().close()
 
     async def on_ready(self) -> None:
