@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, Self
 
-from bot.i18n import Number, Text, command, lazy
+from bot.i18n import Number, Text, command, lazy, nlazy
 from bot.lookalikes import comparable
 from bot.shown import shown
 
@@ -132,9 +132,12 @@ class ServerSettings:
             )
         if ceiling is not None and credits > ceiling:
             raise InvalidSetting(
-                lazy(
+                nlazy(
+                    "The bot's operator caps every server at {ceiling} credit a day, so this "
+                    "server's limit can be at most {ceiling}; {credits} is above it.",
                     "The bot's operator caps every server at {ceiling} credits a day, so this "
                     "server's limit can be at most {ceiling}; {credits} is above it.",
+                    ceiling,
                     ceiling=Number(ceiling),
                     credits=Number(credits),
                 )

@@ -210,3 +210,18 @@ def test_a_stored_credit_limit_is_a_positive_whole_number_or_none(stored, loaded
     assert ServerSettings.from_json(ServerSettings(max_daily_credits=25).to_json()) == (
         ServerSettings(max_daily_credits=25)
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "sentence"),
+    [
+        ("en-US", "caps every server at 1 credit a day"),
+        ("de", "jeden Server auf 1 Credit am Tag"),
+        ("fr", "chaque serveur à 1 crédit par jour"),
+    ],
+)
+def test_an_operators_cap_of_one_credit_is_said_in_the_singular(locale: str, sentence: str):
+    with pytest.raises(InvalidSetting) as refused:
+        ServerSettings().with_credit_limit(2, ceiling=1)
+
+    assert sentence in refused.value.text(locale)
