@@ -456,38 +456,13 @@ class Notifier:
 
     async def _send_batch_dm_copy(self, post: _BatchPost, post_id: int, locale: LocaleLike) -> None:
         """The requester's copy of a batch's post, if they asked for one. Never raises."""
-        lead = post.lead
-        if lead.guild_id is None:
-            return
-        try:
-            if not await self._store.dm_notify(lead.requester_id):
-                return
-            kwargs = await self._batch_kwargs(
+
+        async def copy() -> dict[str, Any]:
+            return await self._batch_kwargs(
                 post, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, locale=locale
             )
-            kwargs.pop("view", None)
-            note = gettext(
-                locale,
-                "-# A copy for you; the post is in {channel}: {link}",
-                channel=render.channel_mention(lead.channel_id),
-                link=render.message_link(lead.guild_id, lead.channel_id, post_id),
-            )
-            kwargs["content"] = _fit(lead, f"{note}\n{kwargs['content']}")
-            dm = await self._client.create_dm(discord.Object(lead.requester_id))
-            await dm.send(
-                nonce=dm_copy_nonce_for(lead),
-                allowed_mentions=discord.AllowedMentions.none(),
-                **kwargs,
-            )
-        except discord.HTTPException as exc:
-            log.warning(
-                "Could not send member %s the DM copy of batch %s: %s",
-                lead.requester_id,
-                lead.akool_id,
-                describe(exc),
-            )
-        except Exception:
-            log.exception("The DM copy of batch %s failed unexpectedly", lead.akool_id)
+
+        await self._send_copy(post.lead, copy, post_id, locale, what="batch")
 
     async def _send_dm_copy(
         self,
@@ -498,8 +473,32 @@ class Notifier:
         post_id: int,
         locale: LocaleLike,
     ) -> None:
-        """Send the requester a copy of the post if they asked for one, in the post's language
-        (the member's own is known only while they interact). Never raises.
+        """Send the requester a copy of the post if they asked for one. Never raises."""
+
+        async def copy() -> dict[str, Any]:
+            return await self._post(
+                job,
+                parent,
+                image,
+                problem,
+                limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN,
+                locale=locale,
+            )
+
+        await self._send_copy(job, copy, post_id, locale, what="job")
+
+    async def _send_copy(
+        self,
+        job: Job,
+        post: Callable[[], Awaitable[dict[str, Any]]],
+        post_id: int,
+        locale: LocaleLike,
+        *,
+        what: str,
+    ) -> None:
+        """Send ``job``'s requester a copy of its post (``post()`` makes it afresh) if they asked
+        for one, in the post's language (the member's own is known only while they interact).
+        Never raises.
 
         The job is already delivered: a DM that fails (closed DMs are Discord 403, code 50007)
         is logged and dropped, never retried.
@@ -509,14 +508,7 @@ class Notifier:
         try:
             if not await self._store.dm_notify(job.requester_id):
                 return
-            kwargs = await self._post(
-                job,
-                parent,
-                image,
-                problem,
-                limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN,
-                locale=locale,
-            )
+            kwargs = await post()
             # Buttons only work in the job's server (presses are checked against it).
             kwargs.pop("view", None)
             note = gettext(
@@ -534,16 +526,17 @@ class Notifier:
             )
         except discord.HTTPException as exc:
             log.warning(
-                "Could not send member %s the DM copy of job %s: %s",
+                "Could not send member %s the DM copy of %s %s: %s",
                 job.requester_id,
+                what,
                 job.akool_id,
                 describe(exc),
             )
             return
         except Exception:
-            log.exception("The DM copy of job %s failed unexpectedly", job.akool_id)
+            log.exception("The DM copy of %s %s failed unexpectedly", what, job.akool_id)
             return
-        log.info("Sent member %s a DM copy of job %s", job.requester_id, job.akool_id)
+        log.info("Sent member %s a DM copy of %s %s", job.requester_id, what, job.akool_id)
 
     async def _deliver_by_dm(
         self,
