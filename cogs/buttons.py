@@ -377,9 +377,9 @@ class Buttons(ButtonCog):
                 message_id=grid_id, channel_id=child.channel_id, fail_if_not_exists=False
             )
         announcement = await channel.send(
-            render.status_line(
+            # A batch's (🔄 of a batch) with its images' progress, as its later edits have.
+            await self.bot.notifier.status_text(
                 child,
-                self.bot.clock(),
                 position=await self.bot.store.queue_position(child.akool_id),
                 locale=await languages.interaction_server_locale(self.bot.store, interaction),
             ),

@@ -221,6 +221,11 @@ async def test_reroll_of_a_batch_repeats_its_order(world: World):
         press = await world.discord.click(world.bob, post, custom_id(lead, "reroll"))
         await press.wait_response()
         again = await world.wait_for_post(is_batch_post_besides(world, post))
+        announced = next(
+            m
+            for m in world.discord.messages(world.channel)
+            if replied_to(m) == post.id and not world.is_post(m)
+        )
 
     first, repeat = world.akool.requests_to("createBySourcePrompt")
     assert {k: v for k, v in repeat.body.items() if k != "webhookurl"} == {
@@ -230,6 +235,9 @@ async def test_reroll_of_a_batch_repeats_its_order(world: World):
     assert (repeat.body["resolution"], repeat.body["negative_prompt"]) == ("1080p", "fog")
     assert replied_to(again) == post.id
     assert len(again.attachments) == len(post.attachments)
+    # Announced as the batch it is, from its first words: "0 of 2 images ready" at the start.
+    first_words = announced.edits[0].previous["content"] if announced.edits else announced.content
+    assert "0 of 2 images ready" in first_words
 
 
 @pytest.mark.parametrize("button", ["reroll", "V1"])
