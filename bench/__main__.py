@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import subprocess
 from pathlib import Path
 
 from bench import interactions, live, processes, scale
@@ -37,9 +38,24 @@ def main(quick: bool, time_scale: float | None, output: Path | None) -> None:
             "# Benchmarks\n\n"
             "Reproduce with `python -m bench` (after the README's test command has installed "
             "the development tools into `.venv`: `.venv/bin/python -m bench`). Each figure is "
-            f"from one run on {today} on: {machine()}.\n"
+            f"from one run on {today}{_at_commit()} on: {machine()}.\n"
         )
         output.write_text(header + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+
+
+def _at_commit() -> str:
+    """`` of commit X`` for the checkout the run measured, when it is a git checkout."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, if any
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f" of commit `{found.stdout.strip()}`"
 
 
 if __name__ == "__main__":
