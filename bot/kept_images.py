@@ -140,13 +140,18 @@ class KeptImages:
         attachment = await self.find(kept)
         if attachment is None:
             return None
-        try:
-            data = await attachment.read()
-            _extension, content_type = await asyncio.to_thread(check_image, data)
-        except discord.HTTPException as exc:
-            log.warning("Could not read the kept image of %s: HTTP %s", job.akool_id, exc.status)
-            return None
-        except ImageDownloadError as exc:
-            log.warning("The kept image of %s is not an image: %s", job.akool_id, exc.reason)
-            return None
-        return DownloadedImage(data, content_type, attachment.filename)
+        return await read(attachment)
+
+
+async def read(attachment: discord.Attachment) -> DownloadedImage | None:
+    """A file Discord keeps for the bot, or ``None`` if it cannot be read now (or is no image)."""
+    try:
+        data = await attachment.read()
+        _extension, content_type = await asyncio.to_thread(check_image, data)
+    except discord.HTTPException as exc:
+        log.warning("Could not read the kept image %s: HTTP %s", attachment.id, exc.status)
+        return None
+    except ImageDownloadError as exc:
+        log.warning("The kept file %s is not an image: %s", attachment.id, exc.reason)
+        return None
+    return DownloadedImage(data, content_type, attachment.filename)

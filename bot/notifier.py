@@ -25,13 +25,12 @@ from typing import Any, Final
 
 import discord
 
-from bot import batch_render, interaction_webhook, render
+from bot import batch_render, interaction_webhook, kept_images, render
 from bot.i18n import LocaleLike, Text, gettext, lazy
 from bot.images import (
     DownloadedImage,
     ImageDownloadError,
     ImageFetcher,
-    check_image,
     fit_together,
     make_preview,
 )
@@ -434,18 +433,7 @@ class Notifier:
         kwargs = await self._batch_kwargs(
             post, limit=DEFAULT_UPLOAD_LIMIT - _UPLOAD_MARGIN, locale=locale, by_dm=True
         )
-        try:
-            dm = await self._client.create_dm(discord.Object(lead.requester_id))
-            return await self._send(dm, lead, kwargs, pings=[lead.requester_id])
-        except discord.HTTPException as exc:
-            if may_pass(exc):
-                raise RetryLater(
-                    f"{channel_reason}; the DM failed too: Discord answered {describe(exc)}"
-                ) from exc
-            await self._give_up_batch(
-                lead, f"{channel_reason}; cannot send the requester a DM either: {describe(exc)}"
-            )
-            return None
+        return await self._send_by_dm(lead, kwargs, channel_reason, self._give_up_batch)
 
     async def _give_up_batch(self, lead: Job, reason: str) -> None:
         log.error("Batch %s is undeliverable: %s", lead.akool_id, reason)
@@ -567,6 +555,17 @@ class Notifier:
             by_dm=True,
             locale=locale,
         )
+        return await self._send_by_dm(job, kwargs, channel_reason, self._give_up)
+
+    async def _send_by_dm(
+        self,
+        job: Job,
+        kwargs: dict[str, Any],
+        channel_reason: str,
+        give_up: Callable[[Job, str], Awaitable[None]],
+    ) -> discord.Message | None:
+        """Send ``job``'s post (``kwargs``) to its requester; ``None`` once ``give_up`` has
+        recorded it undeliverable. Raises :class:`RetryLater` while Discord may take it later."""
         try:
             dm = await self._client.create_dm(discord.Object(job.requester_id))
             return await self._send(dm, job, kwargs, pings=[job.requester_id])
@@ -575,7 +574,7 @@ class Notifier:
                 raise RetryLater(
                     f"{channel_reason}; the DM failed too: Discord answered {describe(exc)}"
                 ) from exc
-            await self._give_up(
+            await give_up(
                 job, f"{channel_reason}; cannot send the requester a DM either: {describe(exc)}"
             )
             return None
@@ -781,7 +780,7 @@ class Notifier:
         """
         data: DownloadedImage | None = None
         if kept is not None and full_size_kept:
-            data = await self._read(kept)
+            data = await kept_images.read(kept)
         if (
             data is None
             and image.image_url
@@ -792,7 +791,7 @@ class Notifier:
             except ImageGone:
                 data = None
         if data is None and kept is not None:
-            data = await self._read(kept)  # the preview the post keeps: the best there is
+            data = await kept_images.read(kept)  # the preview the post keeps: the best there is
         if data is None:
             raise ImageGone(RESULT_GONE)
         locale = await self.languages.of(lead.guild_id)
@@ -838,19 +837,6 @@ class Notifier:
             # The file the batch's post kept is gone: this post keeps the image from now on.
             await self._kept.keep(image.akool_id, ImageRole.RESULT, kept_on(message))
         return message
-
-    async def _read(self, attachment: discord.Attachment) -> DownloadedImage | None:
-        """A file Discord keeps for the bot, or ``None`` if it cannot be read now."""
-        try:
-            data = await attachment.read()
-            _extension, content_type = await asyncio.to_thread(check_image, data)
-        except discord.HTTPException as exc:
-            log.warning("Could not read the kept image %s: HTTP %s", attachment.id, exc.status)
-            return None
-        except ImageDownloadError as exc:
-            log.warning("The kept file %s is not an image: %s", attachment.id, exc.reason)
-            return None
-        return DownloadedImage(data, content_type, attachment.filename)
 
     async def _post(
         self,
