@@ -318,10 +318,11 @@ class _TimedBudget:
     def __init__(self, budget: Budget, waits: Histogram) -> None:
         self._budget = budget
         self._waits = waits
+        self.cancel_safe = budget.cancel_safe
 
-    async def acquire(self) -> None:
+    async def acquire(self, headroom: int = 0) -> None:
         started = time.monotonic()
-        await self._budget.acquire()
+        await self._budget.acquire(headroom)
         self._waits.observe(time.monotonic() - started)
 
 

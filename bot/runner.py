@@ -17,7 +17,7 @@ import discord
 
 from bot import startup
 from bot.akool import AkoolClient
-from bot.budget import PriorityBudget, shared_budget
+from bot.budget import URGENT_RESERVE, PriorityBudget, shared_budget
 from bot.core import REQUEST_SHARES, AkoolBot
 from bot.discord_api import point_discord_py_at
 from bot.metrics import Metrics
@@ -62,8 +62,11 @@ async def assemble(
     async with await _opened_store(settings) as store, aiohttp.ClientSession() as http:
         # One budget for every AKOOL request of this process (and, on PostgreSQL, of all).
         budget = PriorityBudget(
-            shared_budget(store, "akool", settings.akool_requests_per_second),
+            shared_budget(
+                store, "akool", settings.akool_requests_per_second, reserve=URGENT_RESERVE
+            ),
             REQUEST_SHARES,
+            reserve=URGENT_RESERVE,
             waited=metrics.request_waited,
         )
         akool = AkoolClient(

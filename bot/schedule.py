@@ -60,7 +60,7 @@ _RECENT_LIMIT: Final = 1.6
 # With trusted webhooks, the first look comes when this share of the jobs seen had finished.
 _SAFETY_QUANTILE: Final = 0.99
 # ... judged from at least this many jobs seen (before that, the longest gap)
-_SAFETY_SAMPLES: Final = 20
+_SAFETY_SAMPLES: Final = 10
 # ... and later looks after this share of the job's age, at most ``_SAFETY_STRETCH`` x max_gap.
 _SAFETY_BACKOFF: Final = 0.5
 _SAFETY_STRETCH: Final = 10.0

@@ -7,20 +7,25 @@ from collections import Counter
 
 import pytest
 
-from bot.budget import KindOrder, PriorityBudget, RequestKind
+from bot.budget import KindOrder, LocalBudget, PriorityBudget, RequestKind, burst_of
 
 URGENT, POLL, LOOKUP = RequestKind.URGENT, RequestKind.POLL, RequestKind.LOOKUP
 SHARES = {URGENT: 0.5, POLL: 0.4, LOOKUP: 0.1}
 
 
 class Slots:
-    """A budget whose slots the test hands out one by one."""
+    """A budget whose slots the test hands out one by one; ``asked`` is the headroom of each
+    wait. Like the shared budget, a wait given up is not free (it books its slot first)."""
+
+    cancel_safe = False
 
     def __init__(self) -> None:
         self._slots = asyncio.Semaphore(0)
         self.failure: Exception | None = None
+        self.asked: list[int] = []
 
-    async def acquire(self) -> None:
+    async def acquire(self, headroom: int = 0) -> None:
+        self.asked.append(headroom)
         await self._slots.acquire()
         if self.failure is not None:
             failure, self.failure = self.failure, None
@@ -29,6 +34,27 @@ class Slots:
     def give(self, count: int = 1) -> None:
         for _ in range(count):
             self._slots.release()
+
+
+class FakeTime:
+    """A clock that moves only when the test says, and a sleep that waits for it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._moved = asyncio.Condition()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        async with self._moved:
+            await self._moved.wait_for(lambda: self.now >= until)
+
+    async def move_to(self, now: float) -> None:
+        self.now = now
+        async with self._moved:
+            self._moved.notify_all()
 
 
 class Requests:
@@ -158,3 +184,82 @@ async def test_a_budget_that_cannot_be_read_fails_one_request_and_serves_the_res
     assert requests.failed == ["create"]
     assert requests.served == ["poll"]
     await budget.close()
+
+
+async def test_a_request_let_go_late_does_not_push_the_next_slots_back():
+    time = FakeTime()
+    budget = LocalBudget(5, burst_of(5), clock=time.clock, sleep=time.sleep)
+
+    # The slots are 0.2 s apart; the 0.2 s one is let go 50 ms late (a busy event loop), and the
+    # ones after still go on their moments, none waiting for the clock to move.
+    for now in (0.0, 0.0, 0.25, 0.4, 0.6, 0.8):
+        await time.move_to(now)
+        async with asyncio.timeout(2):
+            await budget.acquire()
+
+
+async def test_only_a_request_leaving_no_headroom_takes_the_reserve():
+    time = FakeTime()
+    budget = LocalBudget(5, 3, clock=time.clock, sleep=time.sleep)
+    await budget.acquire(headroom=1)
+    await budget.acquire(headroom=1)
+
+    third = asyncio.create_task(budget.acquire(headroom=1))
+    async with asyncio.timeout(2):
+        await budget.acquire(headroom=0)  # the reserve, at once
+    await asyncio.sleep(0)
+
+    assert not third.done()  # waits for the next slot
+    await time.move_to(0.5)
+    async with asyncio.timeout(2):
+        await third
+
+
+async def test_a_create_joining_a_poll_backlog_takes_the_reserve_at_once():
+    time = FakeTime()
+    budget = PriorityBudget(
+        LocalBudget(5, burst_of(5) + 1, clock=time.clock, sleep=time.sleep), SHARES, reserve=1
+    )
+    requests = Requests(budget)
+    for n in range(5):
+        await requests.start(f"poll {n}", POLL)
+    await requests.until_done(2)  # the burst; the reserve is left alone for polls
+
+    await requests.start("create", URGENT)
+    await requests.until_done(3)
+
+    assert requests.served == ["poll 0", "poll 1", "create"]
+    assert time.now == 0.0  # no slot had to come round
+    await budget.close()
+
+
+async def test_a_budget_whose_waits_cost_their_slot_keeps_its_wait_for_a_create():
+    slots = Slots()
+    budget = PriorityBudget(slots, SHARES, reserve=1)
+    requests = Requests(budget)
+    await requests.start("poll", POLL)
+    await requests.start("create", URGENT)
+
+    slots.give()
+    await requests.until_done(1)
+    slots.give()
+    await requests.until_done(2)
+
+    # Polls alone leave the reserve; the one wait under way is kept (not given up) when the
+    # create arrives, and its slot goes to the create.
+    assert slots.asked == [1, 1]
+    assert requests.served == ["create", "poll"]
+    await budget.close()
+
+
+async def test_a_create_waiting_has_the_pump_wait_with_no_headroom():
+    slots = Slots()
+    budget = PriorityBudget(slots, SHARES, reserve=1)
+    requests = Requests(budget)
+    await requests.start("create", URGENT)
+    await requests.start("poll", POLL)
+
+    slots.give(2)
+    await requests.until_done(2)
+
+    assert slots.asked == [0, 1]

@@ -190,7 +190,7 @@ def test_trusted_webhooks_leave_polling_a_safety_net():
 
 def test_trusted_webhooks_and_no_history_wait_the_longest_gap():
     assert schedule().next_gap(0.0, webhooks_trusted=True) == 60.0
-    assert schedule([90.0] * 19).next_gap(0.0, webhooks_trusted=True) == 60.0
+    assert schedule([90.0] * 9).next_gap(0.0, webhooks_trusted=True) == 60.0
 
 
 def test_trusted_webhooks_judge_the_first_look_before_a_plan_is_learnt():
@@ -202,6 +202,18 @@ def test_trusted_webhooks_judge_the_first_look_before_a_plan_is_learnt():
     assert not seen.learnt
     assert seen.next_gap(0.0, webhooks_trusted=True) == pytest.approx(140.0)
     assert seen.next_gap(0.0) == 3.0  # without them, still the fixed cadence
+
+
+def test_ten_jobs_seen_are_enough_to_judge_the_safety_nets_first_look():
+    # Ten finishes in 20-65 s: a first look at 65 s, not at the longest gap (60 s, which the
+    # longer of them outlive by a needless status call, and the rest by a needless wait).
+    assert schedule([float(d) for d in range(20, 70, 5)]).next_gap(
+        0.0, webhooks_trusted=True
+    ) == pytest.approx(65.0)
+    # Nine are too few to say where their spread ends.
+    assert schedule([float(d) for d in range(20, 65, 5)]).next_gap(
+        0.0, webhooks_trusted=True
+    ) == pytest.approx(60.0)
 
 
 def test_bounds_must_be_ordered():

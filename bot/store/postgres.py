@@ -999,19 +999,22 @@ class SharedBudget:
     """A request budget every process draws from (a token bucket kept as one row, GCRA).
 
     ``burst`` requests may go at once; after that, one each ``1 / per_second`` seconds, counted
-    over all processes together. It has aiolimiter's ``acquire`` so the AKOOL client takes
-    either.
+    over all processes together. A slot is booked before it is waited for, so a wait given up
+    costs its slot (``cancel_safe`` is false).
     """
+
+    cancel_safe = False
 
     def __init__(self, store: PostgresJobStore, name: str, per_second: float, burst: float):
         self._store = store
         self._name = name
         self._interval = 1 / per_second
-        self._tolerance = max(0.0, burst - 1) * self._interval
+        self._burst = burst
 
-    async def acquire(self) -> None:
+    async def acquire(self, headroom: int = 0) -> None:
+        tolerance = max(0.0, self._burst - 1 - headroom) * self._interval
         delay = await self._store.reserve_request(
-            self._name, interval=self._interval, tolerance=self._tolerance
+            self._name, interval=self._interval, tolerance=tolerance
         )
         if delay > 0:
             await asyncio.sleep(delay)

@@ -42,6 +42,25 @@ async def test_the_request_budget_is_shared_by_every_process(open_postgres: Open
     assert elapsed >= 29 / 50 * 0.95
 
 
+async def test_only_a_request_leaving_no_headroom_takes_the_shared_reserve(open_postgres: Opener):
+    store = await open_postgres()
+    # One a second, three at once of which one is kept for requests with no headroom.
+    budget = store.request_budget("akool-reserve", 1, 3)
+    assert budget is not None
+    assert not budget.cancel_safe
+
+    started = time.monotonic()
+    await budget.acquire(headroom=1)
+    await budget.acquire(headroom=1)
+    await budget.acquire(headroom=0)  # the reserve
+    at_once = time.monotonic() - started
+    await budget.acquire(headroom=1)
+    then = time.monotonic() - started
+
+    assert at_once < 0.9
+    assert then >= 1.9  # the burst and the reserve spent, the next slot is two intervals on
+
+
 async def test_the_sqlite_store_has_no_shared_budget(tmp_path):
     from bot.store.sqlite import SqliteJobStore
 

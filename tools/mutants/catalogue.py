@@ -56,6 +56,7 @@ DELIVERY = (
     "tests/e2e/test_restart.py",
 )
 CHECK = ("tests/check",)
+BUDGET = ("tests/test_budget.py", "tests/store/test_postgres.py")
 IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
 BATCH_PRESSES = ("tests/e2e/test_v4_buttons.py", "tests/e2e/test_rules_on_every_path.py")
 
@@ -806,5 +807,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if False:",
         "after a restart (or in another process) every job asks the retired v3 first",
         CREATE_API,
+    ),
+    # --- bot/budget.py: the AKOOL request budget ---
+    Mutant(
+        "budget-burst-of-one",
+        "bot/budget.py",
+        "return max(MIN_BURST, per_second * BURST_SECONDS)",
+        "return max(1, per_second * BURST_SECONDS)",
+        "a request let go late (a busy loop) pushes every later slot back: fewer requests a second",
+        BUDGET,
+    ),
+    Mutant(
+        "budget-reserve-unused",
+        "bot/budget.py",
+        "            self._pump.cancel()\n            self._start_pump()\n",
+        "            pass\n",
+        "a create or a callback's confirming poll waits for the next slot while polls queue",
+        BUDGET,
+    ),
+    Mutant(
+        "budget-reserve-taken-by-polls",
+        "bot/budget.py",
+        "self._pump_headroom = 0 if self._queues[RequestKind.URGENT] else self._reserve",
+        "self._pump_headroom = 0",
+        "polls use up the slot kept for urgent requests",
+        BUDGET,
     ),
 )
