@@ -18,7 +18,9 @@ against the shortened intervals, so the published figures come from real time (s
 A last run presses the bot with bursts of 200 members at once (/imagine, then a U/V press each)
 and reads the bot process's resident memory (VmRSS) after each burst.
 
-Run alone with ``python -m bench.live [--quick] [--scale N]``.
+Run alone with ``python -m bench.live [--quick] [--scale N]``; ``--only latest`` runs the default
+budget alone and lists the jobs it saw latest against the fixed poller with the same budget,
+with the bot's gap between looks around each one's finish.
 """
 
 from __future__ import annotations
@@ -399,6 +401,42 @@ def _later(run: Run, index: Sequence[int], looks: list[float]) -> float:
     )
 
 
+def latest_table(run: Run, count: int = 15) -> list[str]:
+    """The ``count`` jobs ``run`` saw latest after the fixed poller with the same budget would
+    have, with the bot's looks around the finish: where a job's lateness came from."""
+    interval = BASE_GAP / run.scale
+    created_finished = [(j.created, j.finished) for j in run.jobs]
+    limited, _ = fixed_poller(created_finished, interval, run.budget * run.scale)
+    order = sorted(
+        range(len(run.jobs)),
+        key=lambda i: run.jobs[i].seen - run.jobs[i].finished - limited[i],
+        reverse=True,
+    )
+    rows = [
+        "| job | finished at age (s) | later (intervals) | fixed poller's delay (s) "
+        "| this bot's delay (s) | this bot's gap before the finish, after (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i in order[:count]:
+        job = run.jobs[i]
+        before = max((t for t in job.polls if t < job.finished), default=job.created)
+        rows.append(
+            f"| {i + 1} | {(job.finished - job.created) * run.scale:.1f} "
+            f"| {(job.seen - job.finished - limited[i]) / interval:.2f} "
+            f"| {limited[i] * run.scale:.2f} | {(job.seen - job.finished) * run.scale:.2f} "
+            f"| {(job.seen - before) * run.scale:.1f} |"
+        )
+    return rows
+
+
+async def latest(*, jobs: int, scale: float) -> str:
+    """The default budget's run alone: its detection table and the jobs it saw latest."""
+    polls = await traffic(
+        jobs=jobs, budget=DEFAULT_BUDGET, scale=scale, webhooks=False, label="polls"
+    )
+    return "\n".join([*detection_table([polls]), "", *latest_table(polls)])
+
+
 def delivery_table(runs: Sequence[Run]) -> list[str]:
     rows = [
         "| budget (req/s) | webhooks | jobs | seen to posted p50 | p95 | max "
@@ -487,7 +525,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.live", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer jobs, time compressed 10x")
     parser.add_argument("--scale", type=float, default=None, help="time compression (1: real)")
-    parser.add_argument("--only", choices=("memory",), default=None, help="only the bursts' memory")
+    parser.add_argument(
+        "--only",
+        choices=("memory", "latest"),
+        default=None,
+        help="only the bursts' memory, or only the default budget with the jobs seen latest",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     # The fake Discord warns of every late answer; a burst's are counted, not listed.
@@ -495,6 +538,9 @@ def main() -> None:
     started = time.perf_counter()
     if args.only == "memory":
         print(run_stoppable(bursts(BURSTS[args.quick])))
+    elif args.only == "latest":
+        scale = args.scale or (QUICK_SCALE if args.quick else 1.0)
+        print(run_stoppable(latest(jobs=JOBS[args.quick], scale=scale)))
     else:
         print(run_stoppable(run(quick=args.quick, scale=args.scale)))
     print(f"(took {time.perf_counter() - started:.0f} s)", file=sys.stderr)
