@@ -1,6 +1,6 @@
 """``python -m bench``: run every benchmark and write BENCHMARKS.md.
 
-``python -m bench`` runs the live benchmark in real time (about an hour and a half in all);
+``python -m bench`` runs the live benchmark in real time (about 70 minutes in all);
 ``python -m bench --quick`` runs smaller versions with the live one's time compressed 10x (a
 smoke check, a few minutes each); ``--scale N`` compresses the live one's time N-fold.
 """
