@@ -249,5 +249,5 @@ def request_budget(per_second: float, *, reserve: int = 0) -> LocalBudget:
 def shared_budget(store: JobStore, name: str, per_second: float, *, reserve: int = 0) -> Budget:
     """The budget ``name`` shared by every process on ``store``'s database, or one in memory
     when the store serves one process only."""
-    burst = burst_of(per_second) + reserve
-    return store.request_budget(name, per_second, burst) or LocalBudget(per_second, burst)
+    shared = store.request_budget(name, per_second, burst_of(per_second) + reserve)
+    return shared or request_budget(per_second, reserve=reserve)
