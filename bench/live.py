@@ -87,14 +87,18 @@ def timed_prompt(akool: FakeAkool, rng: random.Random, n: int, scale: float) -> 
 
 
 def fixed_poller(
-    jobs: Sequence[tuple[float, float]], interval: float, per_second: float | None
+    jobs: Sequence[tuple[float, float]],
+    interval: float,
+    per_second: float | None,
+    *,
+    offset: float = 0.0,
 ) -> tuple[list[float], list[int]]:
     """A poller asking about every job every ``interval`` after its last answer, from
-    ``interval`` after its start. With ``per_second`` its requests share that budget with the
-    members' creates, which go first (as the bot serves them); polls are served in order of due
-    time (``None``: every request at once). ``jobs`` are (created, finished) times; returns each
-    job's detection delay and its status calls."""
-    due = [(created + interval, n) for n, (created, _) in enumerate(jobs)]
+    ``interval`` (and ``offset``) after its start. With ``per_second`` its requests share that
+    budget with the members' creates, which go first (as the bot serves them); polls are served
+    in order of due time (``None``: every request at once). ``jobs`` are (created, finished)
+    times; returns each job's detection delay and its status calls."""
+    due = [(created + interval + offset, n) for n, (created, _) in enumerate(jobs)]
     heapq.heapify(due)
     creates = sorted(created for created, _ in jobs)
     served = 0  # creates that have had their slot
@@ -382,10 +386,17 @@ def guarantees(runs: Sequence[Run]) -> list[str]:
         ]
         worst, worst_free = _later(run, every, limited), _later(run, every, free)
         failed, failed_free = _later(run, early, limited), _later(run, early, free)
+        # The same fixed poller with its looks half an interval later: how far behind another
+        # poller's phase one loses, with the same budget and the same rule.
+        shifted, _ = fixed_poller(
+            created_finished, interval, run.budget * run.scale, offset=interval / 2
+        )
+        floor = max((s - f) / interval for s, f in zip(shifted, limited, strict=True))
         lines.append(
             f"At {run.budget:g} requests/s: the latest any job was seen after the fixed "
             f"poller with the same budget would have seen it, **{worst:.2f}** intervals "
-            f"({worst_free:.2f} after the unlimited one); early failures (finished within "
+            f"({worst_free:.2f} after the unlimited one; the same fixed poller with its looks "
+            f"half an interval later: {floor:.2f}); early failures (finished within "
             f"20 s, {len(early)} jobs): at most **{failed:.2f}** intervals ({failed_free:.2f})."
         )
     return lines

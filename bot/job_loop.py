@@ -48,6 +48,8 @@ _MAX_BACKOFF: Final = 300.0
 PRESS_MARGIN: Final = 15.0
 # A lost command whose answer Discord refused for now (5xx) is tried again this much later.
 _ANSWER_RETRY: Final = 5.0
+# The schedule is told the ages of at most this many of the jobs still running (the newest).
+_RUNNING_SAMPLES: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class JobLoop:
         # An optional cap on polls alone, besides the AKOOL client's budget that all requests share.
         self._poll_budget = poll_budget
         self._learnt = False
+        # When the ages of the jobs still running were last handed to the schedule.
+        self._ages_read_at = -math.inf
         self.webhooks = WebhookTrust()
         self._timeout = job_timeout
         # At most this many polls at once, and as many deliveries (image downloads) apart.
@@ -250,6 +254,11 @@ class JobLoop:
             # Tracked jobs were made elsewhere at unknown times; they are not learnt from.
             self.schedule.observe_all(reversed(await self._store.recent_durations(1000)))
             self._learnt = True
+        now = self._clock()
+        if now - self._ages_read_at >= self._interval:
+            # The safety net's first look counts the slow jobs still running (see PollSchedule).
+            self.schedule.running(await self._store.running_ages(now, _RUNNING_SAMPLES))
+            self._ages_read_at = now
         await self._report_lost_creates()
 
     async def _claim(self, limit: int) -> list[Job]:

@@ -20,7 +20,10 @@ until it is learnt anew. Since no gap exceeds two intervals, no job is ever noti
 intervals after the fixed poller would have noticed it.
 
 With webhooks that have proven to arrive, polling is only a safety net: a job is first asked
-about once nearly every job seen would have finished, and then seldom.
+about once nearly every job like it would have finished, and then seldom. "Every job like it"
+counts the jobs still running as well as the finished ones: while the bot is young, the jobs it
+has seen finish are the quick ones, and a first look judged from them alone would come before
+the slow ones finish and cost each of them a needless status call.
 """
 
 from __future__ import annotations
@@ -108,7 +111,10 @@ class PollSchedule:
         self._plan: _Plan | None = None
         self._planned = False
         self._since_plan = 0
+        # With trusted webhooks: the first look's age, once worked out from the finishes seen
+        # and the ages of the jobs still running (see ``running``).
         self._safety_first: float | None = None
+        self._running: list[float] = []
 
     @property
     def samples(self) -> int:
@@ -126,6 +132,12 @@ class PollSchedule:
         self._recent.append(duration)
         self._latest.append(duration)
         self._since_plan += 1
+        self._safety_first = None
+
+    def running(self, ages: Iterable[float]) -> None:
+        """The ages of the jobs still running now: each will last at least that long."""
+        self._running = sorted(age for age in ages if age >= 0)
+        self._safety_first = None
 
     def observe_all(self, durations: Iterable[float]) -> None:
         for duration in durations:
@@ -151,14 +163,22 @@ class PollSchedule:
 
     def _safety_first_look(self) -> float:
         """With trusted webhooks, the age of a job's first look: once ``_SAFETY_QUANTILE`` of
-        the jobs seen had finished, from as few as ``_SAFETY_SAMPLES`` of them (a plan needs
-        more, but this needs only their spread), else the longest gap."""
-        self._current_plan()
-        if self._safety_first is not None:
-            return self._safety_first
+        the jobs like it will have finished, judged from as few as ``_SAFETY_SAMPLES`` finishes
+        (a plan needs more, but this needs only their spread), else the longest gap.
+
+        The share is estimated from the finishes and the jobs still running together (see
+        :func:`_finished_by`). When too many jobs are still running past the last finish for
+        the share to be known, the first look comes at the oldest age seen.
+        """
         if len(self._recent) < _SAFETY_SAMPLES:
             return self.max_gap
-        return _quantile(sorted(self._recent), _SAFETY_QUANTILE)
+        if self._safety_first is None:
+            finished = sorted(self._recent)
+            first = _finished_by(finished, self._running, _SAFETY_QUANTILE)
+            if first is None:
+                first = max(finished[-1], *self._running[-1:])
+            self._safety_first = first
+        return self._safety_first
 
     def _fixed(self, age: float) -> float:
         """The fixed poller's cadence: a look every base interval from the job's start.
@@ -178,7 +198,6 @@ class PollSchedule:
         if not self._planned or self._since_plan >= _REPLAN_EVERY:
             durations = sorted(self._recent)
             self._plan = self._make_plan(durations)
-            self._safety_first = _quantile(durations, _SAFETY_QUANTILE)
             self._planned = True
             self._since_plan = 0
         if self._plan is not None and not self._fits_latest(self._plan):
@@ -248,9 +267,32 @@ class PollSchedule:
         return None if best is None else _Plan(best[1])
 
 
-def _quantile(ordered: Sequence[float], share: float) -> float:
-    """The value ``share`` of ``ordered`` (non-empty, ascending) lie below: one actually seen."""
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+def _finished_by(finished: Sequence[float], running: Sequence[float], share: float) -> float | None:
+    """The age by which more than ``share`` of jobs like these finish, one actually seen; or
+    ``None`` when the jobs still running leave it unknown.
+
+    ``finished`` are durations and ``running`` the ages of jobs not finished yet, each sorted.
+    A job still running counts among those that might finish at every age it has reached, and
+    no more (the Kaplan-Meier estimate): counting only the finished ones would take the quick
+    jobs for all of them, since the slow ones started as long ago are still running. With no
+    job running, this is the finish that ``share`` of the finishes lie below.
+    """
+    at_risk = len(finished) + len(running)
+    left = 1.0  # the share of jobs still running at the age reached
+    gone = 0
+    index = 0
+    while index < len(finished):
+        age = finished[index]
+        while gone < len(running) and running[gone] < age:
+            gone += 1
+            at_risk -= 1
+        ties = bisect.bisect_right(finished, age, lo=index) - index
+        left *= 1.0 - ties / at_risk
+        at_risk -= ties
+        index += ties
+        if left < 1.0 - share - 1e-9:
+            return age
+    return None
 
 
 def _expected_finishes(durations: list[float], index: int, width: float) -> float:

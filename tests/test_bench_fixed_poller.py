@@ -20,3 +20,10 @@ def test_creates_take_their_slots_before_polls():
     jobs = [(0.0, 3.0), (2.5, 100.0), (2.5, 100.0), (2.5, 100.0)]
     delays, _ = fixed_poller(jobs, 3.0, 1.0)
     assert delays[0] == pytest.approx(2.5)  # seen at 5.5, not at 3
+
+
+def test_an_offset_moves_every_look():
+    delays, calls = fixed_poller([(0.0, 7.0)], 3.0, None, offset=1.5)
+    # Looks at 4.5 and 7.5: the one at 7.5 sees it, half a second after it finished.
+    assert delays == [pytest.approx(0.5)]
+    assert calls == [2]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.live import JobRecord, Run, latest_table
+from bench.live import JobRecord, Run, guarantees, latest_table
 
 
 def test_the_jobs_seen_latest_come_first_with_the_gap_that_made_them_late():
@@ -17,3 +17,16 @@ def test_the_jobs_seen_latest_come_first_with_the_gap_that_made_them_late():
 
     assert len(rows) == 3  # the header, its rule and one job
     assert rows[2] == "| 2 | 10.0 | 2.33 | 2.01 | 9.00 | 9.1 |"
+
+
+def test_the_guarantees_say_how_far_the_fixed_poller_loses_to_its_own_shifted_phase():
+    run = Run("polls", budget=1.0, scale=1.0, webhooks=False)
+    # One request a second. The fixed poller looks at 3 and 6 (after the create at 0) and sees
+    # the job, finished at 5.9 s, at 6; with its looks 1.5 s later, at 4.5 and 7.5: 1.5 s, half
+    # an interval, later.
+    run.jobs.append(JobRecord(0.0, 5.9, False, [3.0, 6.0], posted=6.1))
+
+    (line,) = guarantees([run])
+
+    assert "**0.00** intervals" in line
+    assert "half an interval later: 0.50)" in line

@@ -254,6 +254,36 @@ async def test_webhooks_that_keep_arriving_make_polling_a_safety_net(
     assert loop.next_poll_in(0.0) >= 55.0
 
 
+async def test_the_safety_nets_first_look_waits_for_the_slow_jobs_still_running(
+    loop, store, fake_akool: FakeAkool, notifier, clock
+):
+    # The jobs seen so far all finished within a minute; three started 150 s ago still run
+    # (and a tracked job older still, made elsewhere at a time nobody knows, is no evidence).
+    loop.schedule.observe_all([float(age) for age in range(20, 60)] * 3)
+    for _ in range(3):
+        await store.add_job(
+            NewJob(
+                akool_id=fake_akool.add_job(status=None).id,
+                kind=JobKind.IMAGINE,
+                requester_id=1,
+                channel_id=2,
+            ),
+            now=clock.now - 150,
+            due_at=clock.now + 60,
+        )
+    await store.add_job(
+        NewJob(akool_id="f" * 24, kind=JobKind.TRACK, requester_id=1, channel_id=2),
+        now=clock.now - 400,
+        due_at=clock.now + 60,
+    )
+    await finish_with_webhooks(20, loop, store, fake_akool, clock)
+    await loop.tick()
+    assert loop.webhooks.trusted
+
+    # Not at 59 s, which the slow jobs outlive by a status call each.
+    assert 150.0 <= loop.next_poll_in(0.0) < 400.0
+
+
 async def test_webhooks_received_by_another_process_count_for_trust(
     loop, store, akool, fake_akool: FakeAkool, notifier, clock
 ):

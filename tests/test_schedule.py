@@ -216,6 +216,34 @@ def test_ten_jobs_seen_are_enough_to_judge_the_safety_nets_first_look():
     ) == pytest.approx(60.0)
 
 
+def test_the_safety_nets_first_look_counts_the_jobs_still_running():
+    # Twenty quick jobs seen finish in 20-58 s, while ten started earlier still run at
+    # 100-190 s: too many to know when 99 % of such jobs finish, so the first look waits
+    # until the oldest age seen, not until 58 s, which every slow job would outlive.
+    seen = schedule([float(d) for d in range(20, 60, 2)])
+    assert seen.next_gap(0.0, webhooks_trusted=True) == pytest.approx(58.0)
+
+    seen.running([float(age) for age in range(100, 200, 10)])
+    assert seen.next_gap(0.0, webhooks_trusted=True) == pytest.approx(190.0)
+
+    # Jobs younger than every finish say nothing more.
+    seen.running([5.0] * 10)
+    assert seen.next_gap(0.0, webhooks_trusted=True) == pytest.approx(58.0)
+
+
+def test_few_jobs_running_past_every_finish_leave_the_first_look_at_the_finishes():
+    # 1000 finishes in 20-119 s and 5 jobs still running at 200 s: 0.5 % of them, so 99 % of
+    # such jobs are known to finish by about 119 s (a little later than without them).
+    durations = [20.0 + d / 10 for d in range(1000)]
+    seen = schedule(durations)
+    without = seen.next_gap(0.0, webhooks_trusted=True)
+    seen.running([200.0] * 5)
+    with_them = seen.next_gap(0.0, webhooks_trusted=True)
+
+    assert without == pytest.approx(119.0)
+    assert without < with_them < 119.9
+
+
 def test_bounds_must_be_ordered():
     with pytest.raises(ValueError, match="min_gap"):
         PollSchedule(base_gap=1.0, min_gap=2.0, max_gap=3.0)

@@ -153,6 +153,11 @@ class JobStore(ABC):
         """Seconds from creation to finish of the ``limit`` most recently finished jobs."""
 
     @abstractmethod
+    async def running_ages(self, now: float, limit: int) -> list[float]:
+        """Seconds since creation of the ``limit`` newest jobs still at AKOOL (neither
+        completed nor failed), tracked jobs aside: durations known only to be longer."""
+
+    @abstractmethod
     async def next_due_at(self) -> float | None:
         """The earliest due time of any job, or ``None`` when no job needs work."""
 

@@ -160,6 +160,13 @@ ORDER BY finished_at DESC
 LIMIT $1
 """
 
+_RUNNING_AGES: Final = """
+SELECT $1::double precision - created_at FROM jobs
+WHERE status_rank < 3 AND kind <> 'track'
+ORDER BY created_at DESC
+LIMIT $2
+"""
+
 _NEXT_DUE: Final = "SELECT MIN(due_at) FROM jobs WHERE due_at IS NOT NULL"
 
 _SET_STATUS_MESSAGE: Final = """
@@ -642,6 +649,10 @@ class PostgresJobStore(JobStore):
 
     async def recent_durations(self, limit: int) -> list[float]:
         return [float(row[0]) for row in await self._pool.fetch(_RECENT_DURATIONS, limit)]
+
+    async def running_ages(self, now: float, limit: int) -> list[float]:
+        rows = await self._pool.fetch(_RUNNING_AGES, now, limit)
+        return [float(row[0]) for row in rows]
 
     async def next_due_at(self) -> float | None:
         value = await self._pool.fetchval(_NEXT_DUE)

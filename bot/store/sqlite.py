@@ -189,6 +189,13 @@ ORDER BY finished_at DESC
 LIMIT ?
 """
 
+_RUNNING_AGES: Final = """
+SELECT ? - created_at FROM jobs
+WHERE status_rank < 3 AND kind != 'track'
+ORDER BY created_at DESC
+LIMIT ?
+"""
+
 _NEXT_DUE: Final = "SELECT MIN(due_at) FROM jobs WHERE due_at IS NOT NULL"
 
 _SET_STATUS_MESSAGE: Final = """
@@ -636,6 +643,10 @@ class SqliteJobStore(JobStore):
 
     async def recent_durations(self, limit: int) -> list[float]:
         async with self._db.execute(_RECENT_DURATIONS, (limit,)) as cursor:
+            return [float(row[0]) for row in await cursor.fetchall()]
+
+    async def running_ages(self, now: float, limit: int) -> list[float]:
+        async with self._db.execute(_RUNNING_AGES, (now, limit)) as cursor:
             return [float(row[0]) for row in await cursor.fetchall()]
 
     async def next_due_at(self) -> float | None:

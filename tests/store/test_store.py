@@ -163,6 +163,23 @@ async def test_due_jobs_in_due_order_with_limit(store: JobStore):
     assert await store.next_due_at() == T0 + 10
 
 
+async def test_running_ages_are_the_newest_jobs_still_at_akool(store: JobStore):
+    kinds = [JobKind.IMAGINE, JobKind.TRACK, JobKind.IMAGINE, JobKind.IMAGINE, JobKind.IMAGINE]
+    for n, kind in enumerate(kinds):
+        created = T0 + 10 * n
+        await store.add_job(new_job(f"{n:024x}", kind=kind), now=created, due_at=created)
+    await store.record_status(
+        f"{3:024x}", StatusUpdate(JobStatus.COMPLETED), now=T0 + 50, due_at=T0 + 50
+    )
+    await store.record_status(
+        f"{4:024x}", StatusUpdate(JobStatus.PROCESSING), now=T0 + 50, due_at=T0 + 55
+    )
+
+    # Finished and tracked jobs aside, newest first.
+    assert await store.running_ages(T0 + 100, 10) == [60.0, 80.0, 100.0]
+    assert await store.running_ages(T0 + 100, 2) == [60.0, 80.0]
+
+
 async def test_next_due_at_is_none_when_idle(store: JobStore):
     assert await store.next_due_at() is None
 

@@ -57,6 +57,7 @@ DELIVERY = (
 )
 CHECK = ("tests/check",)
 BUDGET = ("tests/test_budget.py", "tests/store/test_postgres.py")
+SCHEDULE = ("tests/test_schedule.py", "tests/test_job_loop.py")
 IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
 BATCH_PRESSES = ("tests/e2e/test_v4_buttons.py", "tests/e2e/test_rules_on_every_path.py")
 
@@ -824,6 +825,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "            pass\n",
         "a create or a callback's confirming poll waits for the next slot while polls queue",
         BUDGET,
+    ),
+    Mutant(
+        "safety-net-ignores-running-jobs",
+        "bot/schedule.py",
+        "first = _finished_by(finished, self._running, _SAFETY_QUANTILE)",
+        "first = _finished_by(finished, [], _SAFETY_QUANTILE)",
+        "the safety net's first look is judged from the quick jobs that finished first",
+        SCHEDULE,
+    ),
+    Mutant(
+        "running-ages-never-read",
+        "bot/job_loop.py",
+        "self.schedule.running(await self._store.running_ages(now, _RUNNING_SAMPLES))",
+        "self.schedule.running([])",
+        "the schedule never hears of the jobs still running",
+        SCHEDULE,
+    ),
+    Mutant(
+        "running-ages-count-tracked-jobs",
+        "bot/store/sqlite.py",
+        "WHERE status_rank < 3 AND kind != 'track'\nORDER BY created_at DESC",
+        "WHERE status_rank < 3\nORDER BY created_at DESC",
+        "a tracked job's age, from an unknown start, counts as a running job's",
+        SCHEDULE,
     ),
     Mutant(
         "budget-reserve-taken-by-polls",
