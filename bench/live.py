@@ -345,6 +345,9 @@ def detection_table(runs: Sequence[Run]) -> list[str]:
         created_finished = [(j.created, j.finished) for j in run.jobs]
         interval = BASE_GAP / scale
         limited = fixed_poller(created_finished, interval, run.budget * scale)
+        # The same rule with every look half an interval later: how much the ratio moves with
+        # the phase alone.
+        shifted = fixed_poller(created_finished, interval, run.budget * scale, offset=interval / 2)
         free = fixed_poller(created_finished, interval, None)
         bot = ([(j.seen - j.finished) for j in run.jobs], [len(j.polls) for j in run.jobs])
         for first, last in STAGES:
@@ -356,6 +359,7 @@ def detection_table(runs: Sequence[Run]) -> list[str]:
             for poller, (delays, calls) in (
                 ("this bot", bot),
                 ("fixed, same budget", limited),
+                ("fixed, same budget, half an interval later", shifted),
                 ("fixed, no budget", free),
             ):
                 shown = [delays[i] * scale for i in index]

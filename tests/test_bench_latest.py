@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.live import JobRecord, Run, guarantees, latest_table
+from bench.live import JobRecord, Run, detection_table, guarantees, latest_table
 
 
 def test_the_jobs_seen_latest_come_first_with_the_gap_that_made_them_late():
@@ -27,6 +27,12 @@ def test_the_guarantees_say_how_far_the_fixed_poller_loses_to_its_own_shifted_ph
     run.jobs.append(JobRecord(0.0, 5.9, False, [3.0, 6.0], posted=6.1))
 
     (line,) = guarantees([run])
+    rows = detection_table([run])
 
     assert "**0.00** intervals" in line
     assert "half an interval later: 0.50)" in line
+    # Its detection beside the others': 1.6 s, 16 times the fixed poller's 0.1 s.
+    assert "| 1 | 1-50 | fixed, same budget, half an interval later | 1.60 | 1.60 | 1.60 " in (
+        "\n".join(rows)
+    )
+    assert rows[-2].endswith("| 2.00 | 16.00 |")
