@@ -256,3 +256,17 @@ class Number(Localized):
 
     def __call__(self, locale: LocaleLike) -> str:
         return number(locale, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Localized):
+    """Items named in a message, separated as the reader's language separates a list (``、``
+    in Japanese and Chinese); an item that is itself ``Localized`` is written in that language.
+    """
+
+    items: tuple[object, ...]
+
+    def __call__(self, locale: LocaleLike) -> str:
+        return gettext(locale, ", ").join(
+            item(locale) if isinstance(item, Localized) else str(item) for item in self.items
+        )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast
 import discord
 from discord import AppCommandOptionType, app_commands
 
-from bot.i18n import LocaleLike, Localized, Term, Text, gettext, lazy
+from bot.i18n import Listing, Term, Text, lazy
 
 if TYPE_CHECKING:
     from discord.types.interactions import ResolvedData
@@ -58,16 +58,6 @@ _KIND_WORDS: Final = {
 }
 
 _Command = app_commands.Command[Any, ..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Choices(Localized):
-    """A choice list as the member's Discord shows it: each name in their language."""
-
-    names: tuple[str, ...]
-
-    def __call__(self, locale: LocaleLike) -> str:
-        return gettext(locale, ", ").join(Term("choice name", n)(locale) for n in self.names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +246,9 @@ def _options_problem(
                     "`{option}` must be one of its choices ({choices}); pick one from the list "
                     "Discord shows.",
                     option=Term("option name", parameter.display_name),
-                    choices=_Choices(tuple(choice.name for choice in parameter.choices)),
+                    choices=Listing(
+                        tuple(Term("choice name", choice.name) for choice in parameter.choices)
+                    ),
                 ),
             )
     if autocomplete:

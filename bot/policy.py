@@ -10,7 +10,7 @@ from typing import Final
 
 from bot import render
 from bot.errors import UserFacingError
-from bot.i18n import Number, Text, lazy, nlazy
+from bot.i18n import Listing, Number, Text, lazy, nlazy
 from bot.server_settings import ServerSettings
 from bot.store import Caps, CreditUsage, Job, Limits, MemberUsage, Spending
 
@@ -219,7 +219,7 @@ def check_place(
     channel and role settings: all, only the allowed ones, or all but the disallowed ones."""
     place = {channel_id} if parent_channel_id is None else {channel_id, parent_channel_id}
     if settings.channels and not settings.channels & place:
-        where = ", ".join(map(render.channel_mention, sorted(settings.channels)))
+        where = Listing(tuple(map(render.channel_mention, sorted(settings.channels))))
         raise UserFacingError(
             lazy("The image bot works only in {channels} on this server.", channels=where)
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, Self
 
-from bot.i18n import Number, Text, command, lazy, nlazy
+from bot.i18n import Listing, Number, Text, command, lazy, nlazy
 from bot.lookalikes import comparable
 from bot.shown import shown
 
@@ -168,7 +168,7 @@ class ServerSettings:
                 lazy(
                     "{aspect} is not an aspect ratio AKOOL offers ({aspects}).",
                     aspect=aspect,
-                    aspects=", ".join(ASPECTS),
+                    aspects=Listing(ASPECTS),
                 )
             )
         return replace(self, default_aspect=aspect)

@@ -40,6 +40,24 @@ def test_a_thread_inherits_its_channel():
         policy.check_place(settings, 99, [], parent_channel_id=11)
 
 
+def test_the_channels_allowed_are_listed_as_the_readers_language_lists():
+    settings = ServerSettings(channels=frozenset({10, 11}))
+
+    with pytest.raises(UserFacingError) as refused:
+        policy.check_place(settings, 99, [])
+
+    assert "works only in <#10>, <#11> on" in refused.value.in_language("en-US")
+    assert "<#10>、<#11>" in refused.value.in_language("ja")
+
+
+def test_the_aspects_offered_are_listed_as_the_readers_language_lists():
+    with pytest.raises(InvalidSetting) as refused:
+        ServerSettings().with_aspect("5:4")
+
+    assert "(1:1, 4:3, 3:2," in refused.value.text("en-US")
+    assert "1:1、4:3、3:2、" in refused.value.text("ja")
+
+
 @pytest.mark.parametrize(
     ("channel", "parent", "refused"),
     [(99, None, False), (10, None, True), (99, 10, True), (99, 11, False)],
