@@ -14,6 +14,7 @@ from typing import Any, Final, Self
 import discord
 from discord.ext import commands
 
+from bot import in_flight
 from bot.custom_ids import (
     DELETE,
     DELETE_TEMPLATE,
@@ -105,6 +106,7 @@ class _JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)
         return cls(ref)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        in_flight.track(interaction)
         # A press from a server the bot does not serve is answered there and goes no further.
         return not await refused_here(interaction)
 
@@ -202,6 +204,7 @@ class HistoryPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
         return cls(ref, label=getattr(item, "label", None) or "page")
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        in_flight.track(interaction)
         return not await refused_here(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:

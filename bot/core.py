@@ -3,6 +3,7 @@ injected. One process runs every shard unless ``SHARD_IDS`` gives it a share of 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from bot.components import DYNAMIC_ITEMS
 from bot.create_api import CreateApiChooser
 from bot.guilds import leave_unlisted, warn_if_open
 from bot.images import ImageFetcher
+from bot.in_flight import InFlight
 from bot.interaction_guard import guard_interactions
 from bot.job_loop import JobLoop
 from bot.jobs import PRESS_MARGIN, JobService
@@ -54,7 +56,8 @@ REQUEST_SHARES: Final = {
     RequestKind.LOOKUP: LOOKUP_SHARE,
 }
 
-# How long a stop waits for jobs AKOOL has accepted to be recorded.
+# How long a stop waits for jobs AKOOL has accepted to be recorded, and for the commands and
+# presses being answered to be answered.
 DRAIN_TIMEOUT: Final = 3.0
 
 # Loaded in this order at start-up; each is a module in cogs/ with a setup() function.
@@ -108,6 +111,8 @@ class AkoolBot(commands.AutoShardedBot):
         )
         # A payload discord.py cannot parse would otherwise end the gateway task, and the process.
         guard_interactions(self._connection)
+        # The commands and presses being answered, which a stop lets finish.
+        self.in_flight = InFlight()
         self.settings = settings
         self.store = store
         self.akool = akool
@@ -193,9 +198,13 @@ class AkoolBot(commands.AutoShardedBot):
         self.freed_memory.start()
 
     async def close(self) -> None:
-        # Jobs AKOOL is accepting right now are recorded first; then the loop stops (the database
-        # says what is due), then the gateway.
+        # Jobs AKOOL is accepting right now are recorded first, and the members being answered
+        # are answered, within one grace; then the loop stops (the database says what is due),
+        # then the gateway.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_TIMEOUT
         await self.jobs.drain(grace=DRAIN_TIMEOUT)
+        await self.in_flight.settle(grace=deadline - loop.time())
         await self.job_loop.stop()
         await self.freed_memory.stop()
         await super().close()

@@ -8,6 +8,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot import in_flight
 from bot.errors import UserFacingError, answer_privately, report
 from bot.guilds import no_choices, refused_here
 from bot.i18n import lazy
@@ -23,6 +24,7 @@ class AppCommandTree(app_commands.CommandTree[discord.Client]):
         """Refuse, privately, anything from a server the bot does not serve, and options the
         command does not take (Discord's client never sends them; a forged one can), before
         discord.py turns them into arguments."""
+        in_flight.track(interaction)
         if await refused_here(interaction):
             return False
         autocomplete = interaction.type is discord.InteractionType.autocomplete

@@ -58,6 +58,7 @@ DELIVERY = (
 CHECK = ("tests/check",)
 BUDGET = ("tests/test_budget.py", "tests/store/test_postgres.py")
 SCHEDULE = ("tests/test_schedule.py", "tests/test_job_loop.py")
+STOP = ("tests/e2e/test_stop.py",)
 IMAGINE_OPTIONS = ("tests/test_imagine_options.py", "tests/e2e/test_imagine_options.py")
 BATCH_PRESSES = ("tests/e2e/test_v4_buttons.py", "tests/e2e/test_rules_on_every_path.py")
 
@@ -849,6 +850,31 @@ MUTANTS: tuple[Mutant, ...] = (
         "WHERE status_rank < 3\nORDER BY created_at DESC",
         "a tracked job's age, from an unknown start, counts as a running job's",
         SCHEDULE,
+    ),
+    Mutant(
+        "stop-closes-under-answers",
+        "bot/core.py",
+        "        await self.in_flight.settle(grace=deadline - loop.time())\n",
+        "",
+        "a stop closes the HTTP session and the store under the members being answered",
+        STOP,
+    ),
+    Mutant(
+        "stop-forgets-presses",
+        "bot/components.py",
+        "        in_flight.track(interaction)\n        # A press from a server",
+        "        # A press from a server",
+        "a stop does not wait for a press being answered",
+        STOP,
+    ),
+    Mutant(
+        "stop-waits-forever",
+        "bot/in_flight.py",
+        "                async with asyncio.timeout(max(grace, 0.0)):\n"
+        "                    await self._idle.wait()",
+        "                await self._idle.wait()",
+        "a stop waits for an answer that never ends",
+        STOP,
     ),
     Mutant(
         "budget-reserve-taken-by-polls",
