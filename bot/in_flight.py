@@ -26,9 +26,6 @@ class InFlight:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     def track(self) -> None:
         """Count the running task (an interaction's handler) until it ends."""
         task = asyncio.current_task()
@@ -43,9 +40,8 @@ class InFlight:
         if not self._tasks:
             self._idle.set()
 
-    async def settle(self, grace: float) -> int:
-        """Wait at most ``grace`` seconds for the handlers running now to end; return how many
-        are still running then."""
+    async def settle(self, grace: float) -> None:
+        """Wait at most ``grace`` seconds for the handlers running now to end."""
         if self._tasks:
             log.info("Waiting for %d interaction(s) to be answered", len(self._tasks))
             with contextlib.suppress(TimeoutError):
@@ -53,7 +49,6 @@ class InFlight:
                     await self._idle.wait()
         if self._tasks:
             log.warning("Stopping with %d interaction(s) not yet answered", len(self._tasks))
-        return len(self._tasks)
 
 
 def track(interaction: discord.Interaction) -> None:
